@@ -1,0 +1,27 @@
+-- The submission ledger (受付台帳): one row per file received, with its final status.
+select
+    entry_id,
+    submission_id as sha256,
+    source,
+    file_name,
+    landing_path,
+    archive_path,
+    received_at,
+    status,
+    is_current,
+    duplicate_of,
+    submitter_code,
+    submitter_name,
+    fiscal_year,
+    period_start,
+    period_end,
+    rows_read,
+    rows_loaded,
+    rows_quarantined,
+    rows_skipped,
+    rows_rejected,
+    reason,
+    warnings,
+    file_encoding,
+    sheet
+from {{ ref('int_submissions_current') }}

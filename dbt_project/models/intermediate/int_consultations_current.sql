@@ -1,0 +1,38 @@
+-- One row per consultation (受付番号). Exports overlap: the newest export's version wins.
+with consultations as (
+    select * from {{ ref('stg_consultations') }}
+),
+
+exports as (
+    select submission_id, received_at, file_name
+    from {{ ref('int_submissions_current') }}
+    where is_current and source = 'consultations'
+),
+
+ranked as (
+    select
+        consultations.*,
+        exports.received_at as export_received_at,
+        row_number() over (
+            partition by consultations.consultation_id
+            order by exports.received_at desc, exports.file_name desc
+        ) as version_rank
+    from consultations
+    inner join exports
+        on consultations.submission_id = exports.submission_id
+)
+
+select
+    submission_id,
+    source_row,
+    consultation_id,
+    received_on,
+    fiscal_year,
+    {{ dbt.date_trunc('month', 'received_on') }} as received_month,
+    channel,
+    requester_type,
+    topic,
+    residence,
+    minutes
+from ranked
+where version_rank = 1

@@ -1,0 +1,21 @@
+-- The places of each ward's current submission, with an identity that follows a place across
+-- years: the ward's own activity id, else ward + district + name without spaces.
+with places as (
+    select * from {{ ref('stg_ibasho_survey') }}
+),
+
+current_submissions as (
+    select submission_id from {{ ref('int_submissions_current') }}
+    where is_current and source = 'ibasho_survey'
+)
+
+select
+    places.*,
+    coalesce(
+        {{ dbt.concat(["places.ward_code", "'#'", "places.activity_id"]) }},
+        {{ dbt.concat(["places.ward_code", "'|'", "places.district", "'|'",
+                       "replace(replace(places.activity_name, ' ', ''), '　', '')"]) }}
+    ) as place_key
+from places
+inner join current_submissions
+    on places.submission_id = current_submissions.submission_id

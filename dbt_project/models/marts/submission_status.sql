@@ -1,0 +1,96 @@
+-- Who has sent what for each fiscal year, and whom to chase: every expected submitter appears,
+-- with status received, rejected (only rejected files so far) or missing.
+with entries as (
+    select * from {{ ref('int_submissions_current') }}
+),
+
+fiscal_years as (
+    select distinct fiscal_year from entries where fiscal_year is not null
+    union
+    select distinct fiscal_year from {{ ref('int_consultations_current') }}
+),
+
+expected as (
+    select
+        fiscal_years.fiscal_year,
+        'ibasho_survey' as source,
+        wards.ward_code as submitter_code,
+        wards.ward_name as submitter_name
+    from fiscal_years
+    cross join {{ ref('dim_ward') }} as wards
+    union all
+    select fiscal_year, 'facility_initiatives', 'shisetsukyo', '大阪市社会事業施設協議会'
+    from fiscal_years
+    union all
+    select fiscal_year, 'plan_indicators', 'planning_unit', '大阪市社会福祉協議会 計画担当'
+    from fiscal_years
+    union all
+    select fiscal_year, 'consultations', 'volunteer_centre', '大阪市ボランティア・市民活動センター'
+    from fiscal_years
+),
+
+-- A consultation export counts for every fiscal year its period touches.
+entry_years as (
+    select entries.*, entries.fiscal_year as covered_year
+    from entries
+    where entries.source <> 'consultations'
+    union all
+    select entries.*, fiscal_years.fiscal_year as covered_year
+    from entries
+    inner join {{ ref('dim_fiscal_year') }} as fiscal_years
+        on
+            entries.period_start <= fiscal_years.ends_on
+            and entries.period_end >= fiscal_years.starts_on
+    where entries.source = 'consultations'
+),
+
+latest as (
+    select
+        *,
+        row_number() over (
+            partition by covered_year, source, submitter_code
+            order by
+                case when is_current then 0 when status = 'rejected' then 1 else 2 end,
+                received_at desc
+        ) as pick
+    from entry_years
+    where is_current or status = 'rejected'
+),
+
+consultation_rows as (
+    select fiscal_year, count(*) as consultations
+    from {{ ref('int_consultations_current') }}
+    group by fiscal_year
+)
+
+select
+    cast(expected.fiscal_year as {{ dbt.type_int() }}) as fiscal_year,
+    expected.source,
+    expected.submitter_code,
+    expected.submitter_name,
+    case
+        when latest.is_current then 'received'
+        when latest.status = 'rejected' then 'rejected'
+        else 'missing'
+    end as status,
+    latest.file_name as latest_file,
+    latest.received_at,
+    cast(
+        case
+            when expected.source = 'consultations' then consultation_rows.consultations
+            else latest.rows_loaded
+        end as {{ dbt.type_bigint() }}
+    ) as rows_loaded,
+    cast(latest.rows_quarantined as {{ dbt.type_bigint() }}) as rows_quarantined
+from expected
+left join latest
+    on
+        expected.fiscal_year = latest.covered_year
+        and expected.source = latest.source
+        and expected.submitter_code = latest.submitter_code
+        and latest.pick = 1
+left join consultation_rows
+    on
+        expected.source = 'consultations'
+        and expected.fiscal_year = consultation_rows.fiscal_year
+        and latest.is_current

@@ -1,0 +1,1 @@
+"""welfare-warehouse: Dagster code location and the `welfare` command line."""

@@ -1,0 +1,132 @@
+"""Source contracts: the reviewed YAML files in ``sources/`` that drive the one generic reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.ingest.normalize import header_key
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
+COLUMN_TYPES = {"text", "code", "ward", "count", "integer", "number", "date", "fiscal_year", "year",
+                "flag"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # English snake_case alias, the column's name everywhere downstream
+    header: str  # the Japanese header staff write
+    type: str
+    required: bool = False
+    codes: tuple[str, ...] = ()
+    extra_codes: tuple[str, ...] = ()  # accepted besides a ward (市外, 不明)
+    minimum: float | None = None
+    maximum: float | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.header} ({self.name})"
+
+    def header_keys(self) -> set[str]:
+        return {header_key(self.header), header_key(self.name), *map(header_key, self.aliases)}
+
+
+@dataclass(frozen=True)
+class Contract:
+    key: str
+    label_ja: str
+    label_en: str
+    submitter_kind: str  # "ward" or "fixed"
+    submitter_code: str | None
+    submitter_name: str | None
+    submitter_column: str | None
+    fiscal_year_column: str | None
+    fiscal_year_from_filename: bool
+    fiscal_year_from_date: str | None
+    identity: tuple[str, ...]
+    unique_keys: tuple[tuple[str, ...], ...]
+    columns: tuple[Column, ...]
+    personal_headers: frozenset[str] = field(default_factory=frozenset)
+    personal_patterns: tuple[str, ...] = ()
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def required(self) -> list[Column]:
+        return [c for c in self.columns if c.required]
+
+    def match_header(self, cell: Any) -> Column | None:
+        key = header_key(cell)
+        return next((c for c in self.columns if key and key in c.header_keys()), None)
+
+    def is_personal(self, cell: Any) -> bool:
+        """A personal-data header (氏名, 電話番号, ...): such a column is never read."""
+        key = header_key(cell)
+        if not key:
+            return False
+        return key in self.personal_headers or any(p in key for p in self.personal_patterns)
+
+
+def _column(raw: dict[str, Any]) -> Column:
+    if raw["type"] not in COLUMN_TYPES:
+        raise ValueError(f"column {raw['name']}: unknown type {raw['type']!r}")
+    return Column(
+        name=raw["name"],
+        header=raw["header"],
+        type=raw["type"],
+        required=bool(raw.get("required", False)),
+        codes=tuple(raw.get("codes", ())),
+        extra_codes=tuple(raw.get("extra_codes", ())),
+        minimum=raw.get("min", 0 if raw["type"] in ("count", "number") else None),
+        maximum=raw.get("max"),
+        aliases=tuple(raw.get("aliases", ())),
+    )
+
+
+def parse_contract(raw: dict[str, Any]) -> Contract:
+    submitter = raw["submitter"]
+    fiscal = raw.get("fiscal_year", {})
+    personal = raw.get("personal_data", {})
+    columns = tuple(_column(c) for c in raw["columns"])
+    names = {c.name for c in columns}
+    for key in raw.get("unique_keys", []):
+        if missing := set(key) - names:
+            raise ValueError(f"{raw['key']}: unique key names unknown columns {sorted(missing)}")
+    return Contract(
+        key=raw["key"],
+        label_ja=raw["label_ja"],
+        label_en=raw["label_en"],
+        submitter_kind=submitter["kind"],
+        submitter_code=submitter.get("code"),
+        submitter_name=submitter.get("name"),
+        submitter_column=submitter.get("column"),
+        fiscal_year_column=fiscal.get("column"),
+        fiscal_year_from_filename=bool(fiscal.get("from_filename", False)),
+        fiscal_year_from_date=fiscal.get("from_date"),
+        identity=tuple(raw["identity"]),
+        unique_keys=tuple(tuple(k) for k in raw.get("unique_keys", [])),
+        columns=columns,
+        personal_headers=frozenset(header_key(h) for h in personal.get("headers", [])),
+        personal_patterns=tuple(header_key(p) for p in personal.get("header_patterns", [])),
+    )
+
+
+@cache
+def load_contract(source: str) -> Contract:
+    path = CONTRACTS_DIR / f"{source}.yml"
+    if not path.exists():
+        raise KeyError(f"no contract for source {source!r} (expected {path})")
+    return parse_contract(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+SOURCE_KEYS = ("ibasho_survey", "facility_initiatives", "consultations", "plan_indicators")
+
+
+def all_contracts() -> list[Contract]:
+    return [load_contract(key) for key in SOURCE_KEYS]

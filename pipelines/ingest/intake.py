@@ -1,0 +1,144 @@
+"""Taking in what landed: for each new file, archive → read → lake → ledger entry.
+
+Plain Python, no Dagster: the ingestion assets call :func:`ingest_source`, tests call it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.ingest.contract import Contract
+from pipelines.ingest.lake import Lake, archive_original, sha256_of, utc_now
+from pipelines.ingest.reader import ReadResult, read_submission
+from pipelines.settings import Settings
+
+log = logging.getLogger("welfare.ingest")
+ACCEPTED_SUFFIXES = {".csv", ".xlsx", ".txt", ".xls", ".xlsm"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one landed file in this run."""
+
+    source: str
+    file_name: str
+    sha256: str
+    status: str  # loaded / rejected / duplicate
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    rows_rejected: int = 0
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def entry_id_for(source: str, landing_path: str, sha256: str) -> str:
+    """One ledger entry per (source, landing file, content): the same file seen again is a no-op."""
+    return hashlib.sha256(f"{source}\0{landing_path}\0{sha256}".encode()).hexdigest()[:32]
+
+
+def landed_files(settings: Settings, source: str) -> list[Path]:
+    folder = settings.landing_for(source)
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[tuple[Path, str]]:
+    """Landed files with no ledger entry yet, with their SHA-256."""
+    pending = []
+    for path in landed_files(settings, contract.key):
+        sha = sha256_of(path)
+        rel = path.relative_to(settings.landing).as_posix()
+        if not lake.has_entry(entry_id_for(contract.key, rel, sha)):
+            pending.append((path, sha))
+    return pending
+
+
+def ingest_source(
+    settings: Settings,
+    contract: Contract,
+    progress: Callable[[str], None] | None = None,
+) -> list[Outcome]:
+    """Take in every new file in ``landing/<source>/``; return what happened to each."""
+    lake = Lake(settings.lake)
+    say = progress or log.info
+    pending = pending_files(settings, contract, lake)
+    if not pending:
+        say(f"{contract.key}: no new files")
+        return []
+    ledger = lake.ledger()
+    known = set(ledger.loc[ledger["source"] == contract.key, "sha256"])
+    outcomes = []
+    for number, (path, sha) in enumerate(pending, start=1):
+        rel = path.relative_to(settings.landing).as_posix()
+        outcome = _take_in(settings, lake, contract, path, rel, sha, sha in known)
+        known.add(sha)
+        outcomes.append(outcome)
+        say(f"{contract.key} [{number}/{len(pending)}] {path.name}: {describe(outcome)}")
+    return outcomes
+
+
+def describe(outcome: Outcome) -> str:
+    if outcome.status == "duplicate":
+        return "already received (same bytes), nothing changes"
+    if outcome.status == "rejected":
+        return f"REJECTED — {outcome.reason}"
+    return (f"loaded {outcome.rows_loaded} rows, quarantined {outcome.rows_quarantined}, "
+            f"skipped {outcome.rows_skipped}")
+
+
+def _take_in(settings: Settings, lake: Lake, contract: Contract, path: Path, rel: str, sha: str,
+             seen_before: bool) -> Outcome:
+    archived = archive_original(settings.archive, path, sha)
+    entry = {
+        "entry_id": entry_id_for(contract.key, rel, sha),
+        "sha256": sha,
+        "source": contract.key,
+        "file_name": path.name,
+        "landing_path": rel,
+        "archive_path": archived.relative_to(settings.home).as_posix(),
+        "received_at": utc_now(),
+        "file_modified_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+    }
+    if seen_before:
+        entry.update(status="duplicate", duplicate_of=sha, rows_read=0, rows_loaded=0,
+                     rows_quarantined=0, rows_skipped=0, rows_rejected=0)
+        lake.record(entry)
+        return Outcome(contract.key, path.name, sha, "duplicate")
+    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
+        result = ReadResult(contract.key, path.name, "rejected",
+                            reason=f"この形式は受け付けません（{path.suffix}）。.xlsx か .csv で提出してください。"
+                                   f" / Unsupported file type '{path.suffix}': send .xlsx or .csv.")
+    else:
+        result = read_submission(path.read_bytes(), path.name, contract)
+    if result.status == "loaded":
+        lake.write_rows(contract, sha, result.rows)
+        lake.write_quarantine(contract.key, sha, path.name, result.quarantine)
+    entry.update(
+        status=result.status,
+        submitter_code=result.submitter_code,
+        submitter_name=result.submitter_name,
+        fiscal_year=result.fiscal_year,
+        period_start=result.period_start,
+        period_end=result.period_end,
+        rows_read=result.rows_read,
+        rows_loaded=result.rows_loaded,
+        rows_quarantined=result.rows_quarantined,
+        rows_skipped=result.rows_skipped,
+        rows_rejected=result.rows_rejected,
+        reason=result.reason,
+        warnings="\n".join(result.warnings) or None,
+        encoding=result.encoding,
+        sheet=result.sheet,
+    )
+    lake.record(entry)  # last: the commit point
+    return Outcome(contract.key, path.name, sha, result.status, result.rows_read,
+                   result.rows_loaded, result.rows_quarantined, result.rows_skipped,
+                   result.rows_rejected, result.reason, tuple(result.warnings))

@@ -1,0 +1,182 @@
+"""The archive and the append-only Parquet lake: clean rows, quarantined cells and the ledger.
+
+Every write goes to a temporary name and is renamed into place, and a file's ledger entry is
+written last: a crash leaves no ledger entry, so the file is simply read again next run, and
+models only read lake rows whose submission has a ledger entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.ingest.contract import Contract
+
+LEDGER_TABLE = "submissions"
+QUARANTINE_TABLE = "quarantined_rows"
+EMPTY_FILE = "_empty.parquet"  # a typed, empty file so every lake table can always be read
+
+ARROW_TYPES = {
+    "text": pa.string(), "code": pa.string(), "ward": pa.string(), "count": pa.int64(),
+    "integer": pa.int64(), "year": pa.int64(), "fiscal_year": pa.int64(),
+    "number": pa.float64(), "date": pa.date32(), "flag": pa.bool_(),
+}
+
+LEDGER_SCHEMA = pa.schema([
+    ("entry_id", pa.string()),
+    ("sha256", pa.string()),
+    ("source", pa.string()),
+    ("file_name", pa.string()),
+    ("landing_path", pa.string()),
+    ("archive_path", pa.string()),
+    ("received_at", pa.timestamp("us", tz="UTC")),
+    ("file_modified_at", pa.timestamp("us", tz="UTC")),
+    ("status", pa.string()),  # loaded / rejected / duplicate (superseded is derived in dbt)
+    ("duplicate_of", pa.string()),
+    ("submitter_code", pa.string()),
+    ("submitter_name", pa.string()),
+    ("fiscal_year", pa.int64()),
+    ("period_start", pa.date32()),
+    ("period_end", pa.date32()),
+    ("rows_read", pa.int64()),
+    ("rows_loaded", pa.int64()),
+    ("rows_quarantined", pa.int64()),
+    ("rows_skipped", pa.int64()),
+    ("rows_rejected", pa.int64()),
+    ("reason", pa.string()),
+    ("warnings", pa.string()),
+    ("encoding", pa.string()),
+    ("sheet", pa.string()),
+])
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("submission_id", pa.string()),
+    ("source", pa.string()),
+    ("file_name", pa.string()),
+    ("row_number", pa.int64()),
+    ("column_name", pa.string()),
+    ("header", pa.string()),
+    ("value", pa.string()),
+    ("rule", pa.string()),
+    ("message", pa.string()),
+])
+
+
+def source_schema(contract: Contract) -> pa.Schema:
+    """The lake schema of a source: its contract columns, typed, plus lineage columns."""
+    fields = [pa.field("submission_id", pa.string()), pa.field("source_row", pa.int64())]
+    fields += [pa.field(c.name, ARROW_TYPES[c.type]) for c in contract.columns]
+    if contract.fiscal_year_from_date:
+        fields.append(pa.field("fiscal_year", pa.int64()))
+    return pa.schema(fields)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def archive_original(archive_dir: Path, source_file: Path, sha256: str) -> Path:
+    """Keep the bytes as received, named by their SHA-256 (the only copy of any personal data)."""
+    suffix = source_file.suffix.lower()
+    target = archive_dir / f"{sha256}{suffix}"
+    if not target.exists():
+        data = source_file.read_bytes()
+        _atomic_write(target, lambda tmp: tmp.write_bytes(data))
+    return target
+
+
+class Lake:
+    """Reads and appends to the lake under one root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def table_dir(self, table: str) -> Path:
+        return self.root / table
+
+    def initialize(self, contracts: Iterable[Contract]) -> None:
+        """Give every table an empty typed file so models can read a lake with no submissions."""
+        schemas = {c.key: source_schema(c) for c in contracts}
+        schemas[LEDGER_TABLE] = LEDGER_SCHEMA
+        schemas[QUARANTINE_TABLE] = QUARANTINE_SCHEMA
+        for table, schema in schemas.items():
+            path = self.table_dir(table) / EMPTY_FILE
+            if not path.exists() or pq.read_schema(path) != schema:
+                write_parquet(schema.empty_table(), path)
+
+    # -- the ledger -----------------------------------------------------------------------
+    def ledger(self) -> pd.DataFrame:
+        files = sorted(self.table_dir(LEDGER_TABLE).glob("*.parquet"))
+        if not files:
+            return LEDGER_SCHEMA.empty_table().to_pandas()
+        return pa.concat_tables(pq.read_table(f, schema=LEDGER_SCHEMA) for f in files).to_pandas()
+
+    def has_entry(self, entry_id: str) -> bool:
+        return (self.table_dir(LEDGER_TABLE) / f"{entry_id}.parquet").exists()
+
+    def record(self, entry: dict) -> None:
+        """Append one ledger entry: the commit point of a received file."""
+        row = {name: [entry.get(name)] for name in LEDGER_SCHEMA.names}
+        table = pa.table(row, schema=LEDGER_SCHEMA)
+        write_parquet(table, self.table_dir(LEDGER_TABLE) / f"{entry['entry_id']}.parquet")
+
+    # -- rows -----------------------------------------------------------------------------
+    def write_rows(self, contract: Contract, submission_id: str, rows: pd.DataFrame) -> int:
+        schema = source_schema(contract)
+        frame = rows.copy()
+        frame.insert(0, "submission_id", submission_id)
+        columns = {}
+        for field in schema:
+            if field.name in frame:
+                columns[field.name] = pa.array(frame[field.name], type=field.type,
+                                               from_pandas=True)
+            else:
+                columns[field.name] = pa.nulls(len(frame), type=field.type)
+        write_parquet(pa.table(columns, schema=schema),
+                      self.table_dir(contract.key) / f"{submission_id}.parquet")
+        return len(frame)
+
+    def write_quarantine(self, source: str, submission_id: str, file_name: str,
+                         quarantine: pd.DataFrame) -> None:
+        if quarantine.empty:
+            return
+        frame = quarantine.rename(columns={"column": "column_name"})
+        table = pa.table({
+            "submission_id": [submission_id] * len(frame),
+            "source": [source] * len(frame),
+            "file_name": [file_name] * len(frame),
+            **{name: frame[name].astype(object).where(frame[name].notna(), None).tolist()
+               for name in ("row_number", "column_name", "header", "value", "rule", "message")},
+        }, schema=QUARANTINE_SCHEMA)
+        write_parquet(table, self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

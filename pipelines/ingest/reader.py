@@ -1,0 +1,352 @@
+"""The one generic, contract-driven reader: a received file → clean rows, quarantine, or rejection.
+
+Pure functions; no Dagster, no files written. ``welfare validate`` and the ingestion assets both
+call :func:`read_submission`, so what staff see before sending is what the pipeline will do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.ingest import normalize as nz
+from pipelines.ingest.contract import Column, Contract
+from pipelines.ingest.messages import RULES, file_message, row_message
+from pipelines.ingest.tables import CellTable, UnreadableFile, read_cells
+
+SKIP_TOTALS = {"合計", "計", "小計", "総計"}
+SKIP_NOTE_PREFIXES = ("※", "注")
+QUARANTINE_COLUMNS = ["row_number", "column", "header", "value", "rule", "message"]
+
+
+@dataclass
+class ReadResult:
+    """What one file gives: loaded rows, quarantined cells, or a rejection with its reason."""
+
+    source: str
+    filename: str
+    status: str  # "loaded" or "rejected"
+    reason: str | None = None
+    submitter_code: str | None = None
+    submitter_name: str | None = None
+    fiscal_year: int | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quarantine: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    rows_rejected: int = 0
+    warnings: list[str] = field(default_factory=list)
+    personal_columns_dropped: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    sheet: str | None = None
+
+    @property
+    def accounted(self) -> bool:
+        parts = self.rows_loaded + self.rows_quarantined + self.rows_skipped + self.rows_rejected
+        return self.rows_read == parts
+
+
+def read_submission(data: bytes, filename: str, contract: Contract) -> ReadResult:
+    """Read one submitted file against its source contract. Never raises for bad input."""
+    result = ReadResult(source=contract.key, filename=filename, status="loaded")
+    try:
+        table = read_cells(data, filename, _header_scorer(contract))
+    except UnreadableFile as error:
+        return _reject(result, str(error))
+    except Exception as error:  # openpyxl and csv raise many kinds for damaged files
+        return _reject(result, file_message("unreadable", detail=type(error).__name__))
+    if table is None:
+        return _reject(result, file_message("no_header", source=contract.label_ja))
+    result.encoding, result.sheet = table.encoding, table.sheet
+    return _read_table(table, filename, contract, result)
+
+
+def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
+    def score(row: Sequence[Any]) -> int:
+        hits = sum(1 for cell in row if contract.match_header(cell) is not None)
+        return hits if hits >= 2 else 0
+
+    return score
+
+
+def _reject(result: ReadResult, reason: str) -> ReadResult:
+    result.status, result.reason = "rejected", reason
+    result.rows_rejected = result.rows_read - result.rows_skipped
+    result.rows_loaded = result.rows_quarantined = 0
+    result.rows = pd.DataFrame()
+    return result
+
+
+def _read_table(table: CellTable, filename: str, contract: Contract, result: ReadResult):
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(table.header):
+        column = contract.match_header(cell)
+        if column is not None:
+            if column.name in positions:
+                result.warnings.append(file_message("duplicate_header", header=str(cell)))
+            else:
+                positions[column.name] = index
+        elif contract.is_personal(cell):
+            result.personal_columns_dropped.append(nz.header_key(cell))
+        elif nz.header_key(cell) or table.body[index].notna().any():
+            result.warnings.append(file_message("unknown_header", header=str(cell or "")))
+    # Personal data goes first: from here on those cells are not in memory we keep.
+    personal = [i for i, c in enumerate(table.header) if contract.is_personal(c)]
+    body = table.body.drop(columns=personal)
+
+    missing = [c for c in contract.required if c.name not in positions]
+    if missing:
+        return _reject(result, file_message("missing_columns",
+                                            columns="、".join(c.label for c in missing)))
+
+    row_numbers = pd.Series(np.arange(len(body)) + table.first_row_number, index=body.index)
+    text_body = body.apply(nz.nfkc_text) if body.shape[1] else body
+    skip = _rows_to_skip(text_body)
+    result.rows_read = int(len(body))
+    result.rows_skipped = int(skip.sum())
+    def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
+        if name in positions:
+            return frame[positions[name]][~skip]
+        return pd.Series([None] * int((~skip).sum()), index=body.index[~skip], dtype=object)
+
+    cells = {c.name: column_of(body, c.name) for c in contract.columns}
+    texts = {c.name: column_of(text_body, c.name) for c in contract.columns}
+    rows = row_numbers[~skip]
+    if len(rows) == 0:
+        return _reject(result, file_message("empty"))
+
+    issues: list[pd.DataFrame] = []
+    parsed: dict[str, pd.Series] = {}
+    for column in contract.columns:
+        values, rule_per_row = _parse_column(column, texts[column.name])
+        parsed[column.name] = values
+        issues.append(_issues(rows, column, table.header, positions, cells[column.name],
+                              rule_per_row))
+
+    verdict = _resolve_submission(contract, filename, parsed, result)
+    if verdict is not None:
+        return _reject(result, verdict)
+    issues.extend(_row_context_issues(contract, table.header, positions, cells, parsed, rows,
+                                      result))
+    issues.extend(_duplicate_key_issues(contract, table.header, positions, cells, parsed, rows))
+
+    quarantine = pd.concat([i for i in issues if len(i)] or [pd.DataFrame(
+        columns=QUARANTINE_COLUMNS)], ignore_index=True)
+    bad_rows = set(quarantine["row_number"].tolist())
+    result.rows_quarantined = len(bad_rows)
+    if result.rows_quarantined * 2 > len(rows):
+        result.quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
+        return _reject(result, file_message(
+            "mostly_wrong", bad=result.rows_quarantined, total=len(rows)))
+
+    keep = ~rows.isin(bad_rows)
+    clean = pd.DataFrame({name: values[keep] for name, values in parsed.items()})
+    clean.insert(0, "source_row", rows[keep].astype("int64"))
+    if contract.fiscal_year_column:
+        clean[contract.fiscal_year_column] = result.fiscal_year
+    if contract.fiscal_year_from_date:
+        dates = clean[contract.fiscal_year_from_date]
+        clean["fiscal_year"] = dates.map(nz.fiscal_year_of).astype("int64") if len(dates) else []
+        if len(dates):
+            result.period_start, result.period_end = min(dates), max(dates)
+    result.rows = clean.reset_index(drop=True)
+    result.rows_loaded = len(clean)
+    result.quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
+    return result
+
+
+def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
+    """Blank rows, totals rows (合計・計・小計・総計) and note rows (※…, 注…): not data.
+
+    ``text`` is the NFKC-normalized body, blanks as None.
+    """
+    if text.shape[1] == 0:
+        return pd.Series(True, index=text.index)
+    first = text.bfill(axis=1).iloc[:, 0]
+    blank = first.isna()
+    first_text = first.fillna("").astype(str)
+    totals = first_text.str.replace(r"\s+", "", regex=True).isin(SKIP_TOTALS)
+    notes = first_text.str.startswith(SKIP_NOTE_PREFIXES)
+    return (blank | totals | notes).astype(bool)
+
+
+def _parser_for(column: Column) -> Callable[[Any], Any]:
+    if column.type == "code":
+        return nz.code_matcher(column.codes)
+    if column.type == "ward":
+        extra = nz.code_matcher(column.extra_codes) if column.extra_codes else None
+
+        def ward(value: Any) -> Any:
+            code = nz.ward_code(value)
+            if code is nz.MISSING and extra is not None:
+                return extra(value)
+            return code
+
+        return ward
+    return {
+        "count": nz.parse_number,
+        "integer": nz.parse_number,
+        "number": nz.parse_number,
+        "date": nz.parse_date,
+        "fiscal_year": nz.parse_fiscal_year,
+        "year": nz.parse_year,
+        "flag": nz.parse_flag,
+    }[column.type]
+
+
+def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse one NFKC-normalized column; return the values and, per row, the broken rule."""
+    raw = text
+    rule = pd.Series(None, index=raw.index, dtype=object)
+    if column.type == "text":
+        values = text
+    else:
+        values = nz.map_distinct(text, _parser_for(column))
+        failed = pd.Series(values.to_numpy(dtype=object) == nz.MISSING, index=values.index,
+                           dtype=bool)
+        rule[failed] = {
+            "code": "not_in_code_list", "ward": "unknown_ward", "date": "invalid_date",
+            "fiscal_year": "invalid_fiscal_year", "year": "invalid_year", "flag": "invalid_flag",
+        }.get(column.type, "not_a_number")
+        values = values.where(~failed, None)
+        if column.type in ("count", "integer", "number"):
+            numbers = pd.to_numeric(values, errors="coerce")
+            if column.type in ("count", "integer"):
+                rule[numbers.notna() & (numbers % 1 != 0)] = "not_an_integer"
+            if column.minimum is not None:
+                below = numbers < column.minimum
+                rule[below] = "negative_count" if column.minimum == 0 else "out_of_range"
+            if column.maximum is not None:
+                rule[numbers > column.maximum] = "out_of_range"
+            values = numbers.astype("Float64") if column.type == "number" else (
+                numbers.where(rule.isna()).round().astype("Int64"))
+        elif column.type in ("fiscal_year", "year"):
+            values = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
+            values = pd.Series(values, index=raw.index)
+        elif column.type == "flag":
+            values = values.fillna(False).astype(bool)
+    if column.required:
+        rule[values.isna() & rule.isna()] = "required_missing"
+    return values, rule
+
+
+def _issues(rows: pd.Series, column: Column, header: list[Any], positions: dict[str, int],
+            raw: pd.Series, rule: pd.Series) -> pd.DataFrame:
+    mask = rule.notna()
+    if not mask.any():
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    file_header = header[positions[column.name]] if column.name in positions else column.header
+    frame = pd.DataFrame({
+        "row_number": rows[mask].astype("int64"),
+        "column": column.name,
+        "header": str(file_header),
+        "value": raw[mask].map(_display),
+        "rule": rule[mask],
+    })
+    frame["message"] = [row_message(r, column, v) for r, v in zip(frame["rule"], frame["value"],
+                                                                    strict=True)]
+    return frame[QUARANTINE_COLUMNS]
+
+
+def _display(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    return str(value)
+
+
+def _mode(values: pd.Series) -> Any:
+    values = values.dropna()
+    return None if values.empty else values.value_counts().index[0]
+
+
+def _resolve_submission(contract: Contract, filename: str, parsed: dict[str, pd.Series],
+                        result: ReadResult) -> str | None:
+    """Fix the submission's fiscal year and submitter; a contradiction rejects the file."""
+    if contract.fiscal_year_column:
+        named = nz.fiscal_year_in_name(filename) if contract.fiscal_year_from_filename else None
+        content = _mode(parsed[contract.fiscal_year_column])
+        if named is not None and content is not None and int(named) != int(content):
+            return file_message("fiscal_year_conflict", named=named, content=int(content))
+        fiscal_year = named if named is not None else content
+        if fiscal_year is None:
+            return file_message("fiscal_year_unknown")
+        result.fiscal_year = int(fiscal_year)
+    if contract.submitter_kind == "ward":
+        named_ward = nz.ward_in_name(filename)
+        content_ward = _mode(parsed[contract.submitter_column])
+        if named_ward and content_ward and named_ward != content_ward:
+            return file_message("ward_conflict", named=nz.ward_name(named_ward),
+                                content=nz.ward_name(content_ward))
+        code = named_ward or content_ward
+        if code is None:
+            return file_message("ward_unknown")
+        result.submitter_code, result.submitter_name = code, nz.ward_name(code)
+    else:
+        result.submitter_code, result.submitter_name = (contract.submitter_code,
+                                                        contract.submitter_name)
+    return None
+
+
+def _row_context_issues(contract, header, positions, cells, parsed, rows, result):
+    """Rows that contradict the submission: another fiscal year, a date outside it, another ward."""
+    checks: list[tuple[Column, pd.Series, str]] = []
+    if contract.fiscal_year_column and result.fiscal_year is not None:
+        years = parsed[contract.fiscal_year_column]
+        checks.append((contract.column(contract.fiscal_year_column),
+                       years.notna() & (years != result.fiscal_year), "fiscal_year_mismatch"))
+    if result.fiscal_year is not None:
+        start = dt.date(result.fiscal_year, 4, 1)
+        end = dt.date(result.fiscal_year + 1, 3, 31)
+        for column in contract.columns:
+            if column.type == "date":
+                days = parsed[column.name]
+                days = pd.to_datetime(days, errors="coerce")
+                outside = days.notna() & ((days < pd.Timestamp(start)) | (days > pd.Timestamp(end)))
+                checks.append((column, outside, "date_outside_fiscal_year"))
+    if contract.submitter_kind == "ward" and result.submitter_code:
+        wards = parsed[contract.submitter_column]
+        checks.append((contract.column(contract.submitter_column),
+                       wards.notna() & (wards != result.submitter_code), "ward_mismatch"))
+    out = []
+    for column, mask, rule_name in checks:
+        rule = pd.Series(None, index=mask.index, dtype=object)
+        rule[mask.fillna(False).astype(bool)] = rule_name
+        out.append(_issues(rows, column, header, positions, cells[column.name], rule))
+    return out
+
+
+def _duplicate_key_issues(contract, header, positions, cells, parsed, rows):
+    """The second and later rows with the same key; the first one stays."""
+    out = []
+    for key in contract.unique_keys:
+        parts = pd.DataFrame({name: _key_part(parsed[name]) for name in key})
+        complete = parts.notna().all(axis=1)
+        duplicated = complete & parts.astype(str).duplicated(keep="first")
+        rule = pd.Series(None, index=parts.index, dtype=object)
+        rule[duplicated] = "duplicate_key"
+        column = contract.column(key[-1])
+        out.append(_issues(rows, column, header, positions, cells[column.name], rule))
+    return out
+
+
+def _key_part(values: pd.Series) -> pd.Series:
+    """A key component compared as people mean it: spacing and wave-dash variants ignored."""
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return values
+    return values.str.replace(r"[\s~〜～]+", "", regex=True)
+
+
+__all__ = ["RULES", "ReadResult", "read_submission"]
