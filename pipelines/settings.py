@@ -91,8 +91,15 @@ class Settings:
     def ensure(self) -> Settings:
         from pipelines.ingest.contract import SOURCE_KEYS
 
-        for path in (self.archive, self.lake, self.work_dir, self.published, self.versions,
-                     self.reports, self.dagster_home):
+        for path in (
+            self.archive,
+            self.lake,
+            self.work_dir,
+            self.published,
+            self.versions,
+            self.reports,
+            self.dagster_home,
+        ):
             path.mkdir(parents=True, exist_ok=True)
         for source in SOURCE_KEYS:
             self.landing_for(source).mkdir(parents=True, exist_ok=True)

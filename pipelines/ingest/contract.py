@@ -12,8 +12,18 @@ import yaml
 from pipelines.ingest.normalize import header_key
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
-COLUMN_TYPES = {"text", "code", "ward", "count", "integer", "number", "date", "fiscal_year", "year",
-                "flag"}
+COLUMN_TYPES = {
+    "text",
+    "code",
+    "ward",
+    "count",
+    "integer",
+    "number",
+    "date",
+    "fiscal_year",
+    "year",
+    "flag",
+}
 
 
 @dataclass(frozen=True)

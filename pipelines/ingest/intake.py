@@ -47,7 +47,9 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     folder = settings.landing_for(source)
     if not folder.exists():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$"))
+    )
 
 
 def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[tuple[Path, str]]:
@@ -90,12 +92,21 @@ def describe(outcome: Outcome) -> str:
         return "already received (same bytes), nothing changes"
     if outcome.status == "rejected":
         return f"REJECTED — {outcome.reason}"
-    return (f"loaded {outcome.rows_loaded} rows, quarantined {outcome.rows_quarantined}, "
-            f"skipped {outcome.rows_skipped}")
+    return (
+        f"loaded {outcome.rows_loaded} rows, quarantined {outcome.rows_quarantined}, "
+        f"skipped {outcome.rows_skipped}"
+    )
 
 
-def _take_in(settings: Settings, lake: Lake, contract: Contract, path: Path, rel: str, sha: str,
-             seen_before: bool) -> Outcome:
+def _take_in(
+    settings: Settings,
+    lake: Lake,
+    contract: Contract,
+    path: Path,
+    rel: str,
+    sha: str,
+    seen_before: bool,
+) -> Outcome:
     archived = archive_original(settings.archive, path, sha)
     entry = {
         "entry_id": entry_id_for(contract.key, rel, sha),
@@ -108,14 +119,25 @@ def _take_in(settings: Settings, lake: Lake, contract: Contract, path: Path, rel
         "file_modified_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
     }
     if seen_before:
-        entry.update(status="duplicate", duplicate_of=sha, rows_read=0, rows_loaded=0,
-                     rows_quarantined=0, rows_skipped=0, rows_rejected=0)
+        entry.update(
+            status="duplicate",
+            duplicate_of=sha,
+            rows_read=0,
+            rows_loaded=0,
+            rows_quarantined=0,
+            rows_skipped=0,
+            rows_rejected=0,
+        )
         lake.record(entry)
         return Outcome(contract.key, path.name, sha, "duplicate")
     if path.suffix.lower() not in ACCEPTED_SUFFIXES:
-        result = ReadResult(contract.key, path.name, "rejected",
-                            reason=f"この形式は受け付けません（{path.suffix}）。.xlsx か .csv で提出してください。"
-                                   f" / Unsupported file type '{path.suffix}': send .xlsx or .csv.")
+        result = ReadResult(
+            contract.key,
+            path.name,
+            "rejected",
+            reason=f"この形式は受け付けません（{path.suffix}）。.xlsx か .csv で提出してください。"
+            f" / Unsupported file type '{path.suffix}': send .xlsx or .csv.",
+        )
     else:
         result = read_submission(path.read_bytes(), path.name, contract)
     if result.status == "loaded":
@@ -139,6 +161,16 @@ def _take_in(settings: Settings, lake: Lake, contract: Contract, path: Path, rel
         sheet=result.sheet,
     )
     lake.record(entry)  # last: the commit point
-    return Outcome(contract.key, path.name, sha, result.status, result.rows_read,
-                   result.rows_loaded, result.rows_quarantined, result.rows_skipped,
-                   result.rows_rejected, result.reason, tuple(result.warnings))
+    return Outcome(
+        contract.key,
+        path.name,
+        sha,
+        result.status,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.rows_skipped,
+        result.rows_rejected,
+        result.reason,
+        tuple(result.warnings),
+    )

@@ -24,49 +24,60 @@ QUARANTINE_TABLE = "quarantined_rows"
 EMPTY_FILE = "_empty.parquet"  # a typed, empty file so every lake table can always be read
 
 ARROW_TYPES = {
-    "text": pa.string(), "code": pa.string(), "ward": pa.string(), "count": pa.int64(),
-    "integer": pa.int64(), "year": pa.int64(), "fiscal_year": pa.int64(),
-    "number": pa.float64(), "date": pa.date32(), "flag": pa.bool_(),
+    "text": pa.string(),
+    "code": pa.string(),
+    "ward": pa.string(),
+    "count": pa.int64(),
+    "integer": pa.int64(),
+    "year": pa.int64(),
+    "fiscal_year": pa.int64(),
+    "number": pa.float64(),
+    "date": pa.date32(),
+    "flag": pa.bool_(),
 }
 
-LEDGER_SCHEMA = pa.schema([
-    ("entry_id", pa.string()),
-    ("sha256", pa.string()),
-    ("source", pa.string()),
-    ("file_name", pa.string()),
-    ("landing_path", pa.string()),
-    ("archive_path", pa.string()),
-    ("received_at", pa.timestamp("us", tz="UTC")),
-    ("file_modified_at", pa.timestamp("us", tz="UTC")),
-    ("status", pa.string()),  # loaded / rejected / duplicate (superseded is derived in dbt)
-    ("duplicate_of", pa.string()),
-    ("submitter_code", pa.string()),
-    ("submitter_name", pa.string()),
-    ("fiscal_year", pa.int64()),
-    ("period_start", pa.date32()),
-    ("period_end", pa.date32()),
-    ("rows_read", pa.int64()),
-    ("rows_loaded", pa.int64()),
-    ("rows_quarantined", pa.int64()),
-    ("rows_skipped", pa.int64()),
-    ("rows_rejected", pa.int64()),
-    ("reason", pa.string()),
-    ("warnings", pa.string()),
-    ("encoding", pa.string()),
-    ("sheet", pa.string()),
-])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("entry_id", pa.string()),
+        ("sha256", pa.string()),
+        ("source", pa.string()),
+        ("file_name", pa.string()),
+        ("landing_path", pa.string()),
+        ("archive_path", pa.string()),
+        ("received_at", pa.timestamp("us", tz="UTC")),
+        ("file_modified_at", pa.timestamp("us", tz="UTC")),
+        ("status", pa.string()),  # loaded / rejected / duplicate (superseded is derived in dbt)
+        ("duplicate_of", pa.string()),
+        ("submitter_code", pa.string()),
+        ("submitter_name", pa.string()),
+        ("fiscal_year", pa.int64()),
+        ("period_start", pa.date32()),
+        ("period_end", pa.date32()),
+        ("rows_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("rows_skipped", pa.int64()),
+        ("rows_rejected", pa.int64()),
+        ("reason", pa.string()),
+        ("warnings", pa.string()),
+        ("encoding", pa.string()),
+        ("sheet", pa.string()),
+    ]
+)
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("submission_id", pa.string()),
-    ("source", pa.string()),
-    ("file_name", pa.string()),
-    ("row_number", pa.int64()),
-    ("column_name", pa.string()),
-    ("header", pa.string()),
-    ("value", pa.string()),
-    ("rule", pa.string()),
-    ("message", pa.string()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("submission_id", pa.string()),
+        ("source", pa.string()),
+        ("file_name", pa.string()),
+        ("row_number", pa.int64()),
+        ("column_name", pa.string()),
+        ("header", pa.string()),
+        ("value", pa.string()),
+        ("rule", pa.string()),
+        ("message", pa.string()),
+    ]
+)
 
 
 def source_schema(contract: Contract) -> pa.Schema:
@@ -138,6 +149,14 @@ class Lake:
             return LEDGER_SCHEMA.empty_table().to_pandas()
         return pa.concat_tables(pq.read_table(f, schema=LEDGER_SCHEMA) for f in files).to_pandas()
 
+    def quarantine(self) -> pd.DataFrame:
+        files = sorted(self.table_dir(QUARANTINE_TABLE).glob("*.parquet"))
+        if not files:
+            return QUARANTINE_SCHEMA.empty_table().to_pandas()
+        return pa.concat_tables(
+            pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files
+        ).to_pandas()
+
     def has_entry(self, entry_id: str) -> bool:
         return (self.table_dir(LEDGER_TABLE) / f"{entry_id}.parquet").exists()
 
@@ -155,26 +174,33 @@ class Lake:
         columns = {}
         for field in schema:
             if field.name in frame:
-                columns[field.name] = pa.array(frame[field.name], type=field.type,
-                                               from_pandas=True)
+                columns[field.name] = pa.array(frame[field.name], type=field.type, from_pandas=True)
             else:
                 columns[field.name] = pa.nulls(len(frame), type=field.type)
-        write_parquet(pa.table(columns, schema=schema),
-                      self.table_dir(contract.key) / f"{submission_id}.parquet")
+        write_parquet(
+            pa.table(columns, schema=schema),
+            self.table_dir(contract.key) / f"{submission_id}.parquet",
+        )
         return len(frame)
 
-    def write_quarantine(self, source: str, submission_id: str, file_name: str,
-                         quarantine: pd.DataFrame) -> None:
+    def write_quarantine(
+        self, source: str, submission_id: str, file_name: str, quarantine: pd.DataFrame
+    ) -> None:
         if quarantine.empty:
             return
         frame = quarantine.rename(columns={"column": "column_name"})
-        table = pa.table({
-            "submission_id": [submission_id] * len(frame),
-            "source": [source] * len(frame),
-            "file_name": [file_name] * len(frame),
-            **{name: frame[name].astype(object).where(frame[name].notna(), None).tolist()
-               for name in ("row_number", "column_name", "header", "value", "rule", "message")},
-        }, schema=QUARANTINE_SCHEMA)
+        table = pa.table(
+            {
+                "submission_id": [submission_id] * len(frame),
+                "source": [source] * len(frame),
+                "file_name": [file_name] * len(frame),
+                **{
+                    name: frame[name].astype(object).where(frame[name].notna(), None).tolist()
+                    for name in ("row_number", "column_name", "header", "value", "rule", "message")
+                },
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
         write_parquet(table, self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet")
 
 

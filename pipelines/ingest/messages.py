@@ -7,61 +7,110 @@ from typing import Any
 
 # rule → (日本語, English); {column} is the column's header, {value} the cell as written.
 RULES: dict[str, tuple[str, str]] = {
-    "required_missing": ("「{column}」は必須です。値を入力してください。",
-                         "{column} is required: fill it in."),
-    "not_in_code_list": ("「{column}」の値「{value}」は選択肢にありません（{codes}）。",
-                         "{column}: '{value}' is not one of the allowed values ({codes})."),
-    "unknown_ward": ("「{column}」の「{value}」は大阪市の区として認識できません。",
-                     "{column}: '{value}' is not one of Osaka City's 24 wards."),
-    "not_a_number": ("「{column}」の「{value}」は数値として読めません。",
-                     "{column}: '{value}' is not a number."),
-    "not_an_integer": ("「{column}」の「{value}」は整数ではありません。",
-                       "{column}: '{value}' is not a whole number."),
-    "negative_count": ("「{column}」の「{value}」は負の数です。0以上で入力してください。",
-                       "{column}: '{value}' is negative; counts are 0 or more."),
-    "out_of_range": ("「{column}」の「{value}」は範囲外です（{range}）。",
-                     "{column}: '{value}' is out of range ({range})."),
-    "invalid_date": ("「{column}」の「{value}」は日付として読めません（例: 2024/4/3、令和6年4月3日）。",
-                     "{column}: '{value}' is not a date (e.g. 2024/4/3, R6.4.3)."),
-    "invalid_fiscal_year": ("「{column}」の「{value}」は年度として読めません（例: 令和6年度、2024）。",
-                            "{column}: '{value}' is not a fiscal year (e.g. 令和6年度, 2024)."),
-    "invalid_year": ("「{column}」の「{value}」は年として読めません（例: 2021、令和3年、H30）。",
-                     "{column}: '{value}' is not a year (e.g. 2021, R3, H30)."),
-    "invalid_flag": ("「{column}」の「{value}」は有無として読めません（○ または 空欄）。",
-                     "{column}: '{value}' is not yes/no (use ○ or leave blank)."),
-    "fiscal_year_mismatch": ("「{column}」の「{value}」は提出ファイルの年度と異なります。",
-                             "{column}: '{value}' differs from the submission's fiscal year."),
-    "date_outside_fiscal_year": ("「{column}」の「{value}」は提出ファイルの年度外の日付です。",
-                                 "{column}: '{value}' falls outside the submission's fiscal year."),
-    "ward_mismatch": ("「{column}」の「{value}」は提出した区と異なります。",
-                      "{column}: '{value}' is not the ward this file was submitted for."),
-    "duplicate_key": ("「{column}」の「{value}」が重複しています（2件目以降を保留）。",
-                      "{column}: '{value}' repeats an earlier row (later copies held back)."),
+    "required_missing": (
+        "「{column}」は必須です。値を入力してください。",
+        "{column} is required: fill it in.",
+    ),
+    "not_in_code_list": (
+        "「{column}」の値「{value}」は選択肢にありません（{codes}）。",
+        "{column}: '{value}' is not one of the allowed values ({codes}).",
+    ),
+    "unknown_ward": (
+        "「{column}」の「{value}」は大阪市の区として認識できません。",
+        "{column}: '{value}' is not one of Osaka City's 24 wards.",
+    ),
+    "not_a_number": (
+        "「{column}」の「{value}」は数値として読めません。",
+        "{column}: '{value}' is not a number.",
+    ),
+    "not_an_integer": (
+        "「{column}」の「{value}」は整数ではありません。",
+        "{column}: '{value}' is not a whole number.",
+    ),
+    "negative_count": (
+        "「{column}」の「{value}」は負の数です。0以上で入力してください。",
+        "{column}: '{value}' is negative; counts are 0 or more.",
+    ),
+    "out_of_range": (
+        "「{column}」の「{value}」は範囲外です（{range}）。",
+        "{column}: '{value}' is out of range ({range}).",
+    ),
+    "invalid_date": (
+        "「{column}」の「{value}」は日付として読めません（例: 2024/4/3、令和6年4月3日）。",
+        "{column}: '{value}' is not a date (e.g. 2024/4/3, R6.4.3).",
+    ),
+    "invalid_fiscal_year": (
+        "「{column}」の「{value}」は年度として読めません（例: 令和6年度、2024）。",
+        "{column}: '{value}' is not a fiscal year (e.g. 令和6年度, 2024).",
+    ),
+    "invalid_year": (
+        "「{column}」の「{value}」は年として読めません（例: 2021、令和3年、H30）。",
+        "{column}: '{value}' is not a year (e.g. 2021, R3, H30).",
+    ),
+    "invalid_flag": (
+        "「{column}」の「{value}」は有無として読めません（○ または 空欄）。",
+        "{column}: '{value}' is not yes/no (use ○ or leave blank).",
+    ),
+    "fiscal_year_mismatch": (
+        "「{column}」の「{value}」は提出ファイルの年度と異なります。",
+        "{column}: '{value}' differs from the submission's fiscal year.",
+    ),
+    "date_outside_fiscal_year": (
+        "「{column}」の「{value}」は提出ファイルの年度外の日付です。",
+        "{column}: '{value}' falls outside the submission's fiscal year.",
+    ),
+    "ward_mismatch": (
+        "「{column}」の「{value}」は提出した区と異なります。",
+        "{column}: '{value}' is not the ward this file was submitted for.",
+    ),
+    "duplicate_key": (
+        "「{column}」の「{value}」が重複しています（2件目以降を保留）。",
+        "{column}: '{value}' repeats an earlier row (later copies held back).",
+    ),
 }
 
 FILES: dict[str, tuple[str, str]] = {
-    "unreadable": ("ファイルを読み込めません（{detail}）。Excelで開けるか確認し、保存し直してください。",
-                   "The file cannot be read ({detail}): check it opens in Excel and save it again."),
-    "no_header": ("見出し行が見つかりません。{source}の様式の見出し（例: 区名、活動名称）を使ってください。",
-                  "No header row found: use the column headings of the {source} template."),
-    "missing_columns": ("必須の列がありません: {columns}。様式の見出しを確認してください。",
-                        "Required column(s) missing: {columns}. Check the template's headings."),
+    "unreadable": (
+        "ファイルを読み込めません（{detail}）。Excelで開けるか確認し、保存し直してください。",
+        "The file cannot be read ({detail}): check it opens in Excel and save it again.",
+    ),
+    "no_header": (
+        "見出し行が見つかりません。{source}の様式の見出し（例: 区名、活動名称）を使ってください。",
+        "No header row found: use the column headings of the {source} template.",
+    ),
+    "missing_columns": (
+        "必須の列がありません: {columns}。様式の見出しを確認してください。",
+        "Required column(s) missing: {columns}. Check the template's headings.",
+    ),
     "empty": ("データ行がありません。", "The file has no data rows."),
-    "fiscal_year_conflict": ("ファイル名の年度（{named}年度）と内容の年度（{content}年度）が一致しません。",
-                             "The file name says FY{named} but its rows say FY{content}."),
-    "fiscal_year_unknown": ("年度がわかりません。「年度」列を入れるか、ファイル名に年度（例: R6）を入れてください。",
-                            "Fiscal year unknown: add a 年度 column or put it in the file name (R6)."),
-    "ward_conflict": ("ファイル名の区（{named}）と内容の区（{content}）が一致しません。",
-                      "The file name says {named} but its rows say {content}."),
-    "ward_unknown": ("どの区の提出かわかりません。「区名」列かファイル名に区名を入れてください。",
-                     "Which ward sent this is unknown: fill in 区名 or name the ward in the file name."),
-    "mostly_wrong": ("データ行の半数を超える{bad}行（全{total}行）に誤りがあります。様式が正しいか確認してください。",
-                     "{bad} of {total} data rows are wrong (more than half): is this the right "
-                     "template?"),
-    "duplicate_header": ("見出し「{header}」が2回あります。最初の列を使います。",
-                         "Heading '{header}' appears twice; the first column is used."),
-    "unknown_header": ("見出し「{header}」は様式にないため無視します。",
-                       "Heading '{header}' is not in the template and is ignored."),
+    "fiscal_year_conflict": (
+        "ファイル名の年度（{named}年度）と内容の年度（{content}年度）が一致しません。",
+        "The file name says FY{named} but its rows say FY{content}.",
+    ),
+    "fiscal_year_unknown": (
+        "年度がわかりません。「年度」列を入れるか、ファイル名に年度（例: R6）を入れてください。",
+        "Fiscal year unknown: add a 年度 column or put it in the file name (R6).",
+    ),
+    "ward_conflict": (
+        "ファイル名の区（{named}）と内容の区（{content}）が一致しません。",
+        "The file name says {named} but its rows say {content}.",
+    ),
+    "ward_unknown": (
+        "どの区の提出かわかりません。「区名」列かファイル名に区名を入れてください。",
+        "Which ward sent this is unknown: fill in 区名 or name the ward in the file name.",
+    ),
+    "mostly_wrong": (
+        "データ行の半数を超える{bad}行（全{total}行）に誤りがあります。様式が正しいか確認してください。",
+        "{bad} of {total} data rows are wrong (more than half): is this the right template?",
+    ),
+    "duplicate_header": (
+        "見出し「{header}」が2回あります。最初の列を使います。",
+        "Heading '{header}' appears twice; the first column is used.",
+    ),
+    "unknown_header": (
+        "見出し「{header}」は様式にないため無視します。",
+        "Heading '{header}' is not in the template and is ignored.",
+    ),
 }
 
 
@@ -75,8 +124,9 @@ def row_message(rule: str, column: Any, value: Any) -> str:
         "column": column.header,
         "value": "" if value is None else value,
         "codes": " / ".join(column.codes) if column.codes else "",
-        "range": f"{column.minimum:g}–{column.maximum:g}" if column.maximum is not None
-        and column.minimum is not None else "",
+        "range": f"{column.minimum:g}–{column.maximum:g}"
+        if column.maximum is not None and column.minimum is not None
+        else "",
     }
     return f"{_fill(ja, **values)} / {_fill(en, **values)}"
 

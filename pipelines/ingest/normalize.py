@@ -132,7 +132,14 @@ ERAS = {  # era: (first day, last day or None)
     "平成": (dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
     "昭和": (dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
 }
-ERA_ALIASES = {"R": "令和", "H": "平成", "S": "昭和", "令和": "令和", "平成": "平成", "昭和": "昭和"}
+ERA_ALIASES = {
+    "R": "令和",
+    "H": "平成",
+    "S": "昭和",
+    "令和": "令和",
+    "平成": "平成",
+    "昭和": "昭和",
+}
 _ERA = r"(令和|平成|昭和|R|H|S)"
 _ERA_YEAR = r"(元|\d{1,2})"
 
@@ -178,7 +185,9 @@ def parse_date(value: Any) -> Any:
         if match := _DATE_WESTERN.match(text) or _DATE_COMPACT.match(text):
             return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         if match := _DATE_ERA.match(text):
-            era = ERA_ALIASES[match.group(1).upper() if len(match.group(1)) == 1 else match.group(1)]
+            era = ERA_ALIASES[
+                match.group(1).upper() if len(match.group(1)) == 1 else match.group(1)
+            ]
             year = era_to_year(era, match.group(2))
             day = dt.date(year, int(match.group(3)), int(match.group(4)))
             first, last = ERAS[era]
@@ -294,7 +303,7 @@ def ward_name(code: str) -> str:
 
 
 def ward_in_name(name: str) -> str | None:
-    """The ward a file name states, if it states exactly one (longest name wins: 東淀川区 ≠ 淀川区)."""
+    """The ward a file name states (the longest name wins: 東淀川区, not 淀川区)."""
     text = unicodedata.normalize("NFKC", name)
     wards = ward_table()
     for ward in sorted(wards.itertuples(), key=lambda w: -len(w.ward_name)):

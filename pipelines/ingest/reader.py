@@ -107,14 +107,16 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
 
     missing = [c for c in contract.required if c.name not in positions]
     if missing:
-        return _reject(result, file_message("missing_columns",
-                                            columns="、".join(c.label for c in missing)))
+        return _reject(
+            result, file_message("missing_columns", columns="、".join(c.label for c in missing))
+        )
 
     row_numbers = pd.Series(np.arange(len(body)) + table.first_row_number, index=body.index)
     text_body = body.apply(nz.nfkc_text) if body.shape[1] else body
     skip = _rows_to_skip(text_body)
-    result.rows_read = int(len(body))
+    result.rows_read = len(body)
     result.rows_skipped = int(skip.sum())
+
     def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
         if name in positions:
             return frame[positions[name]][~skip]
@@ -131,24 +133,29 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
     for column in contract.columns:
         values, rule_per_row = _parse_column(column, texts[column.name])
         parsed[column.name] = values
-        issues.append(_issues(rows, column, table.header, positions, cells[column.name],
-                              rule_per_row))
+        issues.append(
+            _issues(rows, column, table.header, positions, cells[column.name], rule_per_row)
+        )
 
     verdict = _resolve_submission(contract, filename, parsed, result)
     if verdict is not None:
         return _reject(result, verdict)
-    issues.extend(_row_context_issues(contract, table.header, positions, cells, parsed, rows,
-                                      result))
+    issues.extend(
+        _row_context_issues(contract, table.header, positions, cells, parsed, rows, result)
+    )
     issues.extend(_duplicate_key_issues(contract, table.header, positions, cells, parsed, rows))
 
-    quarantine = pd.concat([i for i in issues if len(i)] or [pd.DataFrame(
-        columns=QUARANTINE_COLUMNS)], ignore_index=True)
+    quarantine = pd.concat(
+        [i for i in issues if len(i)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
+        ignore_index=True,
+    )
     bad_rows = set(quarantine["row_number"].tolist())
     result.rows_quarantined = len(bad_rows)
     if result.rows_quarantined * 2 > len(rows):
         result.quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
-        return _reject(result, file_message(
-            "mostly_wrong", bad=result.rows_quarantined, total=len(rows)))
+        return _reject(
+            result, file_message("mostly_wrong", bad=result.rows_quarantined, total=len(rows))
+        )
 
     keep = ~rows.isin(bad_rows)
     clean = pd.DataFrame({name: values[keep] for name, values in parsed.items()})
@@ -213,11 +220,16 @@ def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series
         values = text
     else:
         values = nz.map_distinct(text, _parser_for(column))
-        failed = pd.Series(values.to_numpy(dtype=object) == nz.MISSING, index=values.index,
-                           dtype=bool)
+        failed = pd.Series(
+            values.to_numpy(dtype=object) == nz.MISSING, index=values.index, dtype=bool
+        )
         rule[failed] = {
-            "code": "not_in_code_list", "ward": "unknown_ward", "date": "invalid_date",
-            "fiscal_year": "invalid_fiscal_year", "year": "invalid_year", "flag": "invalid_flag",
+            "code": "not_in_code_list",
+            "ward": "unknown_ward",
+            "date": "invalid_date",
+            "fiscal_year": "invalid_fiscal_year",
+            "year": "invalid_year",
+            "flag": "invalid_flag",
         }.get(column.type, "not_a_number")
         values = values.where(~failed, None)
         if column.type in ("count", "integer", "number"):
@@ -229,8 +241,11 @@ def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series
                 rule[below] = "negative_count" if column.minimum == 0 else "out_of_range"
             if column.maximum is not None:
                 rule[numbers > column.maximum] = "out_of_range"
-            values = numbers.astype("Float64") if column.type == "number" else (
-                numbers.where(rule.isna()).round().astype("Int64"))
+            values = (
+                numbers.astype("Float64")
+                if column.type == "number"
+                else (numbers.where(rule.isna()).round().astype("Int64"))
+            )
         elif column.type in ("fiscal_year", "year"):
             values = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
             values = pd.Series(values, index=raw.index)
@@ -241,21 +256,30 @@ def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series
     return values, rule
 
 
-def _issues(rows: pd.Series, column: Column, header: list[Any], positions: dict[str, int],
-            raw: pd.Series, rule: pd.Series) -> pd.DataFrame:
+def _issues(
+    rows: pd.Series,
+    column: Column,
+    header: list[Any],
+    positions: dict[str, int],
+    raw: pd.Series,
+    rule: pd.Series,
+) -> pd.DataFrame:
     mask = rule.notna()
     if not mask.any():
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
     file_header = header[positions[column.name]] if column.name in positions else column.header
-    frame = pd.DataFrame({
-        "row_number": rows[mask].astype("int64"),
-        "column": column.name,
-        "header": str(file_header),
-        "value": raw[mask].map(_display),
-        "rule": rule[mask],
-    })
-    frame["message"] = [row_message(r, column, v) for r, v in zip(frame["rule"], frame["value"],
-                                                                    strict=True)]
+    frame = pd.DataFrame(
+        {
+            "row_number": rows[mask].astype("int64"),
+            "column": column.name,
+            "header": str(file_header),
+            "value": raw[mask].map(_display),
+            "rule": rule[mask],
+        }
+    )
+    frame["message"] = [
+        row_message(r, column, v) for r, v in zip(frame["rule"], frame["value"], strict=True)
+    ]
     return frame[QUARANTINE_COLUMNS]
 
 
@@ -272,8 +296,9 @@ def _mode(values: pd.Series) -> Any:
     return None if values.empty else values.value_counts().index[0]
 
 
-def _resolve_submission(contract: Contract, filename: str, parsed: dict[str, pd.Series],
-                        result: ReadResult) -> str | None:
+def _resolve_submission(
+    contract: Contract, filename: str, parsed: dict[str, pd.Series], result: ReadResult
+) -> str | None:
     """Fix the submission's fiscal year and submitter; a contradiction rejects the file."""
     if contract.fiscal_year_column:
         named = nz.fiscal_year_in_name(filename) if contract.fiscal_year_from_filename else None
@@ -288,15 +313,18 @@ def _resolve_submission(contract: Contract, filename: str, parsed: dict[str, pd.
         named_ward = nz.ward_in_name(filename)
         content_ward = _mode(parsed[contract.submitter_column])
         if named_ward and content_ward and named_ward != content_ward:
-            return file_message("ward_conflict", named=nz.ward_name(named_ward),
-                                content=nz.ward_name(content_ward))
+            return file_message(
+                "ward_conflict", named=nz.ward_name(named_ward), content=nz.ward_name(content_ward)
+            )
         code = named_ward or content_ward
         if code is None:
             return file_message("ward_unknown")
         result.submitter_code, result.submitter_name = code, nz.ward_name(code)
     else:
-        result.submitter_code, result.submitter_name = (contract.submitter_code,
-                                                        contract.submitter_name)
+        result.submitter_code, result.submitter_name = (
+            contract.submitter_code,
+            contract.submitter_name,
+        )
     return None
 
 
@@ -305,8 +333,13 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
     checks: list[tuple[Column, pd.Series, str]] = []
     if contract.fiscal_year_column and result.fiscal_year is not None:
         years = parsed[contract.fiscal_year_column]
-        checks.append((contract.column(contract.fiscal_year_column),
-                       years.notna() & (years != result.fiscal_year), "fiscal_year_mismatch"))
+        checks.append(
+            (
+                contract.column(contract.fiscal_year_column),
+                years.notna() & (years != result.fiscal_year),
+                "fiscal_year_mismatch",
+            )
+        )
     if result.fiscal_year is not None:
         start = dt.date(result.fiscal_year, 4, 1)
         end = dt.date(result.fiscal_year + 1, 3, 31)
@@ -318,8 +351,13 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
                 checks.append((column, outside, "date_outside_fiscal_year"))
     if contract.submitter_kind == "ward" and result.submitter_code:
         wards = parsed[contract.submitter_column]
-        checks.append((contract.column(contract.submitter_column),
-                       wards.notna() & (wards != result.submitter_code), "ward_mismatch"))
+        checks.append(
+            (
+                contract.column(contract.submitter_column),
+                wards.notna() & (wards != result.submitter_code),
+                "ward_mismatch",
+            )
+        )
     out = []
     for column, mask, rule_name in checks:
         rule = pd.Series(None, index=mask.index, dtype=object)

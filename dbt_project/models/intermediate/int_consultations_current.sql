@@ -4,7 +4,10 @@ with consultations as (
 ),
 
 exports as (
-    select submission_id, received_at, file_name
+    select
+        submission_id,
+        received_at,
+        file_name
     from {{ ref('int_submissions_current') }}
     where is_current and source = 'consultations'
 ),

@@ -5,37 +5,49 @@ with entries as (
 ),
 
 fiscal_years as (
-    select distinct fiscal_year from entries where fiscal_year is not null
+    select distinct fiscal_year
+    from entries
+    where fiscal_year is not null
     union
-    select distinct fiscal_year from {{ ref('int_consultations_current') }}
+    select distinct fiscal_year
+    from {{ ref('int_consultations_current') }}
+),
+
+submitters as (
+    select
+        'ibasho_survey' as source,
+        ward_code as submitter_code,
+        ward_name as submitter_name
+    from {{ ref('dim_ward') }}
+    union all
+    select
+        source,
+        submitter_code,
+        submitter_name
+    from {{ ref('fixed_submitters') }}
 ),
 
 expected as (
     select
         fiscal_years.fiscal_year,
-        'ibasho_survey' as source,
-        wards.ward_code as submitter_code,
-        wards.ward_name as submitter_name
+        submitters.source,
+        submitters.submitter_code,
+        submitters.submitter_name
     from fiscal_years
-    cross join {{ ref('dim_ward') }} as wards
-    union all
-    select fiscal_year, 'facility_initiatives', 'shisetsukyo', '大阪市社会事業施設協議会'
-    from fiscal_years
-    union all
-    select fiscal_year, 'plan_indicators', 'planning_unit', '大阪市社会福祉協議会 計画担当'
-    from fiscal_years
-    union all
-    select fiscal_year, 'consultations', 'volunteer_centre', '大阪市ボランティア・市民活動センター'
-    from fiscal_years
+    cross join submitters
 ),
 
 -- A consultation export counts for every fiscal year its period touches.
 entry_years as (
-    select entries.*, entries.fiscal_year as covered_year
+    select
+entries.*,
+entries.fiscal_year as covered_year
     from entries
     where entries.source <> 'consultations'
     union all
-    select entries.*, fiscal_years.fiscal_year as covered_year
+    select
+entries.*,
+fiscal_years.fiscal_year as covered_year
     from entries
     inner join {{ ref('dim_fiscal_year') }} as fiscal_years
         on
@@ -58,7 +70,9 @@ latest as (
 ),
 
 consultation_rows as (
-    select fiscal_year, count(*) as consultations
+    select
+fiscal_year,
+count(*) as consultations
     from {{ ref('int_consultations_current') }}
     group by fiscal_year
 )

@@ -1,0 +1,54 @@
+# The two commands a newcomer runs: `make run` and `make test`. Both set themselves up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv: installed with pip when missing; `python3 -m uv` works wherever pip put it.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+export WELFARE_HOME ?= $(CURDIR)/data
+export DO_NOT_TRACK := 1
+export DAGSTER_HOME := $(WELFARE_HOME)/dagster
+export PYTHONUTF8 := 1
+
+.PHONY: help setup run test lint ui docs benchmark sample clean
+
+help:
+	@echo "make run    - set up, load the sample submissions, run the whole pipeline once"
+	@echo "make test   - set up, lint, check the Dagster definitions, run every test"
+	@echo "make ui     - the Dagster UI on http://127.0.0.1:3000"
+	@echo "make docs   - build and serve the dbt docs on http://127.0.0.1:8080"
+	@echo "make benchmark - read+normalize+load 1,000,000 consultation rows, print time and memory"
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --locked --quiet
+
+run: setup
+	@$(UV) run welfare load-sample
+	@$(UV) run welfare run
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run welfare prepare >/dev/null
+	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
+
+test: lint
+	$(UV) run dg check defs
+	$(UV) run pytest
+
+ui: setup
+	@$(UV) run welfare prepare
+	$(UV) run dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+docs: setup
+	@$(UV) run welfare prepare >/dev/null
+	$(UV) run welfare dbt-docs
+
+benchmark: setup
+	$(UV) run python tests/benchmarks/bench_consultations.py
+
+sample: setup
+	$(UV) run python sources/generate_sample.py
+
+clean:
+	rm -rf data dbt_project/target .pytest_cache .ruff_cache

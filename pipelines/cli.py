@@ -1,0 +1,126 @@
+"""The `welfare` command line: a thin front on the same Dagster job and the same functions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pipelines.settings import Settings
+
+EPILOG = """\
+Everything lives under WELFARE_HOME (default ./data): landing/<source>/ for new files,
+archive/, lake/, the published warehouse.duckdb, published/ Parquet, dagster/ history.
+"""
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from pipelines.workspace import prepare
+
+    settings = prepare(_settings())
+    print(f"WELFARE_HOME ready: {settings.home}")
+    return 0
+
+
+def cmd_load_sample(args: argparse.Namespace) -> int:
+    from pipelines.workspace import load_sample
+
+    settings = _settings().ensure()
+    copied = load_sample(settings)
+    print(f"Copied {len(copied)} sample submission(s) into {settings.landing}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.runner import PROGRESS_LOGGER, format_summary, run_pipeline
+    from pipelines.workspace import prepare
+
+    handler = logging.StreamHandler(sys.stdout)  # bound now: dbt output is redirected later
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    settings = prepare(_settings())
+    print(f"Running the warehouse job for {settings.home} ...")
+    summary = run_pipeline(settings)
+    print(format_summary(summary, settings))
+    return 0 if summary.success and not summary.checks_failed else 1
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pipelines.validation import format_validation, validate_file
+
+    report = validate_file(Path(args.file), args.source)
+    print(format_validation(report, limit=args.limit))
+    return 1 if report.result.status == "rejected" else 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from pipelines.warehouse.publish import rollback
+
+    settings = _settings()
+    try:
+        restored = rollback(settings)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Restored {restored.name} as {settings.warehouse}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="welfare",
+        description="welfare-warehouse: community-welfare survey pipeline and warehouse.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "prepare", help="set up WELFARE_HOME: folders, dagster.yaml, lake, dbt manifest"
+    ).set_defaults(func=cmd_prepare)
+    commands.add_parser(
+        "load-sample", help="copy the shipped sample submissions into the landing folder"
+    ).set_defaults(func=cmd_load_sample)
+    commands.add_parser(
+        "run",
+        help="run the whole pipeline once through Dagster (ingest, dbt build, checks, "
+        "publish), print a summary; exit 1 if any step or blocking check failed",
+    ).set_defaults(func=cmd_run)
+    validate = commands.add_parser(
+        "validate",
+        help="check a file before sending it: what would load, be quarantined or rejected "
+        "(writes nothing; exit 1 if the file would be rejected)",
+    )
+    validate.add_argument("file", help="the .xlsx or .csv file to check")
+    validate.add_argument(
+        "--source",
+        choices=["ibasho_survey", "facility_initiatives", "consultations", "plan_indicators"],
+        help="which survey the file is (guessed from its headers if omitted)",
+    )
+    validate.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        help="show at most this many quarantined cells (default 50)",
+    )
+    validate.set_defaults(func=cmd_validate)
+    commands.add_parser(
+        "rollback", help="put the previously published warehouse back in place"
+    ).set_defaults(func=cmd_rollback)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

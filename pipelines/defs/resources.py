@@ -1,0 +1,34 @@
+"""Resources, configured in one place: the settings (paths under WELFARE_HOME) and dbt."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+
+from pipelines.settings import DBT_PROJECT_DIR, Settings
+
+
+class WelfareSettings(dg.ConfigurableResource):
+    """Where the pipeline reads and writes: everything lives under ``home`` (WELFARE_HOME)."""
+
+    home: str
+
+    def get(self) -> Settings:
+        return Settings(Path(self.home)).ensure()
+
+
+def dbt_project_for(settings: Settings) -> DbtProject:
+    """The dbt project, with its manifest and run artefacts kept under WELFARE_HOME."""
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        target_path=settings.dbt_target_dir,
+        profiles_dir=DBT_PROJECT_DIR,
+    )
+
+
+def dbt_resource_for(settings: Settings) -> DbtCliResource:
+    # dbt reads its paths from the environment (profiles.yml, the lake source); set them from
+    # the one settings object before any dbt process starts.
+    os.environ.update(settings.dbt_env())
+    return DbtCliResource(project_dir=dbt_project_for(settings), profiles_dir=str(DBT_PROJECT_DIR))

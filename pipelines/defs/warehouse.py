@@ -1,0 +1,102 @@
+"""The dbt models as Dagster assets (dbt tests surface as asset checks), and publishing."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.defs.resources import WelfareSettings
+from pipelines.runner import progress_logger
+from pipelines.warehouse.publish import PUBLISHED_SCHEMAS, publish
+from pipelines.workspace import inputs_fingerprint
+
+WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
+PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Models and seeds keyed by schema and name (marts/place_counts), grouped by layer."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] in ("model", "seed", "snapshot"):
+            schema = props["config"].get("schema") or props["schema"]
+            spec = spec.replace_attributes(
+                key=dg.AssetKey([schema, props["name"]]), group_name=schema
+            )
+        return spec
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=WarehouseTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="warehouse_models",
+    )
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """dbt build: staging → intermediate → marts, with every dbt test as an asset check."""
+        progress = progress_logger()
+        progress.info("warehouse: dbt build (models, seeds and tests)")
+        built = checked = 0
+        for event in dbt.cli(["build"], context=context).stream():
+            if isinstance(event, dg.Output):
+                built += 1
+                key = context.asset_key_for_output(event.output_name)
+                progress.info(f"warehouse: built {key.to_user_string()}")
+            elif isinstance(event, dg.AssetCheckResult):
+                checked += 1
+            yield event
+        progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+
+    return warehouse_models
+
+
+def published_keys(dbt_defs: dg.AssetsDefinition) -> list[dg.AssetKey]:
+    return sorted(
+        (key for key in dbt_defs.keys if key.path[0] in PUBLISHED_SCHEMAS),
+        key=lambda k: k.to_user_string(),
+    )
+
+
+def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=published_keys(dbt_defs),
+        group_name="published",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "parquet"},
+        description="The warehouse analysts open: $WELFARE_HOME/warehouse.duckdb, replaced in one "
+        "atomic step only after every model and blocking check passed, plus every mart as "
+        "Parquet under published/.",
+    )
+    def published_warehouse(
+        context: dg.AssetExecutionContext, welfare: WelfareSettings
+    ) -> dg.MaterializeResult:
+        settings = welfare.get()
+        result = publish(settings, inputs_fingerprint(settings), run_id=context.run_id)
+        message = (
+            f"unchanged: no new inputs since the published version {result.version.name}"
+            if result.unchanged
+            else f"published {result.warehouse} ({len(result.tables)} tables)"
+        )
+        progress_logger().info(message)
+        context.log.info(message)
+        return dg.MaterializeResult(
+            metadata={
+                "warehouse": dg.MetadataValue.path(str(result.warehouse)),
+                "version": result.version.name,
+                "tables": dg.MetadataValue.md(
+                    "\n".join(f"- `{t}`: {n:,} rows" for t, n in result.tables.items())
+                ),
+                "parquet_files": len(result.parquet_files),
+                "unchanged": result.unchanged,
+            }
+        )
+
+    return published_warehouse

@@ -1,0 +1,93 @@
+"""`welfare validate`: what the pipeline would do with a file, told to the person sending it.
+
+Uses the same reader as ingestion and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.ingest.contract import Contract, all_contracts, load_contract
+from pipelines.ingest.reader import ReadResult, read_submission
+from pipelines.ingest.tables import UnreadableFile, read_cells
+
+
+@dataclass
+class Validation:
+    path: Path
+    contract: Contract
+    result: ReadResult
+    guessed: bool
+
+
+def guess_source(data: bytes, filename: str) -> Contract:
+    """The source whose headers the file matches best (ties: the order of SUBMISSIONS.md)."""
+    best, best_score = all_contracts()[0], -1
+    for contract in all_contracts():
+
+        def score(row, contract=contract) -> int:
+            return sum(1 for cell in row if contract.match_header(cell) is not None)
+
+        try:
+            table = read_cells(data, filename, score)
+        except (UnreadableFile, Exception):
+            continue
+        found = score(table.header) if table is not None else 0
+        if found > best_score:
+            best, best_score = contract, found
+    return best
+
+
+def validate_file(path: Path, source: str | None = None) -> Validation:
+    data = path.read_bytes()
+    contract = load_contract(source) if source else guess_source(data, path.name)
+    return Validation(path, contract, read_submission(data, path.name, contract), source is None)
+
+
+def format_validation(report: Validation, limit: int = 50) -> str:
+    result, contract = report.result, report.contract
+    lines = [
+        f"ファイル / File: {report.path.name}",
+        f"調査 / Survey: {contract.label_ja} ({contract.key})"
+        + ("  ※見出しから推定 / guessed from the headers" if report.guessed else ""),
+    ]
+    if result.fiscal_year:
+        lines.append(f"年度 / Fiscal year: FY{result.fiscal_year}")
+    if result.submitter_name:
+        lines.append(f"提出者 / Submitter: {result.submitter_name}")
+    if result.status == "rejected":
+        lines += [
+            "",
+            "✗ このファイルは受け付けられません / This file would be REJECTED:",
+            f"  {result.reason}",
+        ]
+    else:
+        lines += ["", "✓ 取り込めます / This file would load."]
+    lines.append(
+        f"行数 / Rows: 読込 read {result.rows_read} = 取込 loaded {result.rows_loaded}"
+        f" + 保留 quarantined {result.rows_quarantined} + 対象外 skipped {result.rows_skipped}"
+        + (f" + 却下 rejected {result.rows_rejected}" if result.rows_rejected else "")
+    )
+    if result.personal_columns_dropped:
+        lines.append(
+            "個人情報の列は読み込みません / Personal-data columns not read: "
+            + "、".join(result.personal_columns_dropped)
+        )
+    for warning in result.warnings:
+        lines.append(f"注意 / Note: {warning}")
+    if len(result.quarantine):
+        lines += ["", "保留される行 / Rows that would be quarantined (row, column, value, rule):"]
+        for issue in result.quarantine.head(limit).itertuples():
+            lines.append(
+                f"  {issue.row_number}行目 row {issue.row_number} | {issue.header} | "
+                f"{issue.value if issue.value is not None else '(空欄 blank)'} | "
+                f"{issue.rule}"
+            )
+            lines.append(f"      {issue.message}")
+        if len(result.quarantine) > limit:
+            lines.append(
+                f"  … ほか {len(result.quarantine) - limit} 件 / and "
+                f"{len(result.quarantine) - limit} more"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Atomic publishing of the private working database, and rollback.
+
+Analysts only ever open ``$WELFARE_HOME/warehouse.duckdb``. It is never written in place: a
+complete copy is made beside it and renamed over it in one step (``os.replace``), so a reader
+never sees a half-built warehouse, and a reader that keeps a connection open keeps reading the
+version it opened until it reconnects. Each published version is also kept in
+``published/versions/`` (the last few), which is what ``welfare rollback`` restores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+PUBLISHED_SCHEMAS = ("marts", "audit")
+KEEP_VERSIONS = 5
+
+
+@dataclass(frozen=True)
+class Published:
+    version: Path
+    warehouse: Path
+    tables: dict[str, int]  # schema.table → rows
+    parquet_files: list[Path]
+    unchanged: bool = False  # same inputs as the version already published: nothing replaced
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(source, tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def published_tables(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return connection.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ? and table_type = 'BASE TABLE' order by 1, 2",
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall()
+
+
+def publish(
+    settings: Settings, fingerprint: str, run_id: str | None = None, keep: int = KEEP_VERSIONS
+) -> Published:
+    """Publish the working database: versions/ copy, atomic swap, Parquet of every table.
+
+    ``fingerprint`` identifies the inputs (lake ledger and models). When it equals the one of
+    the version in place, nothing is replaced: a run without new files changes nothing.
+    """
+    now = dt.datetime.now(dt.UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    current = versions(settings)
+    if settings.warehouse.exists() and current and published_fingerprint(settings) == fingerprint:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+            tables = table_counts(connection)
+        return Published(current[0], settings.warehouse, tables, [], unchanged=True)
+    with duckdb.connect(str(settings.working_db)) as work:
+        work.execute("create schema if not exists audit")
+        work.execute(
+            "create table if not exists audit.publishes (published_at timestamp, version "
+            "varchar, run_id varchar, fingerprint varchar)"
+        )
+        work.execute("alter table audit.publishes add column if not exists fingerprint varchar")
+        work.execute(
+            "insert into audit.publishes values (?, ?, ?, ?)",
+            [now.replace(tzinfo=None), stamp, run_id, fingerprint],
+        )
+        tables = table_counts(work)
+        work.execute("checkpoint")
+    settings.versions.mkdir(parents=True, exist_ok=True)
+    version = settings.versions / f"warehouse-{stamp}.duckdb"
+    _copy_atomic(settings.working_db, version)
+    _copy_atomic(version, settings.warehouse)
+    parquet_files = export_parquet(settings, version, stamp)
+    prune_versions(settings, keep)
+    return Published(version, settings.warehouse, tables, parquet_files)
+
+
+def table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {
+        f"{schema}.{name}": connection.execute(
+            f'select count(*) from "{schema}"."{name}"'
+        ).fetchone()[0]
+        for schema, name in published_tables(connection)
+    }
+
+
+def published_fingerprint(settings: Settings) -> str | None:
+    """The input fingerprint of the warehouse analysts see now, if it has one."""
+    try:
+        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+            row = connection.execute(
+                "select fingerprint from audit.publishes order by published_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
+def export_parquet(settings: Settings, database: Path, stamp: str) -> list[Path]:
+    """Every published table as ``published/<schema>/<table>.parquet`` for non-DuckDB tools."""
+    written = []
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for schema, name in published_tables(connection):
+            target = settings.published / schema / f"{name}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{name}.parquet.tmp-{stamp}")
+            connection.execute(
+                f'copy (select * from "{schema}"."{name}") to \'{tmp}\' (format parquet)'
+            )
+            os.replace(tmp, target)
+            written.append(target)
+    return written
+
+
+def versions(settings: Settings) -> list[Path]:
+    """Published versions, newest first."""
+    return sorted(settings.versions.glob("warehouse-*.duckdb"), reverse=True)
+
+
+def prune_versions(settings: Settings, keep: int) -> None:
+    for old in versions(settings)[keep:]:
+        old.unlink(missing_ok=True)
+
+
+def rollback(settings: Settings) -> Path:
+    """Put the previous published version back in place; the newest one is set aside."""
+    available = versions(settings)
+    if len(available) < 2:
+        raise RuntimeError(
+            "戻せる以前の版がありません。 / There is no earlier published version to roll back to."
+        )
+    current, previous = available[0], available[1]
+    _copy_atomic(previous, settings.warehouse)
+    current.rename(current.with_name(current.name.replace("warehouse-", "rolled-back-")))
+    export_parquet(settings, previous, dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ"))
+    return previous
