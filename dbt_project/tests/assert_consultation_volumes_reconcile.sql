@@ -1,0 +1,31 @@
+-- Consultations in the mart equal the distinct 受付番号 of the current exports in staging.
+with staged as (
+    select
+        stg.fiscal_year,
+        count(distinct stg.consultation_id) as consultations
+    from {{ ref('stg_consultations') }} as stg
+    inner join {{ ref('submissions') }} as ledger
+        on stg.submission_id = ledger.sha256
+    where ledger.is_current
+    group by stg.fiscal_year
+),
+
+mart as (
+    select
+        fiscal_year,
+        sum(consultations) as consultations
+    from {{ ref('consultation_volumes') }}
+    group by fiscal_year
+)
+
+select
+    coalesce(staged.fiscal_year, mart.fiscal_year) as fiscal_year,
+    staged.consultations as staged_consultations,
+    mart.consultations as mart_consultations
+from staged
+full outer join mart
+    on staged.fiscal_year = mart.fiscal_year
+where
+    staged.consultations is null
+    or mart.consultations is null
+    or staged.consultations <> mart.consultations

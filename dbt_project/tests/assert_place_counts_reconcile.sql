@@ -1,0 +1,28 @@
+-- Places in the mart equal the current submissions' rows in staging, per fiscal year.
+with staged as (
+    select
+        stg.fiscal_year,
+        count(*) as places
+    from {{ ref('stg_ibasho_survey') }} as stg
+    inner join {{ ref('submissions') }} as ledger
+        on stg.submission_id = ledger.sha256
+    where ledger.is_current
+    group by stg.fiscal_year
+),
+
+mart as (
+    select
+        fiscal_year,
+        sum(places) as places
+    from {{ ref('place_counts') }}
+    group by fiscal_year
+)
+
+select
+    coalesce(staged.fiscal_year, mart.fiscal_year) as fiscal_year,
+    staged.places as staged_places,
+    mart.places as mart_places
+from staged
+full outer join mart
+    on staged.fiscal_year = mart.fiscal_year
+where staged.places is null or mart.places is null or staged.places <> mart.places

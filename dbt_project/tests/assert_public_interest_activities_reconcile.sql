@@ -1,0 +1,34 @@
+-- Facilities per category in the mart equal the yes-flags of the current survey in staging.
+with staged as (
+    {%- for category in var('initiative_categories') %}
+    select
+        stg.fiscal_year,
+        '{{ category.label_ja }}' as category,
+        sum(case when stg.{{ category.column }} then 1 else 0 end) as facilities
+    from {{ ref('stg_facility_initiatives') }} as stg
+    inner join {{ ref('submissions') }} as ledger
+        on stg.submission_id = ledger.sha256
+    where ledger.is_current
+    group by stg.fiscal_year
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+mart as (
+    select
+        fiscal_year,
+        category,
+        sum(facilities) as facilities
+    from {{ ref('public_interest_activities') }}
+    group by fiscal_year, category
+)
+
+select
+    staged.fiscal_year,
+    staged.category,
+    staged.facilities as staged_facilities,
+    mart.facilities as mart_facilities
+from staged
+left join mart
+    on staged.fiscal_year = mart.fiscal_year and staged.category = mart.category
+where coalesce(mart.facilities, 0) <> staged.facilities
