@@ -42,7 +42,7 @@ ui: setup
 
 docs: setup
 	@$(UV) run welfare prepare >/dev/null
-	$(UV) run welfare dbt-docs
+	$(UV) run welfare dbt-docs --serve
 
 benchmark: setup
 	$(UV) run python tests/benchmarks/bench_consultations.py

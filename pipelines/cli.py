@@ -74,6 +74,22 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt_docs(args: argparse.Namespace) -> int:
+    from pipelines.workspace import prepare, run_dbt
+
+    settings = prepare(_settings())
+    generated = run_dbt(settings, ["docs", "generate"], quiet=False)
+    print(generated.stdout[-2000:])
+    if generated.returncode != 0 or not args.serve:
+        return generated.returncode
+    return run_dbt(
+        settings,
+        ["docs", "serve", "--host", "127.0.0.1", "--port", str(args.port), "--no-browser"],
+        quiet=False,
+        capture=False,
+    ).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="welfare",
@@ -111,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="show at most this many quarantined cells (default 50)",
     )
     validate.set_defaults(func=cmd_validate)
+    docs = commands.add_parser(
+        "dbt-docs", help="generate the dbt docs (every model and column) and optionally serve them"
+    )
+    docs.add_argument("--serve", action="store_true", help="serve them on 127.0.0.1")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.set_defaults(func=cmd_dbt_docs)
     commands.add_parser(
         "rollback", help="put the previously published warehouse back in place"
     ).set_defaults(func=cmd_rollback)

@@ -42,8 +42,8 @@ def run_pipeline(settings: Settings) -> RunSummary:
     """Execute the warehouse job once; never raises for a failed step (see RunSummary)."""
     import dagster as dg
 
-    from pipelines.definitions import build_definitions
     from pipelines.defs.automation import WAREHOUSE_JOB
+    from pipelines.defs.build import build_definitions
 
     started = dt.datetime.now(dt.UTC)
     definitions = build_definitions(settings)

@@ -81,7 +81,9 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(
+    settings: Settings, args: list[str], quiet: bool = True, capture: bool = True
+) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.dbt_env()}
     command = [
         dbt_executable(),
@@ -95,7 +97,7 @@ def run_dbt(settings: Settings, args: list[str], quiet: bool = True) -> subproce
     ]
     if quiet:
         command.insert(1, "--quiet")
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(command, env=env, capture_output=capture, text=True, check=False)
 
 
 def prepare_manifest(settings: Settings) -> Path:

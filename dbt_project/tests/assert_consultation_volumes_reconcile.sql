@@ -1,4 +1,7 @@
 -- Consultations in the mart equal the distinct 受付番号 of the current exports in staging.
+-- Shown in Dagster as an asset check of marts/consultation_volumes.
+{{ config(meta={'dagster': {'ref': {'name': 'consultation_volumes'}}}) }}
+
 with staged as (
     select
         stg.fiscal_year,

@@ -1,4 +1,7 @@
 -- Places in the mart equal the current submissions' rows in staging, per fiscal year.
+-- Shown in Dagster as an asset check of marts/place_counts.
+{{ config(meta={'dagster': {'ref': {'name': 'place_counts'}}}) }}
+
 with staged as (
     select
         stg.fiscal_year,

@@ -1,4 +1,7 @@
 -- Facilities per category in the mart equal the yes-flags of the current survey in staging.
+-- Shown in Dagster as an asset check of marts/public_interest_activities.
+{{ config(meta={'dagster': {'ref': {'name': 'public_interest_activities'}}}) }}
+
 with staged as (
     {%- for category in var('initiative_categories') %}
     select

@@ -1,4 +1,7 @@
 -- Member facilities and facilities with initiatives equal the current survey rows in staging.
+-- Shown in Dagster as an asset check of marts/public_interest_facilities.
+{{ config(meta={'dagster': {'ref': {'name': 'public_interest_facilities'}}}) }}
+
 with staged as (
     select
         stg.fiscal_year,

@@ -1,6 +1,5 @@
 """Resources, configured in one place: the settings (paths under WELFARE_HOME) and dbt."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -28,7 +27,4 @@ def dbt_project_for(settings: Settings) -> DbtProject:
 
 
 def dbt_resource_for(settings: Settings) -> DbtCliResource:
-    # dbt reads its paths from the environment (profiles.yml, the lake source); set them from
-    # the one settings object before any dbt process starts.
-    os.environ.update(settings.dbt_env())
     return DbtCliResource(project_dir=dbt_project_for(settings), profiles_dir=str(DBT_PROJECT_DIR))

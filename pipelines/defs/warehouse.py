@@ -1,5 +1,6 @@
 """The dbt models as Dagster assets (dbt tests surface as asset checks), and publishing."""
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +40,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         name="warehouse_models",
     )
-    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def warehouse_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, welfare: WelfareSettings
+    ):
         """dbt build: staging → intermediate → marts, with every dbt test as an asset check."""
+        # dbt reads its paths from the environment (profiles.yml, the lake source).
+        os.environ.update(welfare.get().dbt_env())
         progress = progress_logger()
         progress.info("warehouse: dbt build (models, seeds and tests)")
         built = checked = 0

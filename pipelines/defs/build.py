@@ -1,0 +1,32 @@
+"""Building the Dagster definitions for one WELFARE_HOME (used by the code location and the CLI)."""
+
+import dagster as dg
+
+from pipelines.defs.automation import nightly_schedule, warehouse_job
+from pipelines.defs.ingestion import ingestion_assets, submission_ledger
+from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
+from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
+from pipelines.settings import Settings
+
+
+class ManifestMissing(RuntimeError):
+    pass
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    project = dbt_project_for(settings)
+    if not project.manifest_path.exists():
+        raise ManifestMissing(
+            f"dbt manifest not found at {project.manifest_path}: run `welfare prepare` first "
+            "(it parses the dbt project once for this WELFARE_HOME)."
+        )
+    dbt_defs = build_dbt_assets(project)
+    return dg.Definitions(
+        assets=[*ingestion_assets, submission_ledger, dbt_defs, build_publish_asset(dbt_defs)],
+        jobs=[warehouse_job],
+        schedules=[nightly_schedule],
+        resources={
+            "welfare": WelfareSettings(home=str(settings.home)),
+            "dbt": dbt_resource_for(settings),
+        },
+    )

@@ -1,0 +1,89 @@
+"""Shared fixtures: real files, a real WELFARE_HOME, a real pipeline run."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def write_csv(path: Path, lines: Iterable[str], encoding: str = "utf-8") -> Path:
+    text = "\r\n".join(lines) + "\r\n"
+    data = text.encode("cp932" if encoding == "cp932" else "utf-8")
+    if encoding == "utf-8-sig":
+        data = b"\xef\xbb\xbf" + data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(xlsx_bytes(sheets))
+    return path
+
+
+def welfare_cli(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the real `welfare` console script against ``home``."""
+    env = {**os.environ, "WELFARE_HOME": str(home), "DO_NOT_TRACK": "1"}
+    executable = Path(sys.executable).with_name("welfare")
+    return subprocess.run(
+        [str(executable), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Settings:
+    return Settings(tmp_path / "welfare_home").ensure()
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped sample taken through the whole pipeline once (real Dagster, dbt, DuckDB)."""
+    from pipelines.runner import run_pipeline
+    from pipelines.workspace import load_sample, prepare
+
+    settings = prepare(Settings(tmp_path_factory.mktemp("sample") / "welfare_home"))
+    load_sample(settings)
+    summary = run_pipeline(settings)
+    return settings, summary
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+def copy_sample(settings: Settings, source: str, name: str, new_name: str | None = None) -> Path:
+    target = settings.landing_for(source) / (new_name or name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(SAMPLE_DIR / source / name, target)
+    return target

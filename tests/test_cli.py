@@ -1,0 +1,58 @@
+"""The `welfare` command line, run as a person runs it."""
+
+from __future__ import annotations
+
+from pipelines.settings import SAMPLE_DIR
+from tests.conftest import welfare_cli, write_csv
+
+
+def test_help_explains_each_subcommand(tmp_path):
+    result = welfare_cli(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("prepare", "load-sample", "run", "validate", "rollback"):
+        assert command in result.stdout
+
+
+def test_validate_a_good_file_tells_what_would_load_and_writes_nothing(tmp_path):
+    home = tmp_path / "home"
+    result = welfare_cli(
+        home, "validate", str(SAMPLE_DIR / "ibasho_survey" / "R6_都島区_居場所活動調査.xlsx")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "取り込めます / This file would load." in result.stdout
+    assert "地域福祉活動状況調査" in result.stdout and "FY2024" in result.stdout
+    assert not home.exists()
+
+
+def test_validate_lists_quarantined_cells_with_row_column_value_and_rule(tmp_path):
+    export = SAMPLE_DIR / "consultations" / "consultations_2024-09.csv"
+    result = welfare_cli(tmp_path, "validate", str(export))
+    assert result.returncode == 0
+    assert "row 5 | 受付日 | R6.9.31 | invalid_date" in result.stdout
+    assert "FAX" in result.stdout and "not_in_code_list" in result.stdout
+    assert "相談者氏名" in result.stdout  # named as dropped, its values never shown
+    assert "匿名" not in result.stdout
+
+
+def test_validate_a_wrong_file_exits_non_zero_with_the_reason(tmp_path):
+    bad = SAMPLE_DIR / "ibasho_survey" / "R6_西成区_居場所活動調査_修正版.csv"
+    result = welfare_cli(tmp_path, "validate", str(bad), "--source", "ibasho_survey")
+    assert result.returncode == 1
+    assert "REJECTED" in result.stdout and "住之江区" in result.stdout
+
+
+def test_validate_guesses_the_survey_from_the_headers(tmp_path):
+    file = write_csv(
+        tmp_path / "R6_計画.csv",
+        [
+            "年度,役割,指標コード,指標名,値,単位",
+            '令和6年度,3,newsletter_copies,広報誌,"337,000",部',
+        ],
+    )
+    result = welfare_cli(tmp_path, "validate", str(file))
+    assert "plan_indicators" in result.stdout and result.returncode == 0
+
+
+def test_rollback_without_an_earlier_version_says_so(tmp_path):
+    result = welfare_cli(tmp_path, "rollback")
+    assert result.returncode == 1 and "no earlier published version" in result.stderr

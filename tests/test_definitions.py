@@ -1,0 +1,44 @@
+"""The Dagster code location loads cheaply: no great-expectations, no dbt run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from pipelines.workspace import prepare
+
+
+def test_definitions_load_without_importing_gx_or_running_dbt(home):
+    prepare(home)
+    before = set(home.dbt_target_dir.iterdir())
+    script = textwrap.dedent("""
+        import sys
+        from pipelines.definitions import defs
+        assert "great_expectations" not in sys.modules, "GX imported at definition load"
+        graph = defs.resolve_asset_graph()
+        keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+        assert {"lake/ibasho_survey", "lake/consultations", "marts/place_counts",
+                "published_warehouse"} <= keys, keys
+        assert defs.resolve_schedule_def("nightly_warehouse").cron_schedule == "0 2 * * *"
+        assert len(list(graph.asset_check_keys)) > 50
+        print("ok")
+    """)
+    env = {**os.environ, "WELFARE_HOME": str(home.home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(home.dbt_target_dir.iterdir()) == before  # no dbt invocation left artefacts
+
+
+def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
+    import yaml
+
+    from pipelines.workspace import write_dagster_yaml
+
+    config = yaml.safe_load(write_dagster_yaml(home).read_text(encoding="utf-8"))
+    assert config["telemetry"]["enabled"] is False
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    assert str(home.home) in config["storage"]["sqlite"]["base_dir"]

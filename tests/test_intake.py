@@ -1,0 +1,68 @@
+"""The ledger: every file received is archived and accounted for; same bytes are a no-op."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from pipelines.ingest.contract import all_contracts, load_contract
+from pipelines.ingest.intake import ingest_source
+from pipelines.ingest.lake import Lake, sha256_of
+from tests.conftest import copy_sample
+
+IBASHO = load_contract("ibasho_survey")
+KITA_2024 = "令和6年度_北区_居場所.csv"
+
+
+def test_a_new_file_is_archived_read_and_entered_in_the_ledger(home):
+    landed = copy_sample(home, "ibasho_survey", KITA_2024)
+    Lake(home.lake).initialize(all_contracts())
+    [outcome] = ingest_source(home, IBASHO)
+    sha = sha256_of(landed)
+    assert (home.archive / f"{sha}.csv").read_bytes() == landed.read_bytes()
+    assert (
+        pq.read_table(home.lake / "ibasho_survey" / f"{sha}.parquet").num_rows
+        == outcome.rows_loaded
+    )
+    ledger = Lake(home.lake).ledger()
+    assert ledger.loc[0, "status"] == "loaded" and ledger.loc[0, "submitter_name"] == "北区"
+    assert (
+        ledger.loc[0, "rows_read"]
+        == outcome.rows_loaded + outcome.rows_quarantined + outcome.rows_skipped
+    )
+
+
+def test_running_again_changes_nothing_and_same_bytes_under_a_new_name_are_a_duplicate(home):
+    copy_sample(home, "ibasho_survey", KITA_2024)
+    ingest_source(home, IBASHO)
+    assert ingest_source(home, IBASHO) == []
+    copy_sample(home, "ibasho_survey", KITA_2024, "北区_再送.csv")
+    [again] = ingest_source(home, IBASHO)
+    assert again.status == "duplicate"
+    ledger = Lake(home.lake).ledger()
+    assert sorted(ledger["status"]) == ["duplicate", "loaded"]
+    assert len(list((home.lake / "ibasho_survey").glob("*.parquet"))) == 1
+
+
+def test_a_crash_before_the_ledger_entry_leaves_the_file_to_be_read_again(home):
+    """A crash mid-file leaves lake rows with no ledger entry; the next run reads the file again
+    and the models only count rows whose submission has a ledger entry."""
+    landed = copy_sample(home, "ibasho_survey", KITA_2024)
+    sha = sha256_of(landed)
+    orphan = home.lake / "ibasho_survey" / f"{sha}.parquet"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"half-written")  # what a kill -9 during the write could leave
+    [outcome] = ingest_source(home, IBASHO)
+    assert outcome.status == "loaded"
+    assert pq.read_table(orphan).num_rows == outcome.rows_loaded
+    assert len(Lake(home.lake).ledger()) == 1
+
+
+def test_a_rejected_file_is_archived_and_entered_with_its_reason(home):
+    copy_sample(home, "ibasho_survey", "R6_西成区_居場所活動調査_修正版.csv")
+    [outcome] = ingest_source(home, IBASHO)
+    assert outcome.status == "rejected" and "西成区" in outcome.reason
+    ledger = Lake(home.lake).ledger()
+    assert ledger.loc[0, "reason"] == outcome.reason
+    assert ledger.loc[0, "rows_rejected"] == ledger.loc[0, "rows_read"]
+    assert not (home.lake / "ibasho_survey" / f"{outcome.sha256}.parquet").exists()
+    assert (home.archive / f"{outcome.sha256}.csv").exists()

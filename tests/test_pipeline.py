@@ -1,0 +1,198 @@
+"""The shipped sample through the whole pipeline: real Dagster, real dbt, real DuckDB."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.runner import run_pipeline
+from pipelines.settings import SAMPLE_DIR
+
+pytestmark = pytest.mark.slow
+
+
+def query(settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_the_run_succeeds_and_publishes(sample_run):
+    settings, summary = sample_run
+    assert summary.success, summary.failed_steps
+    assert summary.published and settings.warehouse.exists()
+    assert summary.checks_passed > 50 and not summary.checks_failed
+
+
+def test_the_seed_figures_are_reproduced(sample_run):
+    settings, _ = sample_run
+    places = dict(
+        query(settings, "select fiscal_year, sum(places) from marts.place_counts group by 1")
+    )
+    assert places == {2022: 1791, 2023: 1920, 2024: 2182}
+    assert query(
+        settings,
+        "select sum(facilities_with_initiatives) from "
+        "marts.public_interest_facilities where fiscal_year = 2024",
+    ) == [(339,)]
+    assert query(
+        settings,
+        "select sum(consultations) from marts.consultation_volumes where fiscal_year = 2024",
+    ) == [(754,)]
+
+
+def test_every_file_is_accounted_for(sample_run):
+    settings, _ = sample_run
+    landed = sum(1 for p in SAMPLE_DIR.rglob("*") if p.is_file())
+    statuses = dict(query(settings, "select status, count(*) from audit.submissions group by 1"))
+    assert sum(statuses.values()) == landed
+    assert statuses["rejected"] == 1 and statuses["superseded"] == 1
+    unbalanced = query(
+        settings,
+        """
+        select file_name from audit.submissions
+        where rows_read <> rows_loaded + rows_quarantined + rows_skipped + rows_rejected""",
+    )
+    assert unbalanced == []
+    assert len(list(settings.archive.iterdir())) == landed
+
+
+def test_quarantined_cells_are_queryable_with_file_row_column_value_rule(sample_run):
+    settings, _ = sample_run
+    rows = query(
+        settings,
+        """
+        select file_name, row_number, header, cell_value, rule from audit.quarantined_rows
+        where source = 'consultations' order by row_number""",
+    )
+    assert ("consultations_2024-09.csv", 5, "受付日", "R6.9.31", "invalid_date") in rows
+    assert any(r[4] == "not_in_code_list" and r[3] == "FAX" for r in rows)
+
+
+def test_the_resubmission_supersedes_the_first_file(sample_run):
+    settings, _ = sample_run
+    rows = query(
+        settings,
+        """
+        select file_name, status from audit.submissions
+        where submitter_name = '阿倍野区' and fiscal_year = 2023 order by file_name""",
+    )
+    assert rows == [
+        ("R5_阿倍野区_居場所活動調査.xlsx", "superseded"),
+        ("R5_阿倍野区_居場所活動調査_再提出.xlsx", "loaded"),
+    ]
+
+
+def test_submission_status_shows_who_sent_what(sample_run):
+    settings, _ = sample_run
+    wards = query(
+        settings,
+        "select status, count(*) from marts.submission_status where "
+        "source = 'ibasho_survey' and fiscal_year = 2024 group by 1",
+    )
+    assert wards == [("received", 24)]
+    assert query(
+        settings,
+        "select status from marts.submission_status where source = "
+        "'consultations' and fiscal_year = 2022",
+    ) == [("missing",)]
+
+
+def test_every_mart_is_also_published_as_parquet(sample_run):
+    settings, _ = sample_run
+    table = pq.read_table(settings.published / "marts" / "place_counts.parquet").to_pandas()
+    assert table.groupby("fiscal_year")["places"].sum().to_dict() == {
+        2022: 1791,
+        2023: 1920,
+        2024: 2182,
+    }
+
+
+def test_dbt_tests_are_recorded_as_asset_checks_in_the_dagster_instance(sample_run):
+    import dagster as dg
+
+    settings, summary = sample_run
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    run = instance.get_run_by_id(summary.run_id)
+    assert run is not None and run.is_success
+    records = instance.get_records_for_run(
+        summary.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    checks = {
+        r.event_log_entry.dagster_event.event_specific_data.asset_check_key.name for r in records
+    }
+    assert any(name.startswith("unique_combination") for name in checks)
+    assert any("reconcile" in name for name in checks)
+
+
+def _strings_in(path) -> str:
+    """Everything a file holds, decompressed: Parquet and DuckDB values, other files' bytes."""
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pandas().astype(str).to_string()
+    if path.suffix == ".duckdb":
+        out = []
+        with duckdb.connect(str(path), read_only=True) as db:
+            for schema, name in db.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall():
+                out.append(db.execute(f'select * from "{schema}"."{name}"').df().to_string())
+        return "\n".join(out)
+    data = path.read_bytes()
+    return data.decode("utf-8", "ignore") + data.decode("cp932", "ignore")
+
+
+def test_personal_data_exists_only_in_the_archived_originals(sample_run):
+    settings, _ = sample_run
+    secrets = set()
+    for export in (SAMPLE_DIR / "consultations").iterdir():
+        frame = (
+            pd.read_excel(export, sheet_name="データ", header=2)
+            if export.suffix == ".xlsx"
+            else pd.read_csv(
+                export,
+                encoding="cp932"
+                if "2023" in export.name or export.name.endswith(("05.csv", "09.csv", "01.csv"))
+                else "utf-8",
+                dtype=str,
+            )
+        )
+        for column in ("相談者氏名", "電話番号", "メールアドレス"):
+            secrets.update(v for v in frame[column].dropna().astype(str) if len(v) >= 5)
+    assert len(secrets) > 500
+    leaks = []
+    for path in settings.home.rglob("*"):
+        if (
+            not path.is_file()
+            or settings.archive in path.parents
+            or settings.landing in path.parents
+            or path.suffix in (".db", ".sqlite")
+        ):
+            continue
+        text = _strings_in(path)
+        leaks += [(path.name, s) for s in secrets if s in text]
+    assert leaks == []
+
+
+def test_a_second_run_without_new_files_changes_nothing(sample_run):
+    settings, _ = sample_run
+    before = settings.warehouse.read_bytes()
+    ledger_before = len(list((settings.lake / "submissions").iterdir()))
+    summary = run_pipeline(settings)
+    assert summary.success and summary.unchanged and summary.files.empty
+    assert settings.warehouse.read_bytes() == before
+    assert len(list((settings.lake / "submissions").iterdir())) == ledger_before
+
+
+def test_the_same_bytes_under_a_new_name_are_recognized(sample_run):
+    settings, _ = sample_run
+    original = SAMPLE_DIR / "plan_indicators" / "R6_推進計画_実績指標.xlsx"
+    shutil.copy2(original, settings.landing_for("plan_indicators") / "R6_実績指標_再送.xlsx")
+    summary = run_pipeline(settings)
+    assert summary.success
+    assert summary.files["status"].tolist() == ["duplicate"]
+    assert query(
+        settings, "select count(*) from marts.plan_scorecard where fiscal_year = 2024"
+    ) == [(8,)]

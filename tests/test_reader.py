@@ -1,0 +1,283 @@
+"""The generic reader against every rule of SUBMISSIONS.md, with small real files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.ingest.contract import load_contract
+from pipelines.ingest.reader import read_submission
+from tests.conftest import xlsx_bytes
+
+IBASHO = load_contract("ibasho_survey")
+FACILITY = load_contract("facility_initiatives")
+CONSULT = load_contract("consultations")
+PLAN = load_contract("plan_indicators")
+
+HEADER = (
+    "年度,区名,地域名,活動ID,活動名称,活動種別,主な対象,開催頻度,年間開催回数,延べ参加者数,開始年"
+)
+
+
+def csv_bytes(lines: list[str], encoding: str = "utf-8") -> bytes:
+    data = ("\r\n".join(lines) + "\r\n").encode("cp932" if encoding == "cp932" else "utf-8")
+    return b"\xef\xbb\xbf" + data if encoding == "utf-8-sig" else data
+
+
+def place(n: int, **override: str) -> str:
+    row = {
+        "年度": "R6",
+        "区名": "北区",
+        "地域名": "曽根崎地域",
+        "活動ID": f"K-{n:03d}",
+        "活動名称": f"ふれあい喫茶{n}",
+        "活動種別": "ふれあい喫茶・サロン",
+        "主な対象": "高齢者",
+        "開催頻度": "月1回",
+        "年間開催回数": "12",
+        "延べ参加者数": "240",
+        "開始年": "2020",
+    }
+    row.update(override)
+    return ",".join(row.values())
+
+
+def good_places(count: int = 6) -> list[str]:
+    return [place(n) for n in range(1, count + 1)]
+
+
+def quarantined(result) -> dict[tuple[int, str], str]:
+    return {(q.row_number, q.column): q.rule for q in result.quarantine.itertuples()}
+
+
+# --- files and encodings --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_csv_in_every_encoding_with_characters_shift_jis_cannot_hold(encoding):
+    lines = [HEADER, place(1, 活動名称="喫茶～ひまわり①㈱髙"), *good_places()[1:]]
+    result = read_submission(csv_bytes(lines, encoding), "R6_北区_居場所.csv", IBASHO)
+    assert result.status == "loaded", result.reason
+    assert result.rows.loc[0, "activity_name"] == "喫茶~ひまわり1(株)髙"  # NFKC
+    assert result.rows_loaded == 6
+
+
+def test_xlsx_reads_the_data_sheet_below_a_title_and_date_line():
+    rows = [
+        ["令和6年度 居場所活動調査"],
+        ["北区社会福祉協議会", None, "提出日", dt.datetime(2025, 4, 20)],
+        [],
+        HEADER.split(","),
+        *[r.split(",") for r in good_places()],
+    ]
+    data = xlsx_bytes({"記入要領": [["このシートは説明です"]], "データ": rows})
+    result = read_submission(data, "R6_北区.xlsx", IBASHO)
+    assert (result.status, result.sheet, result.rows_loaded) == ("loaded", "データ", 6)
+    assert result.rows["source_row"].tolist() == [5, 6, 7, 8, 9, 10]
+
+
+def test_xlsx_without_a_data_sheet_uses_the_first_sheet():
+    data = xlsx_bytes(
+        {"Sheet1": [HEADER.split(","), *[r.split(",") for r in good_places()]], "メモ": [["x"]]}
+    )
+    assert read_submission(data, "R6_北区.xlsx", IBASHO).sheet == "Sheet1"
+
+
+def test_headers_in_english_any_order_full_width_and_with_line_breaks():
+    header = [
+        "activity_name",
+        "ward",
+        "district",
+        "ＦＩＳＣＡＬ_ＹＥＡＲ",
+        "活動\n種別",
+        " 開催頻度 ",
+    ]
+    body = [
+        [f"サロン{n}", "Kita", "菅北地域", "2024", "高齢者サロン", "月2～3回"] for n in range(4)
+    ]
+    result = read_submission(xlsx_bytes({"Sheet1": [header, *body]}), "R6_北区.xlsx", IBASHO)
+    assert result.status == "loaded", result.reason
+    assert set(result.rows["frequency"]) == {"月2〜3回"}
+    assert set(result.rows["ward"]) == {"271276"}
+
+
+def test_unknown_extra_columns_are_ignored_with_a_warning():
+    lines = [HEADER + ",担当者メモ", *[r + ",メモ" for r in good_places()]]
+    result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)
+    assert result.status == "loaded"
+    assert any("担当者メモ" in w for w in result.warnings)
+    assert "担当者メモ" not in result.rows.columns
+
+
+def test_values_with_thousands_separators_units_full_width_and_era_years():
+    lines = [
+        HEADER,
+        place(1, 年間開催回数="１２回", 延べ参加者数='"1,234人"', 開始年="H30"),
+        *good_places()[1:],
+    ]
+    row = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO).rows.iloc[0]
+    assert (row.sessions_per_year, row.participants, row.start_year) == (12, 1234, 2018)
+
+
+# --- rows that are not data -----------------------------------------------------------------
+
+
+def test_blank_totals_and_note_rows_are_skipped_and_counted():
+    lines = [
+        HEADER,
+        *good_places(),
+        ",,,,,,,,,,",
+        "合計,,,,,,,,72,1440,",
+        ",小計,,,,,,,,,",
+        "※延べ参加者数は年間合計",
+        "注：休止中の活動を除く",
+    ]
+    result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)
+    assert (result.rows_read, result.rows_loaded, result.rows_skipped) == (11, 6, 5)
+    assert result.accounted
+
+
+# --- rows that are wrong: quarantined, the rest loads --------------------------------------
+
+
+def test_each_wrong_row_is_quarantined_with_row_column_value_and_rule():
+    lines = [
+        HEADER,
+        *good_places(8),
+        place(20, 地域名=""),  # row 10: required missing
+        place(21, 活動種別="カラオケ"),  # row 11: not in code list
+        place(22, 延べ参加者数="-3"),  # row 12: negative count
+        place(23, 年間開催回数="たくさん"),  # row 13: not a number
+        place(24, 区名="堺市"),  # row 14: unknown ward
+        place(25, 年度="R5"),  # row 15: fiscal year contradicts
+        place(1, 活動名称="別名"),  # row 16: duplicate key K-001
+    ]
+    result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)
+    assert result.status == "loaded"
+    assert quarantined(result) == {
+        (10, "district"): "required_missing",
+        (11, "activity_type"): "not_in_code_list",
+        (12, "participants"): "negative_count",
+        (13, "sessions_per_year"): "not_a_number",
+        (14, "ward"): "unknown_ward",
+        (15, "fiscal_year"): "fiscal_year_mismatch",
+        (16, "activity_id"): "duplicate_key",
+    }
+    assert result.rows_loaded == 8 and result.rows_quarantined == 7 and result.accounted
+    issue = result.quarantine.set_index("row_number").loc[11]
+    assert issue["value"] == "カラオケ" and issue["header"] == "活動種別"
+    assert "活動種別" in issue["message"] and "allowed values" in issue["message"]
+
+
+def test_a_row_from_another_ward_is_quarantined():
+    lines = [HEADER, *good_places(), place(30, 区名="中央区")]
+    result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)
+    assert quarantined(result) == {(8, "ward"): "ward_mismatch"}
+
+
+def test_unparseable_date_and_unknown_channel_in_a_consultation_export():
+    header = "受付番号,受付日,受付方法,相談者区分,相談内容,居住区,対応時間（分）"
+    good = [f"V-{n},2024/4/{n},電話,個人,活動したい,北区,30" for n in range(1, 7)]
+    lines = [
+        header,
+        *good,
+        "V-90,R6.4.31,電話,個人,活動したい,北区,30",
+        "V-91,2024/4/9,FAX,個人,活動したい,市外,30",
+    ]
+    result = read_submission(csv_bytes(lines), "consultations_2024-04.csv", CONSULT)
+    assert quarantined(result) == {
+        (8, "received_on"): "invalid_date",
+        (9, "channel"): "not_in_code_list",
+    }
+    assert result.rows["fiscal_year"].tolist() == [2024] * 6
+    assert (result.period_start, result.period_end) == (dt.date(2024, 4, 1), dt.date(2024, 4, 6))
+
+
+def test_facility_flags_in_every_form_and_a_bad_flag():
+    header = "年度,施設番号,施設名,分野,所在区,居場所・交流の場,相談支援,災害時支援"
+    marks = ["○", "◯", "有", "あり", "1", "✓", "TRUE"]
+    rows = [f"2024,S{n},施設{n},保育,北区,{mark},,×" for n, mark in enumerate(marks)]
+    rows += ["2024,S90,施設90,保育,北区,,無,なし", "2024,S91,施設91,老人,北区,たぶん,,"]
+    result = read_submission(csv_bytes(rows and [header, *rows]), "R6_施設.csv", FACILITY)
+    assert result.rows["initiative_ibasho"].tolist() == [True] * 7 + [False]
+    assert not result.rows["initiative_disaster"].any()
+    assert quarantined(result) == {(10, "initiative_ibasho"): "invalid_flag"}
+
+
+def test_role_out_of_range_in_plan_indicators():
+    header = "年度,役割,指標コード,指標名,値,単位"
+    rows = [f'令和6年度,{n},code{n},指標{n},"1,000",部' for n in range(1, 7)]
+    result = read_submission(
+        csv_bytes([header, *rows, "令和6年度,7,x,x,1,部"]), "R6_計画.csv", PLAN
+    )
+    assert quarantined(result) == {(8, "role"): "out_of_range"}
+    assert result.rows["value"].tolist() == [1000.0] * 6
+
+
+# --- files that are wrong: rejected whole ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (b"PK\x03\x04 not really a zip", "R6_北区.xlsx", "corrupt"),
+        (b"\x81\x7f\x81\x20 broken", "R6_北区.csv", "neither UTF-8 nor CP932"),
+        (b"", "R6_北区.csv", "No header row"),
+        ("メモ\r\nこんにちは\r\n".encode(), "R6_北区.csv", "No header row"),
+        (HEADER.encode() + b"\r\n", "R6_北区.csv", "no data rows"),
+        (
+            "年度,地域名,活動ID,活動名称,活動種別\r\nR6,曽根崎地域,1,x,その他\r\n".encode(),
+            "R6_北区.csv",
+            "区名 (ward)",
+        ),
+        (b"a,b\r\n1,2\r\n", "R6_北区.pdf", "Unsupported file type"),
+    ],
+)
+def test_files_that_cannot_be_used_are_rejected_with_a_reason(data, name, reason):
+    result = read_submission(data, name, IBASHO)
+    assert result.status == "rejected"
+    assert reason in result.reason
+    assert result.rows_loaded == 0
+
+
+def test_file_name_and_contents_disagreeing_on_ward_or_year_is_rejected():
+    data = csv_bytes([HEADER, *good_places()])
+    assert "中央区" in read_submission(data, "R6_中央区_居場所.csv", IBASHO).reason
+    assert "FY2023" in read_submission(data, "R5_北区_居場所.csv", IBASHO).reason
+
+
+def test_a_file_mostly_wrong_is_rejected_not_half_loaded():
+    lines = [HEADER, *good_places(3), *[place(n, 活動種別="カラオケ") for n in range(10, 14)]]
+    result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)
+    assert result.status == "rejected" and "4 of 7" in result.reason
+    assert result.rows_rejected == 7 and result.accounted
+
+
+def test_year_from_the_file_name_when_the_column_is_blank():
+    lines = [HEADER, *[place(n, 年度="") for n in range(1, 5)]]
+    result = read_submission(csv_bytes(lines), "令和6年度_北区_居場所.csv", IBASHO)
+    assert result.fiscal_year == 2024 and set(result.rows["fiscal_year"]) == {2024}
+
+
+# --- personal data --------------------------------------------------------------------------
+
+
+def test_personal_data_columns_are_dropped_on_read():
+    header = "受付番号,受付日,受付方法,相談者氏名,電話番号,メールアドレス,相談内容,相談者区分,住所,居住区"
+    rows = [
+        f"V-{n},R6.4.{n},来所,山田 太郎{n},06-1234-000{n},taro{n}@example.jp,団体運営,個人,"
+        f"大阪市北区梅田{n},北区"
+        for n in range(1, 5)
+    ]
+    rows.append("V-9,R6.4.40,来所,鈴木 花子,090-0000-0000,hanako@example.jp,団体運営,個人,x,北区")
+    result = read_submission(csv_bytes([header, *rows], "cp932"), "export.csv", CONSULT)
+    assert set(result.personal_columns_dropped) == {
+        "相談者氏名",
+        "電話番号",
+        "メールアドレス",
+        "住所",
+    }
+    everything = result.rows.to_string() + result.quarantine.to_string() + " ".join(result.warnings)
+    for secret in ("山田", "06-1234", "example.jp", "梅田", "鈴木", "090-0000"):
+        assert secret not in everything
