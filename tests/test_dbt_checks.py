@@ -26,14 +26,21 @@ def built_copy(sample_run, tmp_path) -> Settings:
 @pytest.mark.parametrize(
     ("tamper", "test_name"),
     [
-        ("delete from marts.place_counts where ward_code = '271276' and fiscal_year = 2024 "
-         "and activity_type = '子ども食堂'", "assert_place_counts_reconcile"),
-        ("update marts.consultation_volumes set consultations = consultations + 1 "
-         "where month = date '2024-05-01' and channel = '電話' and consultations = 1",
-         "assert_consultation_volumes_reconcile"),
-        ("update marts.public_interest_facilities set facilities_with_initiatives = 0 "
-         "where fiscal_year = 2024 and field = '保育'",
-         "assert_public_interest_facilities_reconcile"),
+        (
+            "delete from marts.place_counts where ward_code = '271276' and fiscal_year = 2024 "
+            "and activity_type = '子ども食堂'",
+            "assert_place_counts_reconcile",
+        ),
+        (
+            "update marts.consultation_volumes set consultations = consultations + 1 "
+            "where month = date '2024-05-01' and channel = '電話' and consultations = 1",
+            "assert_consultation_volumes_reconcile",
+        ),
+        (
+            "update marts.public_interest_facilities set facilities_with_initiatives = 0 "
+            "where fiscal_year = 2024 and field = '保育'",
+            "assert_public_interest_facilities_reconcile",
+        ),
     ],
 )
 def test_breaking_a_mart_makes_its_reconciliation_fail(built_copy, tamper, test_name):

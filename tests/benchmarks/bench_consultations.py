@@ -20,7 +20,14 @@ from pathlib import Path
 
 CHANNELS = ["来所", "電話", "メール", "オンライン", "その他"]
 REQUESTERS = ["個人", "団体", "企業", "学校・教育機関", "行政・社協", "その他"]
-TOPICS = ["活動したい", "活動者を求めたい", "団体運営", "資金・助成", "災害ボランティア", "福祉教育・研修"]
+TOPICS = [
+    "活動したい",
+    "活動者を求めたい",
+    "団体運営",
+    "資金・助成",
+    "災害ボランティア",
+    "福祉教育・研修",
+]
 WARDS = ["北区", "都島", "271144", "Higashiyodogawa", "中央区", "市外", "不明", "平野区"]
 
 
@@ -28,14 +35,21 @@ def generate(path: Path, rows: int) -> None:
     rng = random.Random(7)
     start = dt.date(2015, 4, 1)
     with path.open("w", encoding="cp932", newline="") as out:
-        out.write("受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,相談内容,居住区,対応時間（分）\r\n")
+        out.write(
+            "受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,相談内容,居住区,対応時間（分）\r\n"
+        )
         for n in range(rows):
             day = start + dt.timedelta(days=rng.randrange(3650))
-            date = (f"R{day.year - 2018}.{day.month}.{day.day}" if day.year >= 2020 and n % 3 == 0
-                    else f"{day.year}/{day.month}/{day.day}")
-            out.write(f"B{n:08d},{date},{rng.choice(CHANNELS)},{rng.choice(REQUESTERS)},"
-                      f"山田 太郎,06-1234-5678,{rng.choice(TOPICS)},{rng.choice(WARDS)},"
-                      f"{rng.choice(['15', '30分', '４５'])}\r\n")
+            date = (
+                f"R{day.year - 2018}.{day.month}.{day.day}"
+                if day.year >= 2020 and n % 3 == 0
+                else f"{day.year}/{day.month}/{day.day}"
+            )
+            out.write(
+                f"B{n:08d},{date},{rng.choice(CHANNELS)},{rng.choice(REQUESTERS)},"
+                f"山田 太郎,06-1234-5678,{rng.choice(TOPICS)},{rng.choice(WARDS)},"
+                f"{rng.choice(['15', '30分', '４５'])}\r\n"
+            )
 
 
 def measure(home: Path) -> None:
@@ -51,10 +65,14 @@ def measure(home: Path) -> None:
     [outcome] = ingest_source(settings, load_contract("consultations"), progress=lambda _: None)
     elapsed = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rows read {outcome.rows_read:,}: loaded {outcome.rows_loaded:,}, "
-          f"quarantined {outcome.rows_quarantined:,}, skipped {outcome.rows_skipped:,}")
-    print(f"read + normalize + load: {elapsed:.1f} s "
-          f"({outcome.rows_read / elapsed:,.0f} rows/s); peak memory (max RSS) {peak_mib:,.0f} MiB")
+    print(
+        f"rows read {outcome.rows_read:,}: loaded {outcome.rows_loaded:,}, "
+        f"quarantined {outcome.rows_quarantined:,}, skipped {outcome.rows_skipped:,}"
+    )
+    print(
+        f"read + normalize + load: {elapsed:.1f} s "
+        f"({outcome.rows_read / elapsed:,.0f} rows/s); peak memory (max RSS) {peak_mib:,.0f} MiB"
+    )
 
 
 def main() -> None:
@@ -68,8 +86,10 @@ def main() -> None:
         export.parent.mkdir(parents=True)
         started = time.perf_counter()
         generate(export, rows)
-        print(f"generated {rows:,} rows, {export.stat().st_size / 2**20:,.0f} MiB CP932 CSV "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {rows:,} rows, {export.stat().st_size / 2**20:,.0f} MiB CP932 CSV "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         subprocess.run([sys.executable, __file__, "--measure", str(home)], check=True)
 
 
