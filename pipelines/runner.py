@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from pipelines.ingest.lake import Lake
 from pipelines.settings import Settings
 
 PROGRESS_LOGGER = "welfare.progress"
+LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
 
 
 @dataclass
@@ -48,6 +51,7 @@ def run_pipeline(settings: Settings) -> RunSummary:
     started = dt.datetime.now(dt.UTC)
     definitions = build_definitions(settings)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    release_abandoned_runs(instance)
     job = definitions.resolve_job_def(WAREHOUSE_JOB)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +62,11 @@ def run_pipeline(settings: Settings) -> RunSummary:
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            tags={"welfare/launched_by": "welfare run"},
+            tags={
+                LAUNCHED_BY: "welfare run",
+                PID_TAG: str(os.getpid()),
+                HOST_TAG: socket.gethostname(),
+            },
         )
     summary = RunSummary(
         run_id=result.run_id,
@@ -91,6 +99,40 @@ def run_pipeline(settings: Settings) -> RunSummary:
                 summary.unchanged = not summary.published
     summary.figures = headline_figures(settings) if settings.warehouse.exists() else {}
     return summary
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_abandoned_runs(instance) -> list[str]:
+    """Close out earlier `welfare run`s whose process died (killed, power cut): mark them failed
+    and give back the concurrency-pool slots they held, so the next run is not kept waiting."""
+    import dagster as dg
+
+    released = []
+    stuck = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={LAUNCHED_BY: "welfare run"},
+        )
+    )
+    for run in stuck:
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if run.tags.get(HOST_TAG) != socket.gethostname() or (pid and _process_alive(pid)):
+            continue
+        instance.report_run_failed(
+            run, f"abandoned: the `welfare run` process ({pid}) ended before the run finished"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
 
 
 def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:

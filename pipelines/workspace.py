@@ -13,6 +13,7 @@ import yaml
 
 from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.lake import Lake
+from pipelines.operations.failures import RUN_FAILURE_SCHEMA, RUN_FAILURES_TABLE
 from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SAMPLE_DIR, Settings
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
@@ -114,11 +115,16 @@ def prepare_manifest(settings: Settings) -> Path:
     return manifest
 
 
+def initialize_lake(settings: Settings) -> None:
+    """Every lake table exists (typed, possibly empty) so dbt can always read it."""
+    Lake(settings.lake).initialize(all_contracts(), {RUN_FAILURES_TABLE: RUN_FAILURE_SCHEMA})
+
+
 def prepare(settings: Settings) -> Settings:
     """Everything a WELFARE_HOME needs before the pipeline can run; safe to repeat."""
     settings.ensure()
     write_dagster_yaml(settings)
-    Lake(settings.lake).initialize(all_contracts())
+    initialize_lake(settings)
     prepare_manifest(settings)
     return settings
 

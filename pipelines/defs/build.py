@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs.automation import nightly_schedule, warehouse_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
+from pipelines.defs.sensors import landing_sensor, run_failure_recorder
 from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
 from pipelines.settings import Settings
 
@@ -25,6 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[*ingestion_assets, submission_ledger, dbt_defs, build_publish_asset(dbt_defs)],
         jobs=[warehouse_job],
         schedules=[nightly_schedule],
+        sensors=[landing_sensor, run_failure_recorder],
         resources={
             "welfare": WelfareSettings(home=str(settings.home)),
             "dbt": dbt_resource_for(settings),

@@ -11,6 +11,7 @@ from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake
 from pipelines.runner import progress_logger
+from pipelines.workspace import initialize_lake
 
 INGEST_POOL = "welfare_ingest"  # one run at a time appends to the lake's ledger
 LEDGER_KEY = dg.AssetKey(["lake", "submissions"])
@@ -35,7 +36,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def ingest(context: dg.AssetExecutionContext, welfare: WelfareSettings) -> dg.MaterializeResult:
         settings = welfare.get()
-        Lake(settings.lake).initialize(all_contracts())
+        initialize_lake(settings)
 
         def report(message: str) -> None:
             context.log.info(message)

@@ -1,7 +1,9 @@
 """The dbt models as Dagster assets (dbt tests surface as asset checks), and publishing."""
 
 import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -45,11 +47,16 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     ):
         """dbt build: staging → intermediate → marts, with every dbt test as an asset check."""
         # dbt reads its paths from the environment (profiles.yml, the lake source).
-        os.environ.update(welfare.get().dbt_env())
+        settings = welfare.get()
+        os.environ.update(settings.dbt_env())
         progress = progress_logger()
         progress.info("warehouse: dbt build (models, seeds and tests)")
         built = checked = 0
-        for event in dbt.cli(["build"], context=context).stream():
+        for event in dbt.cli(
+            ["build"],
+            context=context,
+            target_path=settings.dbt_target_dir / "runs" / context.run_id,
+        ).stream():
             if isinstance(event, dg.Output):
                 built += 1
                 key = context.asset_key_for_output(event.output_name)
@@ -58,8 +65,16 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 checked += 1
             yield event
         progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+        prune_dbt_runs(settings.dbt_target_dir / "runs")
 
     return warehouse_models
+
+
+def prune_dbt_runs(runs_dir: Path, keep: int = 5) -> None:
+    """Keep the artefacts (run_results.json, logs) of the last few dbt invocations only."""
+    old = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for path in old[:-keep]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def published_keys(dbt_defs: dg.AssetsDefinition) -> list[dg.AssetKey]:

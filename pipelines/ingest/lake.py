@@ -132,11 +132,14 @@ class Lake:
     def table_dir(self, table: str) -> Path:
         return self.root / table
 
-    def initialize(self, contracts: Iterable[Contract]) -> None:
+    def initialize(
+        self, contracts: Iterable[Contract], extra: dict[str, pa.Schema] | None = None
+    ) -> None:
         """Give every table an empty typed file so models can read a lake with no submissions."""
         schemas = {c.key: source_schema(c) for c in contracts}
         schemas[LEDGER_TABLE] = LEDGER_SCHEMA
         schemas[QUARANTINE_TABLE] = QUARANTINE_SCHEMA
+        schemas.update(extra or {})
         for table, schema in schemas.items():
             path = self.table_dir(table) / EMPTY_FILE
             if not path.exists() or pq.read_schema(path) != schema:

@@ -1,0 +1,156 @@
+"""Operations: the landing sensor, safe publishing under readers and kills, rollback, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.defs.build import build_definitions
+from pipelines.ingest.lake import Lake
+from pipelines.runner import run_pipeline
+from pipelines.settings import Settings
+from pipelines.warehouse.publish import versions
+from pipelines.workspace import prepare
+from tests.conftest import copy_sample
+
+pytestmark = pytest.mark.slow
+
+KITA = "令和6年度_北区_居場所.csv"
+CHUO = "FY2024_Chuo-ku_places.xlsx"
+
+
+@pytest.fixture
+def mini(tmp_path) -> Settings:
+    """A WELFARE_HOME with two ward files and the plan indicators."""
+    settings = prepare(Settings(tmp_path / "home"))
+    copy_sample(settings, "ibasho_survey", KITA)
+    copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx")
+    return settings
+
+
+def places(connection) -> int:
+    return connection.execute("select sum(places) from marts.place_counts").fetchone()[0]
+
+
+def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini):
+    defs = build_definitions(mini)
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.instance_for_test() as instance:
+        first = sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, resources=defs.resources)
+        )
+        assert (
+            len(first.run_requests) == 1 and first.run_requests[0].tags["welfare/new_files"] == "2"
+        )
+        again = sensor.evaluate_tick(
+            dg.build_sensor_context(
+                instance=instance, cursor=first.cursor, resources=defs.resources
+            )
+        )
+        assert again.run_requests == [] and again.skip_message
+        copy_sample(mini, "ibasho_survey", CHUO)  # lands after the first request
+        later = sensor.evaluate_tick(
+            dg.build_sensor_context(
+                instance=instance, cursor=first.cursor, resources=defs.resources
+            )
+        )
+        assert len(later.run_requests) == 1
+        assert later.run_requests[0].tags["welfare/new_files"] == "1"
+        assert later.run_requests[0].run_key != first.run_requests[0].run_key
+    # The requested run takes each file in exactly once.
+    assert run_pipeline(mini).success
+    ledger = Lake(mini.lake).ledger()
+    assert sorted(ledger["file_name"]) == sorted([KITA, CHUO, "R6_推進計画_実績指標.xlsx"])
+
+
+def test_a_reader_keeps_its_version_during_a_run_and_sees_the_new_one_after_reconnecting(mini):
+    assert run_pipeline(mini).success
+    reader = duckdb.connect(str(mini.warehouse), read_only=True)
+    before = places(reader)
+    copy_sample(mini, "ibasho_survey", CHUO)
+    summary = run_pipeline(mini)  # publishes while the reader's connection stays open
+    assert summary.success and summary.published
+    assert places(reader) == before  # the old version, whole
+    reader.close()
+    with duckdb.connect(str(mini.warehouse), read_only=True) as fresh:
+        assert places(fresh) > before
+    # welfare rollback puts the previous version back.
+    assert len(versions(mini)) == 2
+    env = {**os.environ, "WELFARE_HOME": str(mini.home)}
+    rolled = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "rollback"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rolled.returncode == 0, rolled.stderr
+    with duckdb.connect(str(mini.warehouse), read_only=True) as restored:
+        assert places(restored) == before
+
+
+def test_killing_a_run_midway_leaves_the_warehouse_intact_and_the_next_run_completes(mini):
+    assert run_pipeline(mini).success
+    published = mini.warehouse.read_bytes()
+    copy_sample(mini, "ibasho_survey", CHUO)
+    env = {**os.environ, "WELFARE_HOME": str(mini.home), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    for line in process.stdout:  # kill it while dbt is building the private database
+        if "warehouse: built" in line or time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert mini.warehouse.read_bytes() == published
+    summary = run_pipeline(mini)
+    assert summary.success and summary.published
+    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
+        assert db.execute("select count(*) from audit.submissions").fetchone()[0] == 3
+
+
+def test_a_failed_run_is_recorded_and_the_warehouse_is_left_alone(mini):
+    assert run_pipeline(mini).success
+    published = mini.warehouse.read_bytes()
+    # A broken model: the build fails, publishing never starts.
+    copy_sample(mini, "ibasho_survey", CHUO)
+    mini.working_db.unlink()
+    mini.working_db.mkdir()  # dbt cannot open a directory as its database
+    summary = run_pipeline(mini)
+    assert not summary.success and summary.failed_steps
+    assert mini.warehouse.read_bytes() == published
+    defs = build_definitions(mini)
+    sensor = defs.resolve_sensor_def("run_failure_recorder")
+    instance = dg.DagsterInstance.from_config(str(mini.dagster_home))
+    run = instance.get_run_by_id(summary.run_id)
+    failure = next(
+        r.event_log_entry.dagster_event
+        for r in instance.get_records_for_run(
+            summary.run_id, of_type=dg.DagsterEventType.PIPELINE_FAILURE
+        ).records
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_recorder",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=defs.resources,
+    ).for_run_failure()
+    sensor(context)
+    mini.working_db.rmdir()
+    assert run_pipeline(mini).success
+    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
+        rows = db.execute("select run_id, failed_steps from audit.run_failures").fetchall()
+    assert rows and rows[0][0] == summary.run_id and "warehouse_models" in rows[0][1]
