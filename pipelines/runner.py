@@ -77,6 +77,8 @@ def run_pipeline(settings: Settings) -> RunSummary:
     )
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.description and not evaluation.passed:
+            name += f" — {evaluation.description}"
         if evaluation.passed:
             summary.checks_passed += 1
         elif evaluation.severity == dg.AssetCheckSeverity.WARN:

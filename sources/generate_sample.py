@@ -497,6 +497,10 @@ def wrong_ibasho_rows(fy, name, places) -> list[list]:
 
 def generate_ibasho(out: Path, rng: random.Random) -> None:
     places = make_places(rng)
+    # One well-formed but implausible value, so the demo shows a data-quality warning:
+    # 北区 FY2024 reports about 250 participants per session for its first place.
+    kita = places[2024]["271276"][0]
+    kita["participants"] = kita["sessions"] * 250
     for fy, by_ward in places.items():
         for index, (code, name, romaji, _w) in enumerate(WARDS):
             style = (index + fy) % 4

@@ -196,3 +196,16 @@ def test_the_same_bytes_under_a_new_name_are_recognized(sample_run):
     assert query(
         settings, "select count(*) from marts.plan_scorecard where fiscal_year = 2024"
     ) == [(8,)]
+
+
+def test_every_query_in_the_analysts_guide_runs_on_the_published_warehouse(sample_run):
+    import re
+
+    from pipelines.settings import PROJECT_ROOT
+
+    settings, _ = sample_run
+    guide = (PROJECT_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8")
+    queries = re.findall(r"```sql\n(.*?)```", guide, re.S)
+    assert len(queries) >= 6
+    for sql in queries:
+        query(settings, sql)

@@ -2,14 +2,15 @@
 -- Shown in Dagster as an asset check of marts/consultation_volumes.
 {{ config(meta={'dagster': {'ref': {'name': 'consultation_volumes'}}}) }}
 
-with staged as (
+with current_rows as (
+    {{ current_rows('stg_consultations') }}
+),
+
+staged as (
     select
         stg.fiscal_year,
         count(distinct stg.consultation_id) as consultations
-    from {{ ref('stg_consultations') }} as stg
-    inner join {{ ref('submissions') }} as ledger
-        on stg.submission_id = ledger.sha256
-    where ledger.is_current
+    from current_rows as stg
     group by stg.fiscal_year
 ),
 

@@ -2,14 +2,15 @@
 -- Shown in Dagster as an asset check of marts/place_counts.
 {{ config(meta={'dagster': {'ref': {'name': 'place_counts'}}}) }}
 
-with staged as (
+with current_rows as (
+    {{ current_rows('stg_ibasho_survey') }}
+),
+
+staged as (
     select
         stg.fiscal_year,
         count(*) as places
-    from {{ ref('stg_ibasho_survey') }} as stg
-    inner join {{ ref('submissions') }} as ledger
-        on stg.submission_id = ledger.sha256
-    where ledger.is_current
+    from current_rows as stg
     group by stg.fiscal_year
 ),
 

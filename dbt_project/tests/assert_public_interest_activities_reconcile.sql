@@ -2,16 +2,17 @@
 -- Shown in Dagster as an asset check of marts/public_interest_activities.
 {{ config(meta={'dagster': {'ref': {'name': 'public_interest_activities'}}}) }}
 
-with staged as (
+with current_rows as (
+    {{ current_rows('stg_facility_initiatives') }}
+),
+
+staged as (
     {%- for category in var('initiative_categories') %}
     select
         stg.fiscal_year,
         '{{ category.label_ja }}' as category,
         sum(case when stg.{{ category.column }} then 1 else 0 end) as facilities
-    from {{ ref('stg_facility_initiatives') }} as stg
-    inner join {{ ref('submissions') }} as ledger
-        on stg.submission_id = ledger.sha256
-    where ledger.is_current
+    from current_rows as stg
     group by stg.fiscal_year
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

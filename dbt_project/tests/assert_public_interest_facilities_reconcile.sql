@@ -2,7 +2,11 @@
 -- Shown in Dagster as an asset check of marts/public_interest_facilities.
 {{ config(meta={'dagster': {'ref': {'name': 'public_interest_facilities'}}}) }}
 
-with staged as (
+with current_rows as (
+    {{ current_rows('stg_facility_initiatives') }}
+),
+
+staged as (
     select
         stg.fiscal_year,
         count(*) as members,
@@ -16,10 +20,7 @@ with staged as (
                 else 0
             end
         ) as with_initiatives
-    from {{ ref('stg_facility_initiatives') }} as stg
-    inner join {{ ref('submissions') }} as ledger
-        on stg.submission_id = ledger.sha256
-    where ledger.is_current
+    from current_rows as stg
     group by stg.fiscal_year
 ),
 

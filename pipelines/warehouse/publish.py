@@ -77,6 +77,7 @@ def publish(
             "insert into audit.publishes values (?, ?, ?, ?)",
             [now.replace(tzinfo=None), stamp, run_id, fingerprint],
         )
+        _load_dq_results(work, settings)
         tables = table_counts(work)
         work.execute("checkpoint")
     settings.versions.mkdir(parents=True, exist_ok=True)
@@ -86,6 +87,16 @@ def publish(
     parquet_files = export_parquet(settings, version, stamp)
     prune_versions(settings, keep)
     return Published(version, settings.warehouse, tables, parquet_files)
+
+
+def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The history of data-quality results (lake/dq_results) as audit.dq_results."""
+    files = settings.lake / "dq_results"
+    if any(files.glob("*.parquet")):
+        work.execute(
+            "create or replace table audit.dq_results as select * from "
+            f"read_parquet('{files}/*.parquet', union_by_name = true) order by checked_at"
+        )
 
 
 def table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
