@@ -6,6 +6,7 @@ SHELL := /bin/bash
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export WELFARE_HOME ?= $(CURDIR)/data
 export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster
 export PYTHONUTF8 := 1
 

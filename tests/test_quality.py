@@ -41,7 +41,9 @@ def test_the_sample_shows_a_warning_which_is_kept_in_audit_dq_results(sample_run
     assert rows == [
         ("ibasho_survey", "participants_per_session", "warning", 1, "令和6年度_北区_居場所.csv")
     ]
-    assert (settings.reports / "data_quality" / "ibasho_survey.html").exists()
+    docs = settings.reports / "data_docs" / "ibasho_survey"
+    assert "ibasho_survey" in (docs / "index.html").read_text(encoding="utf-8")
+    assert list((docs / "validations").rglob("*.html"))
 
 
 def test_an_error_blocks_the_marts_and_leaves_the_published_warehouse_byte_for_byte(tmp_path):

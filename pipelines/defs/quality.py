@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipelines.defs.ingestion import source_asset_key
 from pipelines.defs.resources import WelfareSettings
-from pipelines.quality.suites import Suite, record_results, suites_for, validate, write_report
+from pipelines.quality.suites import Suite, data_docs_dir, record_results, suites_for, validate
 
 MART_KEYS = {
     "marts.place_counts_by_ward": dg.AssetKey(["marts", "place_counts_by_ward"]),
@@ -36,7 +36,6 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
         settings = welfare.get()
         results = validate(settings, suite, context.run.run_id)
         record_results(settings, results)
-        report = write_report(settings, results)
         failed = results[~results["success"]]
         errors = failed[failed["severity"] == "error"]
         summary = "; ".join(
@@ -63,7 +62,9 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
                 "rows_checked": int(results["element_count"].max()),
                 "failed_errors": len(errors),
                 "failed_warnings": len(failed) - len(errors),
-                "report": dg.MetadataValue.path(str(report)),
+                "data_docs": dg.MetadataValue.path(
+                    str(data_docs_dir(settings, suite.name) / "index.html")
+                ),
             },
         )
 

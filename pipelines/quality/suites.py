@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -117,12 +118,27 @@ def read_chunks(settings: Settings, suite: Suite) -> Iterator[pd.DataFrame]:
 
 def validate(settings: Settings, suite: Suite, run_id: str) -> pd.DataFrame:
     """Run a suite over its data; one row per expectation (the audit.dq_results shape)."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"  # nothing phones home
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
     context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(
+        site_name="welfare",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir(settings, suite.name)),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     batch_definition = (
         context.data_sources.add_pandas("welfare")
         .add_dataframe_asset(suite.name)
@@ -139,21 +155,32 @@ def validate(settings: Settings, suite: Suite, run_id: str) -> pd.DataFrame:
             ],
         )
     )
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": EXAMPLES,
+    }
+    if suite.kind == "lake":  # name the files behind unexpected values
+        result_format.update(
+            result_format="COMPLETE", unexpected_index_column_names=["file_name", "source_row"]
+        )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            result_format=result_format,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["welfare"])],
+        )
+    )
     totals = [
         {"element_count": 0, "unexpected_count": 0, "success": True, "examples": [], "files": set()}
         for _ in suite.expectations
     ]
     for chunk in read_chunks(settings, suite):
-        result_format: dict[str, Any] = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": EXAMPLES,
-        }
-        if "file_name" in chunk.columns:
-            result_format.update(
-                result_format="COMPLETE", unexpected_index_column_names=["file_name", "source_row"]
-            )
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": chunk})
-        outcome = batch.validate(gx_suite, result_format=result_format)
+        run = checkpoint.run(batch_parameters={"dataframe": chunk})
+        [outcome] = run.run_results.values()
         by_key = {
             (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
             for r in outcome.results
@@ -190,6 +217,11 @@ def validate(settings: Settings, suite: Suite, run_id: str) -> pd.DataFrame:
     )
 
 
+def data_docs_dir(settings: Settings, suite: str) -> Path:
+    """Where a suite's GX Data Docs are written: reports/data_docs/<suite>/index.html."""
+    return settings.reports / "data_docs" / suite
+
+
 def record_results(settings: Settings, results: pd.DataFrame) -> Path:
     """Keep the results as history (lake/dq_results → audit.dq_results at the next publish)."""
     from pipelines.ingest.lake import write_parquet
@@ -199,44 +231,4 @@ def record_results(settings: Settings, results: pd.DataFrame) -> Path:
     write_parquet(
         pa.Table.from_pandas(results, schema=DQ_RESULT_SCHEMA, preserve_index=False), path
     )
-    return path
-
-
-def write_report(settings: Settings, results: pd.DataFrame) -> Path:
-    """A readable HTML page per suite and run under reports/data_quality/ (self-contained)."""
-    suite, run_id = results["suite"].iloc[0], results["run_id"].iloc[0]
-    folder = settings.reports / "data_quality"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{suite}.html"
-    table = results[
-        [
-            "severity",
-            "success",
-            "expectation",
-            "column_name",
-            "description",
-            "element_count",
-            "unexpected_count",
-            "examples",
-            "files",
-        ]
-    ]
-    html = (
-        "<!doctype html><html lang='ja'><meta charset='utf-8'>"
-        f"<title>データ品質 {suite}</title>"
-        "<style>body{font-family:'Noto Sans CJK JP',sans-serif;margin:2em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        ".False{background:#fde2e2}</style>"
-        f"<h1>データ品質検査 / Data quality: {suite}</h1>"
-        f"<p>{load_suites()[suite].description}</p><p>run {run_id} · "
-        f"{results['checked_at'].iloc[0]:%Y-%m-%d %H:%M UTC}</p>"
-        + table.to_html(
-            index=False,
-            na_rep="",
-            classes="results",
-            formatters={"success": lambda v: "✓" if v else "✗"},
-        ).replace("<tr>\n      <td>", "<tr><td>")
-        + "</html>"
-    )
-    path.write_text(html, encoding="utf-8")
     return path
