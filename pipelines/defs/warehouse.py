@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.resources import WelfareSettings
@@ -51,7 +52,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         os.environ.update(settings.dbt_env())
         progress = progress_logger()
         progress.info("warehouse: dbt build (models, seeds and tests)")
-        built = checked = 0
+        built, checked, keys = 0, 0, []
         for event in dbt.cli(
             ["build"],
             context=context,
@@ -60,14 +61,25 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             if isinstance(event, dg.Output):
                 built += 1
                 key = context.asset_key_for_output(event.output_name)
+                keys.append(key)
                 progress.info(f"warehouse: built {key.to_user_string()}")
             elif isinstance(event, dg.AssetCheckResult):
                 checked += 1
             yield event
         progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+        # Row counts, read once dbt has let go of the working database.
+        yield from row_count_observations(settings.working_db, keys)
         prune_dbt_runs(settings.dbt_target_dir / "runs")
 
     return warehouse_models
+
+
+def row_count_observations(database: Path, keys: list[dg.AssetKey]):
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for key in keys:
+            schema, name = key.path
+            rows = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            yield dg.AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
 
 
 def prune_dbt_runs(runs_dir: Path, keep: int = 5) -> None:

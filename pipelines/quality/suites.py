@@ -203,7 +203,8 @@ def validate(settings: Settings, suite: Suite, run_id: str) -> pd.DataFrame:
                 "suite": suite.name,
                 "target": suite.table,
                 "expectation": e["type"],
-                "column_name": e["kwargs"].get("column"),
+                "column_name": e["kwargs"].get("column")
+                or ",".join(e["kwargs"].get("column_list", [])),
                 "description": e["meta"].get("description"),
                 "severity": e["meta"]["severity"],
                 "success": t["success"],
