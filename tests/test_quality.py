@@ -35,9 +35,12 @@ def test_the_sample_shows_a_warning_which_is_kept_in_audit_dq_results(sample_run
     [warning] = summary.checks_warned
     assert "gx_ibasho_survey" in warning and "令和6年度_北区_居場所.csv" in warning
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
-        rows = db.execute("""
+        rows = db.execute(
+            """
             select suite, column_name, severity, unexpected_count, files
-            from audit.dq_results where not success""").fetchall()
+            from audit.dq_results where not success and run_id = ?""",
+            [summary.run_id],
+        ).fetchall()
     assert rows == [
         ("ibasho_survey", "participants_per_session", "warning", 1, "令和6年度_北区_居場所.csv")
     ]
