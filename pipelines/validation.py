@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
 from pipelines.ingest.reader import ReadResult, read_submission
-from pipelines.ingest.tables import UnreadableFile, read_cells
+from pipelines.ingest.tables import read_cells
 
 
 @dataclass
@@ -31,7 +31,7 @@ def guess_source(data: bytes, filename: str) -> Contract:
 
         try:
             table = read_cells(data, filename, score)
-        except (UnreadableFile, Exception):
+        except Exception:  # unreadable for every source alike: read_submission will say why
             continue
         found = score(table.header) if table is not None else 0
         if found > best_score:
