@@ -107,7 +107,9 @@ def _take_in(
     sha: str,
     seen_before: bool,
 ) -> Outcome:
-    archived = archive_original(settings.archive, path, sha)
+    data = path.read_bytes()  # read once: archived and parsed from the same bytes
+    sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if the file changed
+    archived = archive_original(settings.archive, path.suffix, data, sha)
     entry = {
         "entry_id": entry_id_for(contract.key, rel, sha),
         "sha256": sha,
@@ -139,7 +141,7 @@ def _take_in(
             f" / Unsupported file type '{path.suffix}': send .xlsx or .csv.",
         )
     else:
-        result = read_submission(path.read_bytes(), path.name, contract)
+        result = read_submission(data, path.name, contract)
     if result.status == "loaded":
         lake.write_rows(contract, sha, result.rows)
         lake.write_quarantine(contract.key, sha, path.name, result.quarantine)

@@ -113,12 +113,10 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def archive_original(archive_dir: Path, source_file: Path, sha256: str) -> Path:
+def archive_original(archive_dir: Path, suffix: str, data: bytes, sha256: str) -> Path:
     """Keep the bytes as received, named by their SHA-256 (the only copy of any personal data)."""
-    suffix = source_file.suffix.lower()
-    target = archive_dir / f"{sha256}{suffix}"
+    target = archive_dir / f"{sha256}{suffix.lower()}"
     if not target.exists():
-        data = source_file.read_bytes()
         _atomic_write(target, lambda tmp: tmp.write_bytes(data))
     return target
 
