@@ -64,10 +64,6 @@ class Settings:
         return self.home / "reports"
 
     @property
-    def extracts(self) -> Path:
-        return self.home / "extracts"
-
-    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

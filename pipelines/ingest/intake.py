@@ -14,11 +14,10 @@ from pathlib import Path
 
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, archive_original, sha256_of, utc_now
-from pipelines.ingest.reader import ReadResult, read_submission
+from pipelines.ingest.reader import read_submission
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.ingest")
-ACCEPTED_SUFFIXES = {".csv", ".xlsx", ".txt", ".xls", ".xlsm"}
 
 
 @dataclass(frozen=True)
@@ -132,16 +131,8 @@ def _take_in(
         )
         lake.record(entry)
         return Outcome(contract.key, path.name, sha, "duplicate")
-    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
-        result = ReadResult(
-            contract.key,
-            path.name,
-            "rejected",
-            reason=f"この形式は受け付けません（{path.suffix}）。.xlsx か .csv で提出してください。"
-            f" / Unsupported file type '{path.suffix}': send .xlsx or .csv.",
-        )
-    else:
-        result = read_submission(data, path.name, contract)
+    # The reader rejects any file type it cannot read, with the same message as validate.
+    result = read_submission(data, path.name, contract)
     if result.status == "loaded":
         lake.write_rows(contract, sha, result.rows)
         lake.write_quarantine(contract.key, sha, path.name, result.quarantine)

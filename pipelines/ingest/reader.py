@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipelines.ingest import normalize as nz
 from pipelines.ingest.contract import Column, Contract
-from pipelines.ingest.messages import RULES, file_message, row_message
+from pipelines.ingest.messages import file_message, row_message
 from pipelines.ingest.tables import CellTable, UnreadableFile, read_cells
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
@@ -385,6 +385,3 @@ def _key_part(values: pd.Series) -> pd.Series:
     if pd.api.types.infer_dtype(values, skipna=True) != "string":
         return values
     return values.str.replace(r"[\s~〜～]+", "", regex=True)
-
-
-__all__ = ["RULES", "ReadResult", "read_submission"]
