@@ -10,13 +10,14 @@ export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster
 export PYTHONUTF8 := 1
 
-.PHONY: help setup run test lint ui docs benchmark sample clean
+.PHONY: help setup run test test-spark spark-setup lint ui docs benchmark sample clean
 
 help:
 	@echo "make run    - set up, load the sample submissions, run the whole pipeline once"
-	@echo "make test   - set up, lint, check the Dagster definitions, run every test"
+	@echo "make test   - set up, lint, check the Dagster definitions, run every test (Spark included)"
 	@echo "make ui     - the Dagster UI on http://127.0.0.1:3000"
 	@echo "make docs   - build and serve the dbt docs on http://127.0.0.1:8080"
+	@echo "make test-spark - the same dbt project on Apache Spark (local mode), compared with DuckDB"
 	@echo "make benchmark - read+normalize+load 1,000,000 consultation rows, print time and memory"
 
 setup:
@@ -36,6 +37,20 @@ lint: setup
 test: lint
 	$(UV) run dg check defs
 	$(UV) run pytest
+	@$(MAKE) --no-print-directory test-spark
+
+# The Spark target lives in its own environment (.venv-spark) so the default install stays
+# light and `make test` never has to uninstall PySpark again.
+SPARK_ENV := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-spark
+
+spark-setup: setup
+	@command -v java >/dev/null 2>&1 || { echo "Installing Java 17 for Spark"; \
+		apt-get install -y -qq openjdk-17-jre-headless >/dev/null || \
+		{ echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }; }
+	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
+
+test-spark: spark-setup
+	$(SPARK_ENV) $(UV) run --no-sync pytest tests/spark -p no:cacheprovider
 
 ui: setup
 	@$(UV) run welfare prepare

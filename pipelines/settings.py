@@ -71,6 +71,11 @@ class Settings:
     def dbt_target_dir(self) -> Path:
         return self.work_dir / "dbt_target"
 
+    # The Spark target's catalog and tables (local mode; `make test-spark`).
+    @property
+    def spark_home(self) -> Path:
+        return self.work_dir / "spark"
+
     def landing_for(self, source: str) -> Path:
         return self.landing / source
 
@@ -80,7 +85,10 @@ class Settings:
             "WELFARE_HOME": str(self.home),
             "WELFARE_LAKE": str(self.lake),
             "WELFARE_WORKING_DB": str(self.working_db),
+            "WELFARE_SPARK_HOME": str(self.spark_home),
             "DO_NOT_TRACK": "1",
+            # Spark (the `spark` target) binds its driver to loopback, not the host's address.
+            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         }
 

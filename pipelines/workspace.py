@@ -83,18 +83,23 @@ def dbt_executable() -> str:
 
 
 def run_dbt(
-    settings: Settings, args: list[str], quiet: bool = True, capture: bool = True
+    settings: Settings,
+    args: list[str],
+    quiet: bool = True,
+    capture: bool = True,
+    target_path: Path | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
 ) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.dbt_env()}
     command = [
         dbt_executable(),
         *args,
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
-        str(settings.dbt_target_dir),
+        str(target_path or settings.dbt_target_dir),
     ]
     if quiet:
         command.insert(1, "--quiet")

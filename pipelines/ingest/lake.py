@@ -21,7 +21,9 @@ from pipelines.ingest.contract import Contract
 
 LEDGER_TABLE = "submissions"
 QUARANTINE_TABLE = "quarantined_rows"
-EMPTY_FILE = "_empty.parquet"  # a typed, empty file so every lake table can always be read
+# A typed, empty file so every lake table can always be read (even before any submission).
+# Not "_empty": Spark and Hadoop skip files whose names start with "_" or ".".
+EMPTY_FILE = "empty.parquet"
 
 ARROW_TYPES = {
     "text": pa.string(),
