@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster
 export PYTHONUTF8 := 1
 
-.PHONY: help setup run test test-spark spark-setup lint ui docs benchmark sample clean
+.PHONY: help setup browser-setup run test test-spark spark-setup lint ui docs benchmark sample clean
 
 help:
 	@echo "make run    - set up, load the sample submissions, run the whole pipeline once"
@@ -20,9 +20,22 @@ help:
 	@echo "make test-spark - the same dbt project on Apache Spark (local mode), compared with DuckDB"
 	@echo "make benchmark - read+normalize+load 1,000,000 consultation rows, print time and memory"
 
+# Debian packages, installed only when missing: a Japanese font for the report's charts,
+# Chromium for the report's browser test.
+APT_INSTALL = apt-get install -y -qq --no-install-recommends
+define apt_ensure
+	@$(1) || { echo "Installing $(2) (Debian)"; \
+		( $(APT_INSTALL) $(2) >/dev/null 2>&1 || { apt-get update -qq >/dev/null && $(APT_INSTALL) $(2) >/dev/null; } ) || \
+		{ echo "Could not install $(2): run 'sudo apt-get install $(2)'"; exit 1; }; }
+endef
+
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --locked --quiet
+	$(call apt_ensure,fc-list :lang=ja family | grep -q "Noto Sans CJK JP",fonts-noto-cjk)
+
+browser-setup:
+	$(call apt_ensure,command -v chromium >/dev/null,chromium)
 
 run: setup
 	@$(UV) run welfare load-sample
@@ -34,7 +47,7 @@ lint: setup
 	$(UV) run welfare prepare >/dev/null
 	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
 
-test: lint
+test: lint browser-setup
 	$(UV) run dg check defs
 	$(UV) run pytest
 	@$(MAKE) --no-print-directory test-spark

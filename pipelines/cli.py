@@ -90,6 +90,19 @@ def cmd_dbt_docs(args: argparse.Namespace) -> int:
     ).returncode
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.reporting.charts import JapaneseFontMissing
+    from pipelines.reporting.overview import build_overview
+
+    try:
+        path, _ = build_overview(_settings(), force=True)
+    except (FileNotFoundError, JapaneseFontMissing) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Report (年次概要): {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="welfare",
@@ -133,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true", help="serve them on 127.0.0.1")
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(func=cmd_dbt_docs)
+    commands.add_parser(
+        "report",
+        help="(re)build the annual overview, reports/overview.html, from the published warehouse",
+    ).set_defaults(func=cmd_report)
     commands.add_parser(
         "rollback", help="put the previously published warehouse back in place"
     ).set_defaults(func=cmd_rollback)

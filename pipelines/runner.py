@@ -39,6 +39,7 @@ class RunSummary:
     figures: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     unchanged: bool = False
+    report: Path | None = None
 
 
 def run_pipeline(settings: Settings) -> RunSummary:
@@ -99,6 +100,9 @@ def run_pipeline(settings: Settings) -> RunSummary:
                 unchanged = metadata.get("unchanged")
                 summary.published = not (unchanged is not None and unchanged.value)
                 summary.unchanged = not summary.published
+            if key is not None and key.path == ["reports", "overview"]:
+                metadata = event.step_materialization_data.materialization.metadata
+                summary.report = Path(metadata["path"].value)
     summary.figures = headline_figures(settings) if settings.warehouse.exists() else {}
     return summary
 
@@ -221,6 +225,8 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         lines.append("Not published; there is no warehouse yet.")
     for label, value in summary.figures.items():
         lines.append(f"  {label}: {value}")
+    if summary.report:
+        lines.append(f"Report (年次概要): {summary.report}")
     if summary.log_path:
         lines.append(f"Log (dbt output): {summary.log_path}")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs.automation import nightly_schedule, warehouse_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
 from pipelines.defs.quality import quality_checks
+from pipelines.defs.reporting import overview_report
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
 from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
@@ -24,7 +25,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
     dbt_defs = build_dbt_assets(project)
     return dg.Definitions(
-        assets=[*ingestion_assets, submission_ledger, dbt_defs, build_publish_asset(dbt_defs)],
+        assets=[
+            *ingestion_assets,
+            submission_ledger,
+            dbt_defs,
+            build_publish_asset(dbt_defs),
+            overview_report,
+        ],
         asset_checks=quality_checks,
         jobs=[warehouse_job],
         schedules=[nightly_schedule],

@@ -1,0 +1,32 @@
+"""The annual overview report as an asset: rebuilt after each publish that changed the marts."""
+
+import dagster as dg
+
+from pipelines.defs.resources import WelfareSettings
+from pipelines.defs.warehouse import PUBLISHED_KEY
+from pipelines.runner import progress_logger
+
+OVERVIEW_KEY = dg.AssetKey(["reports", "overview"])
+
+
+@dg.asset(
+    key=OVERVIEW_KEY,
+    deps=[PUBLISHED_KEY],
+    group_name="reports",
+    kinds={"html"},
+    description="年次概要: $WELFARE_HOME/reports/overview.html, a self-contained page of charts "
+    "and tables built from the published marts (places, wards, activity types, public-interest "
+    "activities, consultations, the plan scorecard, submission status).",
+)
+def overview_report(
+    context: dg.AssetExecutionContext, welfare: WelfareSettings
+) -> dg.MaterializeResult:
+    from pipelines.reporting.overview import build_overview
+
+    path, rebuilt = build_overview(welfare.get())
+    message = f"report {'built' if rebuilt else 'unchanged (same published version)'}: {path}"
+    progress_logger().info(message)
+    context.log.info(message)
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "rebuilt": rebuilt}
+    )

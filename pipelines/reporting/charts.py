@@ -1,0 +1,206 @@
+"""Charts of the annual overview: matplotlib, rendered to inline SVG.
+
+Text is drawn as outlines (``svg.fonttype = path``) with a Japanese font, so the report looks
+the same on any machine, needs no font or network to view, and never shows tofu boxes. A
+missing glyph is an error here, not a silent box in the report.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from pipelines.reporting.figures import OverviewFigures, Rows  # noqa: E402
+
+JAPANESE_FONT = "Noto Sans CJK JP"
+FONT_PACKAGE = "fonts-noto-cjk"
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
+PALETTE = [
+    "#2f6c9f", "#e07b39", "#3f9a5a", "#c44e52", "#8172b2",
+    "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd",
+]  # fmt: skip
+
+
+class JapaneseFontMissing(RuntimeError):
+    pass
+
+
+class MissingGlyph(RuntimeError):
+    pass
+
+
+def japanese_font() -> str:
+    """The family to draw Japanese with; registers Noto Sans CJK if matplotlib's cache predates it."""
+    families = {font.name for font in font_manager.fontManager.ttflist}
+    if JAPANESE_FONT not in families:
+        for directory in FONT_DIRS:
+            for path in sorted(directory.glob("**/NotoSansCJK*")):
+                font_manager.fontManager.addfont(str(path))
+        families = {font.name for font in font_manager.fontManager.ttflist}
+    if JAPANESE_FONT not in families:
+        raise JapaneseFontMissing(
+            f"No Japanese font: the report's charts need '{JAPANESE_FONT}'. Install Debian's "
+            f"{FONT_PACKAGE} (sudo apt-get install {FONT_PACKAGE}); `make setup` does it."
+        )
+    return JAPANESE_FONT
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure
+
+
+def _svg(figure: Figure, title: str) -> str:
+    buffer = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.savefig(buffer, format="svg", metadata={"Title": title, "Date": None})
+    missing = [str(w.message) for w in caught if "missing from" in str(w.message).lower()]
+    if missing:
+        raise MissingGlyph(f"chart '{title}': {missing[0]}")
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inlined in HTML
+
+
+def _style(axes, font: str) -> None:
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+    axes.set_axisbelow(True)
+    for label in (*axes.get_xticklabels(), *axes.get_yticklabels()):
+        label.set_fontfamily(font)
+
+
+def places_by_year(figures: OverviewFigures, font: str) -> str:
+    figure = _figure(6.4, 3.4)
+    axes = figure.add_subplot()
+    years = [f"{row['fiscal_year']}年度" for row in figures.places_by_year]
+    values = [row["places"] for row in figures.places_by_year]
+    bars = axes.bar(years, values, color=PALETTE[0], width=0.55)
+    axes.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3, fontfamily=font)
+    axes.set_ylabel("か所", fontfamily=font)
+    axes.set_title("居場所の数（年度別）", fontfamily=font, loc="left")
+    axes.margins(y=0.15)
+    _style(axes, font)
+    return _svg(figure, "居場所の数（年度別）")
+
+
+def places_by_ward(figures: OverviewFigures, font: str) -> str:
+    rows = figures.places_by_ward
+    figure = _figure(6.4, 0.26 * max(len(rows), 1) + 1.0)
+    axes = figure.add_subplot()
+    names = [row["ward_name"] for row in rows][::-1]
+    values = [row["places"] for row in rows][::-1]
+    bars = axes.barh(names, values, color=PALETTE[0], height=0.65)
+    axes.bar_label(bars, labels=[f"{v:,}" for v in values], padding=2, fontsize=8)
+    axes.set_title(f"区別の居場所の数（{figures.latest_year}年度）", fontfamily=font, loc="left")
+    axes.margins(x=0.12)
+    _style(axes, font)
+    axes.grid(axis="y", visible=False)
+    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+    return _svg(figure, "区別の居場所の数")
+
+
+def _stacked(
+    axes, categories: list[str], series: OrderedDict[str, list[int]], font: str, horizontal: bool
+) -> None:
+    base = [0] * len(categories)
+    for index, (name, values) in enumerate(series.items()):
+        color = PALETTE[index % len(PALETTE)]
+        if horizontal:
+            axes.barh(categories, values, left=base, label=name, color=color, height=0.65)
+        else:
+            axes.bar(categories, values, bottom=base, label=name, color=color, width=0.7)
+        base = [b + v for b, v in zip(base, values, strict=True)]
+    legend = axes.legend(
+        prop={"family": font, "size": 8}, frameon=False, loc="upper left", bbox_to_anchor=(1, 1)
+    )
+    legend.set_title(None)
+
+
+def _pivot(rows: Rows, category: str, series: str, value: str) -> tuple[list, OrderedDict]:
+    categories = list(OrderedDict.fromkeys(row[category] for row in rows))
+    names = list(OrderedDict.fromkeys(row[series] for row in rows))
+    table = {(row[category], row[series]): row[value] for row in rows}
+    return categories, OrderedDict(
+        (name, [table.get((c, name), 0) for c in categories]) for name in names
+    )
+
+
+def activity_mix(figures: OverviewFigures, font: str) -> str:
+    years, series = _pivot(figures.activity_mix, "fiscal_year", "activity_type", "places")
+    figure = _figure(7.2, 3.6)
+    axes = figure.add_subplot()
+    _stacked(axes, [f"{y}年度" for y in years], series, font, horizontal=False)
+    axes.set_ylabel("か所", fontfamily=font)
+    axes.set_title("活動種別の内訳（年度別）", fontfamily=font, loc="left")
+    _style(axes, font)
+    return _svg(figure, "活動種別の内訳")
+
+
+def facilities_by_field_category(figures: OverviewFigures, font: str) -> str:
+    fields, series = _pivot(figures.activities_by_field_category, "field", "category", "facilities")
+    figure = _figure(7.2, 0.45 * max(len(fields), 1) + 1.4)
+    axes = figure.add_subplot()
+    _stacked(axes, fields[::-1], OrderedDict((k, v[::-1]) for k, v in series.items()), font, True)
+    axes.set_xlabel("施設数（取組み分野ごとに数える）", fontfamily=font)
+    axes.set_title(
+        f"公益的な取組み：施設種別 × 取組み分野（{figures.latest_year}年度）",
+        fontfamily=font,
+        loc="left",
+    )
+    _style(axes, font)
+    axes.grid(axis="y", visible=False)
+    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+    return _svg(figure, "公益的な取組み")
+
+
+def consultations_by_month_topic(figures: OverviewFigures, font: str) -> str:
+    months, series = _pivot(figures.consultations_by_month_topic, "month", "topic", "consultations")
+    figure = _figure(8.0, 3.8)
+    axes = figure.add_subplot()
+    labels = [f"{m.year % 100:02d}/{m.month:02d}" for m in months]
+    _stacked(axes, labels, series, font, horizontal=False)
+    axes.set_ylabel("件", fontfamily=font)
+    axes.set_title("相談件数（月別・相談内容別）", fontfamily=font, loc="left")
+    axes.tick_params(axis="x", labelrotation=90, labelsize=7)
+    _style(axes, font)
+    return _svg(figure, "相談件数")
+
+
+CHARTS: dict[str, Callable[[OverviewFigures, str], str]] = {
+    "places_by_year": places_by_year,
+    "places_by_ward": places_by_ward,
+    "activity_mix": activity_mix,
+    "facilities_by_field_category": facilities_by_field_category,
+    "consultations_by_month_topic": consultations_by_month_topic,
+}
+
+
+def render_charts(figures: OverviewFigures) -> dict[str, str]:
+    """Every chart of the report as inline SVG, keyed by its name (the page's data-chart)."""
+    font = japanese_font()
+    matplotlib.rcParams.update(
+        {"svg.fonttype": "path", "font.family": font, "svg.hashsalt": "welfare-warehouse"}
+    )
+    return {name: draw(figures, font) for name, draw in CHARTS.items() if _has_data(figures, name)}
+
+
+def _has_data(figures: OverviewFigures, name: str) -> bool:
+    source = {
+        "places_by_year": figures.places_by_year,
+        "places_by_ward": figures.places_by_ward,
+        "activity_mix": figures.activity_mix,
+        "facilities_by_field_category": figures.activities_by_field_category,
+        "consultations_by_month_topic": figures.consultations_by_month_topic,
+    }[name]
+    return bool(source)

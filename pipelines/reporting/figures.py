@@ -1,0 +1,147 @@
+"""The figures of the annual overview, read from the published warehouse's marts.
+
+Every number the report shows comes from one query here, so a test can compare the report
+with the marts and a reader can find the table each figure came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    warehouse: str
+    version: str | None
+    published_at: str | None
+    run_id: str | None
+    files_loaded: int
+    generated_at: str
+
+
+@dataclass(frozen=True)
+class OverviewFigures:
+    latest_year: int | None
+    places_by_year: Rows  # marts.place_counts
+    places_by_ward: Rows  # marts.place_counts_by_ward, latest year
+    activity_mix: Rows  # marts.place_counts by activity type, every year
+    facilities_by_field: Rows  # marts.public_interest_facilities, latest year
+    activities_by_field_category: Rows  # marts.public_interest_activities, latest year
+    consultations_by_month_topic: Rows  # marts.consultation_volumes
+    scorecard: Rows  # marts.plan_scorecard
+    submission_gaps: Rows  # marts.submission_status, not received
+    rejected_files: Rows  # audit.submissions, rejected
+    provenance: Provenance
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Rows:
+    relation = connection.execute(sql, list(params))
+    columns = [column[0] for column in relation.description]
+    return [dict(zip(columns, values, strict=True)) for values in relation.fetchall()]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> OverviewFigures:
+    latest = connection.execute("select max(fiscal_year) from marts.place_counts").fetchone()[0]
+    publish = _rows(
+        connection,
+        "select version, published_at, run_id from audit.publishes "
+        "order by published_at desc limit 1",
+    )
+    files_loaded = connection.execute(
+        "select count(*) from audit.submissions where status in ('loaded', 'superseded')"
+    ).fetchone()[0]
+    provenance = Provenance(
+        warehouse=warehouse,
+        version=publish[0]["version"] if publish else None,
+        published_at=_iso(publish[0]["published_at"]) if publish else None,
+        run_id=publish[0]["run_id"] if publish else None,
+        files_loaded=int(files_loaded),
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    return OverviewFigures(
+        latest_year=latest,
+        places_by_year=_rows(
+            connection,
+            "select fiscal_year, cast(sum(places) as bigint) as places "
+            "from marts.place_counts group by fiscal_year order by fiscal_year",
+        ),
+        places_by_ward=_rows(
+            connection,
+            "select ward_code, ward_name, places, places_prev_year, change "
+            "from marts.place_counts_by_ward where fiscal_year = ? order by ward_code",
+            latest,
+        ),
+        activity_mix=_rows(
+            connection,
+            "select places.fiscal_year, places.activity_type, "
+            "cast(sum(places.places) as bigint) as places "
+            "from marts.place_counts as places "
+            "left join marts.dim_code as codes "
+            "on codes.list_name = 'activity_type' and codes.code = places.activity_type "
+            "group by places.fiscal_year, places.activity_type "
+            "order by places.fiscal_year, min(coalesce(codes.sort_order, 999)), "
+            "places.activity_type",
+        ),
+        facilities_by_field=_rows(
+            connection,
+            "select facilities.field, facilities.member_facilities, "
+            "facilities.facilities_with_initiatives, facilities.share "
+            "from marts.public_interest_facilities as facilities "
+            "left join marts.dim_code as codes "
+            "on codes.list_name = 'facility_field' and codes.code = facilities.field "
+            "where facilities.fiscal_year = ? "
+            "order by coalesce(codes.sort_order, 999), facilities.field",
+            latest,
+        ),
+        activities_by_field_category=_rows(
+            connection,
+            "select activities.field, activities.category, activities.facilities "
+            "from marts.public_interest_activities as activities "
+            "left join marts.dim_code as codes "
+            "on codes.list_name = 'facility_field' and codes.code = activities.field "
+            "left join marts.dim_initiative_category as categories "
+            "on categories.label_ja = activities.category "
+            "where activities.fiscal_year = ? "
+            "order by coalesce(codes.sort_order, 999), activities.field, "
+            "categories.sort_order",
+            latest,
+        ),
+        consultations_by_month_topic=_rows(
+            connection,
+            "select volumes.month, volumes.topic, "
+            "cast(sum(volumes.consultations) as bigint) as consultations "
+            "from marts.consultation_volumes as volumes "
+            "left join marts.dim_code as codes "
+            "on codes.list_name = 'topic' and codes.code = volumes.topic "
+            "group by volumes.month, volumes.topic "
+            "order by volumes.month, min(coalesce(codes.sort_order, 999)), volumes.topic",
+        ),
+        scorecard=_rows(
+            connection,
+            "select fiscal_year, role, indicator_code, indicator_name, unit, reported_value, "
+            "computed_value, status from marts.plan_scorecard "
+            "order by fiscal_year desc, role, indicator_code",
+        ),
+        submission_gaps=_rows(
+            connection,
+            "select fiscal_year, source, submitter_code, submitter_name, status, latest_file "
+            "from marts.submission_status where status <> 'received' "
+            "order by fiscal_year desc, source, submitter_code",
+        ),
+        rejected_files=_rows(
+            connection,
+            "select source, file_name, submitter_name, fiscal_year, received_at, reason "
+            "from audit.submissions where status = 'rejected' order by received_at desc",
+        ),
+        provenance=provenance,
+    )
