@@ -90,6 +90,25 @@ def cmd_dbt_docs(args: argparse.Namespace) -> int:
     ).returncode
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from pipelines.extracts.package import build_extract, describe_extract
+    from pipelines.extracts.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(Path(args.spec))
+    except SpecError as error:
+        print(f"REFUSED: {error}", file=sys.stderr)
+        return 2
+    print(f"extract {spec.name}: {len(spec.tables)} table(s) for {spec.requester}")
+    try:
+        result = build_extract(_settings(), spec, requested_by=args.by)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    print(describe_extract(result))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting.charts import JapaneseFontMissing
     from pipelines.reporting.overview import build_overview
@@ -146,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true", help="serve them on 127.0.0.1")
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(func=cmd_dbt_docs)
+    extract = commands.add_parser(
+        "extract",
+        help="build a researcher's extract package from a spec (CSV, Parquet, dictionary, "
+        "README, manifest, zip) with small counts hidden; logged in audit.extracts",
+    )
+    extract.add_argument("spec", help="the extract spec, e.g. sources/extracts/<name>.yml")
+    extract.add_argument("--by", help="who is making it (default: the login name)")
+    extract.set_defaults(func=cmd_extract)
     commands.add_parser(
         "report",
         help="(re)build the annual overview, reports/overview.html, from the published warehouse",

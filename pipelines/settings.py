@@ -63,6 +63,11 @@ class Settings:
     def reports(self) -> Path:
         return self.home / "reports"
 
+    # Packages handed to researchers: extracts/<name>/<timestamp>/ and its zip.
+    @property
+    def extracts(self) -> Path:
+        return self.home / "extracts"
+
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.extracts.audit_log import EXTRACT_SCHEMA, EXTRACTS_TABLE
 from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.lake import Lake
 from pipelines.operations.failures import RUN_FAILURE_SCHEMA, RUN_FAILURES_TABLE
@@ -72,9 +73,14 @@ def _dbt_fingerprint() -> str:
 
 
 def inputs_fingerprint(settings: Settings) -> str:
-    """What a published warehouse was built from: the lake's ledger entries and the models."""
-    ledger = sorted(p.name for p in (settings.lake / "submissions").glob("*.parquet"))
-    return hashlib.sha256("\n".join([_dbt_fingerprint(), *ledger]).encode()).hexdigest()
+    """What a published warehouse was built from: the lake's ledger entries, the logs of
+    failed runs and of extracts (audit tables), and the models."""
+    entries = [
+        f"{table}/{p.name}"
+        for table in ("submissions", RUN_FAILURES_TABLE, EXTRACTS_TABLE)
+        for p in sorted((settings.lake / table).glob("*.parquet"))
+    ]
+    return hashlib.sha256("\n".join([_dbt_fingerprint(), *entries]).encode()).hexdigest()
 
 
 def dbt_executable() -> str:
@@ -122,7 +128,10 @@ def prepare_manifest(settings: Settings) -> Path:
 
 def initialize_lake(settings: Settings) -> None:
     """Every lake table exists (typed, possibly empty) so dbt can always read it."""
-    Lake(settings.lake).initialize(all_contracts(), {RUN_FAILURES_TABLE: RUN_FAILURE_SCHEMA})
+    Lake(settings.lake).initialize(
+        all_contracts(),
+        {RUN_FAILURES_TABLE: RUN_FAILURE_SCHEMA, EXTRACTS_TABLE: EXTRACT_SCHEMA},
+    )
 
 
 def prepare(settings: Settings) -> Settings:

@@ -113,7 +113,8 @@ def test_report_figures_equal_the_marts(sample_run):
         for r in figures["consultations_by_month_topic"]
     ) == sorted(volumes)
     consultations_2024 = _marts(
-        settings, "select sum(consultations) from marts.consultation_volumes where fiscal_year = 2024"
+        settings,
+        "select sum(consultations) from marts.consultation_volumes where fiscal_year = 2024",
     )[0][0]
     assert consultations_2024 == 754
     assert 'data-figure="consultations_latest">754 件' in page
@@ -145,7 +146,9 @@ def test_welfare_report_rebuilds_on_demand(sample_run):
     assert report.exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is missing: `make test` installs it")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is missing: `make test` installs it"
+)
 def test_report_renders_in_headless_chromium(sample_run, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -169,9 +172,11 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on(
                 "console",
-                lambda message: problems.append(f"console {message.type}: {message.text}")
-                if message.type in ("error", "warning")
-                else None,
+                lambda message: (
+                    problems.append(f"console {message.type}: {message.text}")
+                    if message.type in ("error", "warning")
+                    else None
+                ),
             )
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.on("request", lambda request: requests.append(request.url))

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.defs.automation import nightly_schedule, warehouse_job
+from pipelines.defs.extracts import extract_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
 from pipelines.defs.quality import quality_checks
 from pipelines.defs.reporting import overview_report
@@ -33,7 +34,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             overview_report,
         ],
         asset_checks=quality_checks,
-        jobs=[warehouse_job],
+        jobs=[warehouse_job, extract_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, run_failure_recorder],
         resources={

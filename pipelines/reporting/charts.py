@@ -17,10 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
-from pipelines.reporting.figures import OverviewFigures, Rows  # noqa: E402
+from pipelines.reporting.figures import OverviewFigures, Rows
 
 JAPANESE_FONT = "Noto Sans CJK JP"
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -40,7 +40,7 @@ class MissingGlyph(RuntimeError):
 
 
 def japanese_font() -> str:
-    """The family to draw Japanese with; registers Noto Sans CJK if matplotlib's cache predates it."""
+    """The family to draw Japanese with (registered now if matplotlib's cache predates it)."""
     families = {font.name for font in font_manager.fontManager.ttflist}
     if JAPANESE_FONT not in families:
         for directory in FONT_DIRS:

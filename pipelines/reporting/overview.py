@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from pipelines.reporting.charts import render_charts
-from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
+from pipelines.reporting.figures import OverviewFigures, Provenance, Rows, read_figures
 from pipelines.settings import Settings
 
 REPORT_NAME = "overview.html"
@@ -118,138 +118,174 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
-    """The whole page: pure, given the figures and the charts."""
+def _kpi(label: str, name: str, value: str, note: str = "") -> str:
+    return f'<div class="kpi">{label}<b data-figure="{name}">{value}</b>{note}</div>'
+
+
+def _section(anchor: str, title_ja: str, title_en: str, *parts: str) -> str:
+    title = f"<h2>{title_ja} <small>{title_en}</small></h2>"
+    return f'<section id="{anchor}">{title}{"".join(parts)}</section>'
+
+
+def _summary(figures: OverviewFigures) -> str:
     year = figures.latest_year
     totals = {row["fiscal_year"]: row["places"] for row in figures.places_by_year}
     trend = " → ".join(f"{totals[fy]:,}" for fy in sorted(totals))
     facilities = sum(row["facilities_with_initiatives"] for row in figures.facilities_by_field)
     members = sum(row["member_facilities"] for row in figures.facilities_by_field)
-    consultations_latest = sum(
+    consultations = sum(
         row["consultations"]
         for row in figures.consultations_by_month_topic
         if _fiscal_year(row["month"]) == year
     )
-    mismatches = [row for row in figures.scorecard if row["status"] == "mismatch"]
-    provenance = figures.provenance
-    generated = dt.datetime.fromisoformat(provenance.generated_at).astimezone(JST)
+    mismatches = sum(row["status"] == "mismatch" for row in figures.scorecard)
+    kpis = [
+        _kpi(f"居場所（{year}年度）", "places_latest", f"{totals.get(year, 0):,} か所",
+             f"年度推移 {escape(trend)}"),
+        _kpi(f"公益的な取組みの実施施設（{year}年度）", "facilities_latest",
+             f"{facilities:,} 施設", f"会員施設 {members:,} のうち"),
+        _kpi(f"ボランティア・市民活動相談（{year}年度）", "consultations_latest",
+             f"{consultations:,} 件"),
+        _kpi("計画指標の不一致", "scorecard_mismatches", f"{mismatches} 件"),
+    ]  # fmt: skip
+    return f'<section id="summary"><div class="kpis">{"".join(kpis)}</div></section>'
+
+
+def _submissions(figures: OverviewFigures) -> str:
     gaps = _with_labels(figures.submission_gaps)
-    scorecard = _with_labels(figures.scorecard)
     rejected = _with_labels(figures.rejected_files)
+    gap_columns = {
+        "fiscal_year": "年度",
+        "source": "調査",
+        "submitter_name": "提出元",
+        "status_label": "状況",
+        "latest_file": "最新ファイル",
+    }
+    rejected_columns = {
+        "source": "調査",
+        "file_name": "ファイル",
+        "submitter_name": "提出元",
+        "reason": "理由",
+    }
+    return _section(
+        "submissions",
+        "提出状況",
+        "Submission status",
+        "<h3>未提出・差し戻し中</h3>",
+        _table(gaps, gap_columns) if gaps else "<p>すべての提出元から受け付けています。</p>",
+        "<h3>受付できなかったファイルと理由</h3>",
+        _table(rejected, rejected_columns) if rejected else "<p>ありません。</p>",
+    )
+
+
+def _footer(provenance: Provenance) -> str:
+    generated = dt.datetime.fromisoformat(provenance.generated_at).astimezone(JST)
+    return (
+        '<footer id="provenance"><p>'
+        f"出典: welfare-warehouse 公開版 {escape(provenance.version or '—')}"
+        f"（公開 {escape(provenance.published_at or '—')} UTC、"
+        f"実行 {escape(provenance.run_id or '—')}、"
+        f"取込みファイル {provenance.files_loaded:,} 件）。"
+        f"作成 {generated:%Y-%m-%d %H:%M} JST。"
+        f"数値はすべて {escape(provenance.warehouse)} の marts スキーマの表と同じです。"
+        "</p></footer>"
+    )
+
+
+def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
+    """The whole page: pure, given the figures and the charts."""
+    year = figures.latest_year
     data = json.dumps(asdict(figures), ensure_ascii=False, default=_jsonable)
     data = data.replace("</", "<\\/")  # never closes the script element
-
+    ward_columns = {
+        "ward_name": "区",
+        "places": "居場所",
+        "places_prev_year": "前年度",
+        "change": "増減",
+    }
+    field_columns = {
+        "field": "施設種別",
+        "member_facilities": "会員施設",
+        "facilities_with_initiatives": "取組み実施施設",
+    }
+    scorecard_columns = {
+        "fiscal_year": "年度",
+        "indicator_name": "指標",
+        "unit": "単位",
+        "reported_value": "報告値",
+        "computed_value": "計算値",
+        "status_label": "照合",
+    }
     sections = [
-        f"""<section id="summary"><div class="kpis">
-<div class="kpi">居場所（{year}年度）<b data-figure="places_latest">{totals.get(year, 0):,} か所</b>
-年度推移 {escape(trend)}</div>
-<div class="kpi">公益的な取組みの実施施設（{year}年度）<b data-figure="facilities_latest">{facilities:,} 施設</b>
-会員施設 {members:,} のうち</div>
-<div class="kpi">ボランティア・市民活動相談（{year}年度）<b data-figure="consultations_latest">{consultations_latest:,} 件</b></div>
-<div class="kpi">計画指標の不一致<b data-figure="scorecard_mismatches">{len(mismatches)} 件</b></div>
-</div></section>""",
-        f"""<section id="places"><h2>居場所の数の推移 <small>Places over fiscal years</small></h2>
-{_chart(charts, "places_by_year", "年度別の居場所の数（marts.place_counts）")}
-{_table(figures.places_by_year, {"fiscal_year": "年度", "places": "居場所（か所）"})}</section>""",
-        f"""<section id="wards"><h2>区別の居場所（{year}年度） <small>Places by ward</small></h2>
-{_chart(charts, "places_by_ward", "区別の居場所の数（marts.place_counts_by_ward）")}
-<details><summary>表で見る（前年度比）</summary>{
-            _table(
-                figures.places_by_ward,
-                {
-                    "ward_name": "区",
-                    "places": "居場所",
-                    "places_prev_year": "前年度",
-                    "change": "増減",
-                },
-            )
-        }</details></section>""",
-        f"""<section id="activity-types"><h2>活動種別の内訳 <small>Activity-type mix</small></h2>
-{_chart(charts, "activity_mix", "活動種別ごとの居場所の数（marts.place_counts）")}</section>""",
-        f"""<section id="facilities"><h2>社会福祉施設の公益的な取組み（{year}年度）
-<small>Public-interest activities by field and category</small></h2>
-{
+        _summary(figures),
+        _section(
+            "places",
+            "居場所の数の推移",
+            "Places over fiscal years",
+            _chart(charts, "places_by_year", "年度別の居場所の数（marts.place_counts）"),
+            _table(figures.places_by_year, {"fiscal_year": "年度", "places": "居場所（か所）"}),
+        ),
+        _section(
+            "wards",
+            f"区別の居場所（{year}年度）",
+            "Places by ward",
+            _chart(charts, "places_by_ward", "区別の居場所の数（marts.place_counts_by_ward）"),
+            "<details><summary>表で見る（前年度比）</summary>",
+            _table(figures.places_by_ward, ward_columns),
+            "</details>",
+        ),
+        _section(
+            "activity-types",
+            "活動種別の内訳",
+            "Activity-type mix",
+            _chart(charts, "activity_mix", "活動種別ごとの居場所の数（marts.place_counts）"),
+        ),
+        _section(
+            "facilities",
+            f"社会福祉施設の公益的な取組み（{year}年度）",
+            "Public-interest activities by field and category",
             _chart(
                 charts,
                 "facilities_by_field_category",
                 "施設種別・取組み分野ごとの施設数（marts.public_interest_activities）",
-            )
-        }
-{
-            _table(
-                figures.facilities_by_field,
-                {
-                    "field": "施設種別",
-                    "member_facilities": "会員施設",
-                    "facilities_with_initiatives": "取組み実施施設",
-                },
-            )
-        }</section>""",
-        f"""<section id="consultations"><h2>ボランティア・市民活動相談 <small>Consultations by month and topic</small></h2>
-{_chart(charts, "consultations_by_month_topic", "月別・相談内容別の相談件数（marts.consultation_volumes）")}</section>""",
-        f"""<section id="scorecard"><h2>推進計画の実績指標 <small>Plan scorecard</small></h2>
-<p>報告値と、倉庫が提出データから計算した値の比較。不一致は赤で示します。</p>
-{
-            _table(
-                scorecard,
-                {
-                    "fiscal_year": "年度",
-                    "indicator_name": "指標",
-                    "unit": "単位",
-                    "reported_value": "報告値",
-                    "computed_value": "計算値",
-                    "status_label": "照合",
-                },
-                row_class="status",
-            )
-        }</section>""",
-        f"""<section id="submissions"><h2>提出状況 <small>Submission status</small></h2>
-<h3>未提出・差し戻し中</h3>{
-            _table(
-                gaps,
-                {
-                    "fiscal_year": "年度",
-                    "source": "調査",
-                    "submitter_name": "提出元",
-                    "status_label": "状況",
-                    "latest_file": "最新ファイル",
-                },
-            )
-            if gaps
-            else "<p>すべての提出元から受け付けています。</p>"
-        }
-<h3>受付できなかったファイルと理由</h3>{
-            _table(
-                rejected,
-                {
-                    "source": "調査",
-                    "file_name": "ファイル",
-                    "submitter_name": "提出元",
-                    "reason": "理由",
-                },
-            )
-            if rejected
-            else "<p>ありません。</p>"
-        }</section>""",
+            ),
+            _table(figures.facilities_by_field, field_columns),
+        ),
+        _section(
+            "consultations",
+            "ボランティア・市民活動相談",
+            "Consultations by month and topic",
+            _chart(
+                charts,
+                "consultations_by_month_topic",
+                "月別・相談内容別の相談件数（marts.consultation_volumes）",
+            ),
+        ),
+        _section(
+            "scorecard",
+            "推進計画の実績指標",
+            "Plan scorecard",
+            "<p>報告値と、倉庫が提出データから計算した値の比較。不一致は赤で示します。</p>",
+            _table(_with_labels(figures.scorecard), scorecard_columns, row_class="status"),
+        ),
+        _submissions(figures),
     ]
-    published = provenance.published_at or "—"
+    version = escape(figures.provenance.version or "")
     return f"""<!DOCTYPE html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="{VERSION_META}" content="{escape(provenance.version or "")}">
+<meta name="{VERSION_META}" content="{version}">
 <title>地域福祉活動 年次概要（{year}年度）</title>
 <style>{STYLE}</style>
 </head>
 <body>
 <header><h1>地域福祉活動 年次概要（{year}年度）</h1>
-<p class="lead">大阪市社会福祉協議会 — 各区社協・施設連・ボランティアセンターの提出データから自動作成。
-Annual overview built from the published warehouse.</p></header>
+<p class="lead">大阪市社会福祉協議会 — 各区社協・施設連・ボランティアセンターの
+提出データから自動作成。 Annual overview built from the published warehouse.</p></header>
 {"".join(sections)}
-<footer id="provenance"><p>出典: welfare-warehouse 公開版 {escape(provenance.version or "—")}
-（公開 {escape(published)} UTC、実行 {escape(provenance.run_id or "—")}、取込みファイル {provenance.files_loaded:,} 件）。
-作成 {generated:%Y-%m-%d %H:%M} JST。数値はすべて {escape(provenance.warehouse)} の marts スキーマの表と同じです。</p></footer>
+{_footer(figures.provenance)}
 <script type="application/json" id="overview-figures">{data}</script>
 </body>
 </html>
