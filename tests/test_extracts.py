@@ -1,0 +1,275 @@
+"""Researcher extracts (issue 7): specs, disclosure control, safe cells, the package, the log."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.extracts.disclosure import (
+    PRIMARY,
+    SHOWN,
+    TOTAL,
+    recoverable_cells,
+    suppress,
+    with_totals,
+)
+from pipelines.extracts.safe_cells import neutralize
+from pipelines.extracts.spec import SpecError, parse_spec
+from pipelines.settings import PROJECT_ROOT
+from tests.conftest import welfare_cli
+
+SPECS = PROJECT_ROOT / "sources" / "extracts"
+CONSULTATION_SPEC = SPECS / "consultations_ward_month_topic.yml"
+DIMENSIONS = ["residence", "month", "topic"]
+
+
+def _spec(**table) -> dict:
+    return {
+        "name": "t",
+        "requester": "研究者",
+        "purpose": "test",
+        "tables": [{"mart": "consultation_volumes", "dimensions": ["topic"], **table}],
+    }
+
+
+# -- specs ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"mart": "int_consultations_current"},
+        {"mart": "consultations"},
+        {"rows": True},
+    ],
+)
+def test_row_level_consultations_are_refused(table):
+    with pytest.raises(SpecError, match=r"行単位.*consultation_volumes"):
+        parse_spec(_spec(**table))
+
+
+def test_consultation_threshold_can_be_raised_never_lowered():
+    assert parse_spec(_spec(suppression={"threshold": 20})).tables[0].threshold == 20
+    assert parse_spec(_spec()).tables[0].threshold == 10  # the documented default
+    with pytest.raises(SpecError, match="10"):
+        parse_spec(_spec(suppression={"threshold": 5}))
+
+
+def test_places_are_shown_unless_the_spec_asks():
+    spec = parse_spec(
+        {
+            "name": "p",
+            "requester": "r",
+            "purpose": "p",
+            "tables": [
+                {"mart": "place_counts", "dimensions": ["ward_name"]},
+                {
+                    "name": "hidden",
+                    "mart": "place_counts",
+                    "dimensions": ["activity_type"],
+                    "measures": ["places"],
+                    "suppression": {"threshold": 3},
+                },
+            ],
+        }
+    )
+    assert spec.tables[0].threshold is None and spec.tables[1].threshold == 3
+
+
+def test_unknown_columns_and_marts_are_named_in_the_refusal():
+    with pytest.raises(SpecError, match="no column age"):
+        parse_spec(_spec(dimensions=["age"]))
+    with pytest.raises(SpecError, match="Only these marts"):
+        parse_spec(_spec(mart="stg_submissions"))
+
+
+# -- safe cells ----------------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["=1+1", "+81-6", "-2", "@SUM(A1)", "\tx", "\rx"])
+def test_formula_like_text_is_neutralized(value):
+    assert neutralize(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["北区", "計", "x", "", 5, None])
+def test_other_cells_are_unchanged(value):
+    assert neutralize(value) == value
+
+
+# -- disclosure control ------------------------------------------------------------------
+def _small_table() -> pd.DataFrame:
+    counts = {
+        ("北区", "子育て"): 30,
+        ("北区", "介護"): 25,
+        ("北区", "その他"): 3,
+        ("西区", "子育て"): 40,
+        ("西区", "介護"): 22,
+        ("西区", "その他"): 18,
+        ("港区", "子育て"): 12,
+        ("港区", "介護"): 14,
+        ("港区", "その他"): 20,
+    }
+    return pd.DataFrame([{"ward": w, "topic": t, "n": n} for (w, t), n in counts.items()])
+
+
+def test_primary_suppression_alone_is_recoverable_from_the_totals():
+    table = with_totals(_small_table(), ["ward", "topic"], ["n"])
+    table["status"] = SHOWN
+    table.loc[table["n"] == 3, "status"] = PRIMARY  # hide only the small cell
+    exposed = recoverable_cells(table, ["ward", "topic"], "n")
+    assert [cell.cell for cell in exposed] == [("北区", "その他")]
+    assert exposed[0].lower == exposed[0].upper == 3
+
+
+def test_secondary_suppression_protects_every_hidden_cell():
+    table = suppress(_small_table(), ["ward", "topic"], "n", threshold=10)
+    hidden = table[table["status"] != SHOWN]
+    assert ("北区", "その他") in set(zip(hidden["ward"], hidden["topic"], strict=True))
+    assert len(hidden) >= 4  # a rectangle at least: one hidden cell per line is never enough
+    assert recoverable_cells(table, ["ward", "topic"], "n") == []
+    assert (table["ward"] == TOTAL).sum() == 4  # every margin is in the table
+
+
+# -- the package, on the sample ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def consultation_extract(sample_run):
+    settings, _ = sample_run
+    result = welfare_cli(settings.home, "extract", str(CONSULTATION_SPEC), "--by", "テスト担当")
+    assert result.returncode == 0, result.stderr
+    folder = Path(
+        next(line for line in result.stdout.splitlines() if line.startswith("Package: "))[9:]
+    )
+    return settings, folder, result.stdout
+
+
+@pytest.mark.slow
+def test_csv_opens_as_japanese_text_in_excel(consultation_extract):
+    _, folder, _ = consultation_extract
+    data = (folder / "consultations_by_ward_month_topic.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert list(rows[0]) == ["residence", "month", "topic", "consultations"]
+    residences = {row["residence"] for row in rows}
+    assert {"北区", "東淀川区", "計"} <= residences
+    grand = [r for r in rows if r["residence"] == r["month"] == r["topic"] == "計"]
+    assert grand == [{"residence": "計", "month": "計", "topic": "計", "consultations": "754"}]
+
+
+@pytest.mark.slow
+def test_no_hidden_cell_can_be_derived_from_the_shipped_totals(consultation_extract):
+    """Read the table as shipped, and solve its sum constraints for every 'x'."""
+    _, folder, _ = consultation_extract
+    text = (folder / "consultations_by_ward_month_topic.csv").read_text(encoding="utf-8-sig")
+    shipped = pd.read_csv(io.StringIO(text), dtype=str)
+    hidden = shipped["consultations"] == "x"
+    assert hidden.sum() > 100  # the sample has many small cells
+    shown = pd.to_numeric(shipped.loc[~hidden, "consultations"])
+    assert not ((shown > 0) & (shown < 10)).any()  # no count 1..9 is visible
+    assert (shown == 0).any()  # zeros are shown
+    table = shipped[DIMENSIONS].copy()
+    table["consultations"] = pd.to_numeric(shipped["consultations"], errors="coerce").fillna(0)
+    table["status"] = ["primary" if h else "shown" for h in hidden]
+    assert recoverable_cells(table, DIMENSIONS, "consultations") == []
+
+
+@pytest.mark.slow
+def test_manifest_checksums_verify_and_zip_holds_the_package(consultation_extract):
+    _, folder, _ = consultation_extract
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    names = {entry["path"] for entry in manifest["files"]}
+    assert {
+        "consultations_by_ward_month_topic.csv",
+        "consultations_by_ward_month_topic.parquet",
+        "consultations_by_topic.csv",
+        "data_dictionary.csv",
+        "README.md",
+    } <= names
+    for entry in manifest["files"]:
+        assert hashlib.sha256((folder / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    assert manifest["warehouse_version"] and manifest["requested_by"] == "テスト担当"
+
+    with zipfile.ZipFile(folder.with_suffix(".zip")) as archive:
+        packed = {Path(name).name: archive.read(name) for name in archive.namelist()}
+    assert set(packed) == names | {"manifest.json"}
+    assert packed["manifest.json"] == (folder / "manifest.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_dictionary_and_readme_explain_the_package(consultation_extract):
+    _, folder, _ = consultation_extract
+    dictionary = pd.read_csv(folder / "data_dictionary.csv", encoding="utf-8-sig")
+    topic = dictionary[dictionary["column"] == "topic"].iloc[0]
+    assert topic["label_ja"] == "相談内容" and topic["description_en"] == "Topic."
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    for needed in (
+        "'x'",
+        "10",
+        "fiscal_year in [2024]",
+        "How to cite",
+        "As of",
+        "published warehouse version",
+    ):
+        assert needed in readme, needed
+    parquet = pd.read_parquet(folder / "consultations_by_ward_month_topic.parquet")
+    assert parquet["consultations"].isna().sum() == parquet["consultations_hidden"].sum() > 0
+
+
+@pytest.mark.slow
+def test_row_level_spec_is_refused_on_the_command_line(sample_run, tmp_path):
+    settings, _ = sample_run
+    spec = tmp_path / "cases.yml"
+    spec.write_text(
+        "name: cases\nrequester: 研究者\npurpose: 事例分析\n"
+        "tables:\n  - mart: int_consultations_current\n",
+        encoding="utf-8",
+    )
+    result = welfare_cli(settings.home, "extract", str(spec))
+    assert result.returncode == 2
+    assert "行単位" in result.stderr and "consultation_volumes" in result.stderr
+    assert not (settings.extracts / "cases").exists()
+
+
+@pytest.mark.slow
+def test_extract_job_in_dagster_and_the_audit_log(consultation_extract):
+    import dagster as dg
+
+    from pipelines.defs.build import build_definitions
+    from pipelines.runner import run_pipeline
+
+    settings, _, _ = consultation_extract
+    job = build_definitions(settings).resolve_job_def("extract_job")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={
+            "ops": {
+                "extract_package": {
+                    "config": {
+                        "spec": "sources/extracts/places_and_facilities.yml",
+                        "requested_by": "dagster",
+                    }
+                }
+            }
+        },
+    )
+    assert result.success
+    zip_path = Path(result.output_for_node("extract_package"))
+    assert zip_path.exists() and zip_path.parent.name == "places_and_facilities"
+
+    summary = run_pipeline(settings)  # the extract log reaches audit.extracts with the next run
+    assert summary.success and summary.published
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        logged = connection.execute(
+            "select extract_name, requested_by, cells_hidden, zip_sha256 from audit.extracts "
+            "order by created_at"
+        ).fetchall()
+    assert [(name, who) for name, who, _, _ in logged] == [
+        ("consultations_ward_month_topic", "テスト担当"),
+        ("places_and_facilities", "dagster"),
+    ]
+    assert logged[0][2] > 100 and logged[1][2] == 0
+    assert logged[1][3] == hashlib.sha256(zip_path.read_bytes()).hexdigest()
