@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
 import json
 import os
 import zipfile
@@ -35,6 +34,7 @@ from pipelines.extracts.disclosure import (
 )
 from pipelines.extracts.safe_cells import neutralize
 from pipelines.extracts.spec import EXTRACTABLE, ExtractSpec, TableSpec
+from pipelines.ingest.lake import sha256_of
 from pipelines.settings import Settings
 
 PUBLISHER = "大阪市社会福祉協議会（welfare-warehouse）"
@@ -60,14 +60,6 @@ class ExtractResult:
     @property
     def cells_hidden(self) -> int:
         return sum(table.hidden for table in self.tables)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def query_mart(connection: duckdb.DuckDBPyConnection, table: TableSpec) -> pd.DataFrame:
@@ -381,9 +373,9 @@ def build_extract(
         "requester": spec.requester,
         "purpose": spec.purpose,
         **provenance,
-        "spec_sha256": _sha256(spec.path) if spec.path else None,
+        "spec_sha256": sha256_of(spec.path) if spec.path else None,
         "files": [
-            {"path": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
+            {"path": path.name, "bytes": path.stat().st_size, "sha256": sha256_of(path)}
             for path in files
         ],
     }
@@ -415,8 +407,8 @@ def build_extract(
             "warehouse_version": provenance["warehouse_version"],
             "cells_hidden": result.cells_hidden,
             "package_path": str(folder),
-            "zip_sha256": _sha256(zip_path),
-            "manifest_sha256": _sha256(folder / MANIFEST),
+            "zip_sha256": sha256_of(zip_path),
+            "manifest_sha256": sha256_of(folder / MANIFEST),
         },
     )
     return result

@@ -190,22 +190,17 @@ def test_engine_specific_sql_outside_the_dispatch_macros_fails_on_spark(builds, 
     settings.lake.symlink_to(builds["settings"].lake)
     select = ["--select", "+int_plan_indicators_current"]
 
-    on_duckdb = run_dbt(
-        settings,
-        ["run", "--target", "duckdb", *select],
-        quiet=False,
-        target_path=tmp_path / "t_duckdb",
-        project_dir=project,
+    on_duckdb, on_spark = (
+        run_dbt(
+            settings,
+            ["run", "--target", target, *select],
+            quiet=False,
+            target_path=tmp_path / f"t_{target}",
+            project_dir=project,
+        )
+        for target in ("duckdb", "spark")
     )
     assert on_duckdb.returncode == 0, on_duckdb.stdout[-3000:]
-
-    on_spark = run_dbt(
-        settings,
-        ["run", "--target", "spark", *select],
-        quiet=False,
-        target_path=tmp_path / "t_spark",
-        project_dir=project,
-    )
     assert on_spark.returncode != 0
     assert "strftime" in on_spark.stdout.lower()
     assert "ERROR creating sql table model intermediate.int_plan_indicators_current" in (
