@@ -21,6 +21,7 @@ from pipelines.extracts.disclosure import (
     suppress,
     with_totals,
 )
+from pipelines.extracts.package import protect_tables
 from pipelines.extracts.safe_cells import neutralize
 from pipelines.extracts.spec import SpecError, parse_spec
 from pipelines.settings import PROJECT_ROOT
@@ -132,6 +133,53 @@ def test_secondary_suppression_protects_every_hidden_cell():
     assert len(hidden) >= 4  # a rectangle at least: one hidden cell per line is never enough
     assert recoverable_cells(table, ["ward", "topic"], "n") == []
     assert (table["ward"] == TOTAL).sum() == 4  # every margin is in the table
+
+
+def _volumes_db() -> duckdb.DuckDBPyConnection:
+    """A small marts.consultation_volumes in a real (in-memory) DuckDB."""
+    connection = duckdb.connect()
+    connection.execute("create schema marts")
+    frame = _small_table().rename(columns={"ward": "residence", "n": "consultations"})
+    frame["month"] = pd.Timestamp("2024-04-01")
+    frame["fiscal_year"] = 2024
+    connection.register("frame", frame)
+    connection.execute("create table marts.consultation_volumes as select * from frame")
+    return connection
+
+
+def test_overlapping_tables_of_the_same_records_are_refused():
+    spec = parse_spec(
+        _spec(dimensions=["residence", "topic"])
+        | {
+            "tables": [
+                {"name": "a", "mart": "consultation_volumes", "dimensions": ["residence", "topic"]},
+                {"name": "b", "mart": "consultation_volumes", "dimensions": ["topic", "month"]},
+            ]
+        }
+    )
+    with pytest.raises(SpecError, match="overlapping dimensions"):
+        protect_tables(_volumes_db(), spec.tables)
+
+
+def test_a_nested_table_is_read_off_the_larger_ones_margins():
+    spec = parse_spec(
+        _spec()
+        | {
+            "tables": [
+                {"name": "by_topic", "mart": "consultation_volumes", "dimensions": ["topic"]},
+                {
+                    "name": "full",
+                    "mart": "consultation_volumes",
+                    "dimensions": ["residence", "topic"],
+                },
+            ]
+        }
+    )
+    by_topic, full = protect_tables(_volumes_db(), spec.tables)
+    margins = full.cells[full.cells["residence"] == TOTAL]
+    assert by_topic.cells["topic"].tolist() == margins["topic"].tolist()
+    assert by_topic.cells["status"].tolist() == margins["status"].tolist()
+    assert by_topic.cells["consultations"].tolist() == margins["consultations"].tolist()
 
 
 # -- the package, on the sample ----------------------------------------------------------

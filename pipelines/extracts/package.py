@@ -140,9 +140,10 @@ def protect_tables(
             continue
         for other in done.values():
             shared = set(spec.dimensions) & set(other.spec.dimensions)
-            if spec.suppressed and other.spec.mart == spec.mart and shared:
+            hidden_somewhere = spec.suppressed or other.spec.suppressed
+            if other.spec.mart == spec.mart and shared and hidden_somewhere:
                 raise SpecError(
-                    f"「{spec.name}」と「{other.spec.name}」は同じ相談を重なる分類で数えるため、"
+                    f"「{spec.name}」と「{other.spec.name}」は同じ記録を重なる分類で数えるため、"
                     "組み合わせると秘匿セルが求められるおそれがあります。1つの表にまとめてください"
                     f"（合計行に両方が含まれます）。 Tables {spec.name} and {other.spec.name} "
                     "count the same records by overlapping dimensions; ask for one table with "
