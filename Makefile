@@ -75,6 +75,7 @@ docs: setup
 
 benchmark: setup
 	$(UV) run python tests/benchmarks/bench_consultations.py
+	$(UV) run python tests/benchmarks/bench_extract.py
 
 sample: setup
 	$(UV) run python sources/generate_sample.py

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,6 +18,7 @@ from pipelines.extracts.disclosure import (
     PRIMARY,
     SHOWN,
     TOTAL,
+    cell_ranges,
     recoverable_cells,
     suppress,
     with_totals,
@@ -124,6 +126,29 @@ def test_primary_suppression_alone_is_recoverable_from_the_totals():
     exposed = recoverable_cells(table, ["ward", "topic"], "n")
     assert [cell.cell for cell in exposed] == [("北区", "その他")]
     assert exposed[0].lower == exposed[0].upper == 3
+
+
+def test_the_fast_proof_agrees_with_minimizing_and_maximizing_every_cell():
+    """recoverable_cells (one LP, one SVD) against the plain definition (two LPs per cell)."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        [
+            {"ward": w, "month": m, "topic": t, "n": int(rng.poisson(4))}
+            for w in "ABCDE"
+            for m in ("04", "05", "06")
+            for t in ("a", "b", "c")
+        ]
+    )
+    dimensions = ["ward", "month", "topic"]
+    naive = with_totals(frame[frame["n"] > 0], dimensions, ["n"])
+    naive["status"] = SHOWN
+    naive.loc[(naive["n"] > 0) & (naive["n"] < 10), "status"] = PRIMARY
+    for table in (naive, suppress(frame[frame["n"] > 0], dimensions, "n", threshold=10)):
+        ranges = cell_ranges(table, dimensions, "n")
+        pinned = {cell for cell, (low, high) in ranges.items() if high - low < 0.5}
+        assert {found.cell for found in recoverable_cells(table, dimensions, "n")} == pinned
+    assert pinned == set()  # the suppressed table: nothing pinned
+    assert len({c.cell for c in recoverable_cells(naive, dimensions, "n")}) > 0
 
 
 def test_secondary_suppression_protects_every_hidden_cell():

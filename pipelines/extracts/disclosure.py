@@ -121,26 +121,27 @@ class Recoverable:
     upper: float
 
 
-def recoverable_cells(
-    table: pd.DataFrame, dimensions: list[str], measure: str, tolerance: float = 0.5
-) -> list[Recoverable]:
-    """Hidden cells whose value follows from what is shown: the sum constraints solved as LPs.
+@dataclass(frozen=True)
+class SumConstraints:
+    """The sum constraints of a table with margins, over its hidden cells: A x = b, x ≥ 0."""
 
-    The unknowns are the hidden cells (≥ 0); every margin shown or hidden gives one equation
-    (its members add up to it). For each hidden cell the smallest and largest value the
-    equations allow are computed; a cell whose range is narrower than ``tolerance`` is
-    recoverable.
-    """
-    from scipy.optimize import linprog
-    from scipy.sparse import lil_matrix
+    keys: list[tuple[str, ...]]  # every cell's dimension values
+    hidden: list[int]  # the cells that are unknowns, in column order
+    matrix: object  # scipy.sparse CSR, one row per line (a margin and its members)
+    rhs: np.ndarray
+
+
+def sum_constraints(table: pd.DataFrame, dimensions: list[str], measure: str) -> SumConstraints:
+    """Every margin, shown or hidden, gives one equation: its members add up to it. Shown
+    cells are constants; hidden cells (primary or secondary) are the unknowns."""
+    from scipy.sparse import csr_matrix
 
     hidden_mask = table["status"].isin([PRIMARY, SECONDARY]).to_numpy()
-    if not hidden_mask.any():
-        return []
     keys = [tuple(row) for row in table[dimensions].astype("string").itertuples(index=False)]
     position = {key: index for index, key in enumerate(keys)}
     values = table[measure].to_numpy(dtype=float)
-    variable = {index: n for n, index in enumerate(np.flatnonzero(hidden_mask))}
+    hidden = [int(i) for i in np.flatnonzero(hidden_mask)]
+    variable = {index: column for column, index in enumerate(hidden)}
 
     lines: dict[tuple[tuple, int], list[int]] = {}  # (total cell, axis) -> its members
     for index, key in enumerate(keys):
@@ -149,7 +150,7 @@ def recoverable_cells(
                 parent = (*key[:axis], TOTAL, *key[axis + 1 :])
                 lines.setdefault((parent, axis), []).append(index)
 
-    equations: list[tuple[dict[int, float], float]] = []
+    rows, columns, coefficients, rhs = [], [], [], []
     for (parent, _axis), members in lines.items():
         terms: dict[int, float] = {}
         constant = 0.0
@@ -159,25 +160,92 @@ def recoverable_cells(
             else:
                 constant -= coefficient * values[cell]
         if terms:
-            equations.append((terms, constant))
+            for column, coefficient in terms.items():
+                rows.append(len(rhs))
+                columns.append(column)
+                coefficients.append(coefficient)
+            rhs.append(constant)
+    matrix = csr_matrix((coefficients, (rows, columns)), shape=(len(rhs), len(hidden)))
+    return SumConstraints(keys, hidden, matrix, np.array(rhs))
 
-    matrix = lil_matrix((len(equations), len(variable)))
-    rhs = np.zeros(len(equations))
-    for row, (terms, constant) in enumerate(equations):
-        for column, coefficient in terms.items():
-            matrix[row, column] = coefficient
-        rhs[row] = constant
-    matrix = matrix.tocsr()
 
-    found = []
-    for index, column in variable.items():
-        objective = np.zeros(len(variable))
+def recoverable_cells(
+    table: pd.DataFrame, dimensions: list[str], measure: str
+) -> list[Recoverable]:
+    """Hidden cells whose value follows from what is shown, by solving the sum constraints.
+
+    The hidden cells are the unknowns of A x = b, x ≥ 0 (``sum_constraints``). One LP finds
+    the largest set of cells that can be positive at once (cells outside it are 0 in every
+    solution: recoverable). Some solution is strictly positive on that set, so there the
+    feasible set spans the whole affine space of the equations, and a cell is fixed exactly
+    when no direction in the null space of A moves it. Equivalent to minimizing and
+    maximizing every hidden cell (``cell_ranges``), in one LP and one SVD.
+    """
+    from scipy.linalg import null_space
+    from scipy.optimize import linprog
+    from scipy.sparse import bmat, csr_matrix, eye
+
+    constraints = sum_constraints(table, dimensions, measure)
+    count = len(constraints.hidden)
+    if count == 0:
+        return []
+    matrix, rhs = constraints.matrix, constraints.rhs
+    # Variables (x, z, s): max Σz  s.t.  A x − b s = 0,  z ≤ x,  0 ≤ z ≤ 1,  s ≥ 1.
+    # Solutions of the cone add up, so at the optimum z_i = 1 wherever x_i can be positive.
+    identity = eye(count, format="csr")
+    equality = bmat([[matrix, csr_matrix((matrix.shape[0], count)), -csr_matrix(rhs).T]])
+    inequality = bmat([[-identity, identity, csr_matrix((count, 1))]])
+    solved = linprog(
+        np.concatenate([np.zeros(count), -np.ones(count), [0.0]]),
+        A_ub=inequality,
+        b_ub=np.zeros(count),
+        A_eq=equality,
+        b_eq=np.zeros(matrix.shape[0]),
+        bounds=[(0, None)] * count + [(0, 1)] * count + [(1, None)],
+        method="highs",
+    )
+    if solved.status != 0:
+        raise RuntimeError(f"the table's sum constraints have no solution: {solved.message}")
+    x, z, scale = solved.x[:count], solved.x[count : 2 * count], solved.x[-1]
+    solution = x / scale
+    free = z > 0.5
+    found = [
+        Recoverable(constraints.keys[constraints.hidden[i]], 0.0, 0.0)
+        for i in np.flatnonzero(~free)
+    ]
+    if free.any():
+        directions = null_space(matrix[:, np.flatnonzero(free)].toarray())
+        movable = np.abs(directions).max(axis=1) > 1e-9 if directions.size else np.zeros(0)
+        for position, column in enumerate(np.flatnonzero(free)):
+            if not (movable.size and movable[position]):
+                value = float(round(solution[column], 6))
+                found.append(
+                    Recoverable(constraints.keys[constraints.hidden[column]], value, value)
+                )
+    return found
+
+
+def cell_ranges(
+    table: pd.DataFrame, dimensions: list[str], measure: str
+) -> dict[tuple[str, ...], tuple[float, float]]:
+    """The smallest and largest value every hidden cell can take (two LPs per cell): slow,
+    but the plain definition; the tests check ``recoverable_cells`` against it."""
+    from scipy.optimize import linprog
+
+    constraints = sum_constraints(table, dimensions, measure)
+    ranges = {}
+    for column, index in enumerate(constraints.hidden):
+        objective = np.zeros(len(constraints.hidden))
         bounds = []
         for sign in (1.0, -1.0):
             objective[column] = sign
-            solved = linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(0, None), method="highs")
-            bounds.append(sign * solved.fun if solved.status == 0 else (0 if sign > 0 else np.inf))
-        lower, upper = bounds
-        if upper - lower < tolerance:
-            found.append(Recoverable(keys[index], lower, upper))
-    return found
+            solved = linprog(
+                objective,
+                A_eq=constraints.matrix,
+                b_eq=constraints.rhs,
+                bounds=(0, None),
+                method="highs",
+            )
+            bounds.append(sign * solved.fun if solved.status == 0 else sign * np.inf)
+        ranges[constraints.keys[index]] = (bounds[0], bounds[1])
+    return ranges
