@@ -151,8 +151,10 @@ def test_the_fast_proof_agrees_with_minimizing_and_maximizing_every_cell():
     assert len({c.cell for c in recoverable_cells(naive, dimensions, "n")}) > 0
 
 
-def test_secondary_suppression_protects_every_hidden_cell():
+def test_secondary_suppression_protects_every_hidden_cell(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     table = suppress(_small_table(), ["ward", "topic"], "n", threshold=10)
+    assert list(tmp_path.iterdir()) == []  # τ-Argus's work files stay in its scratch folder
     hidden = table[table["status"] != SHOWN]
     assert ("北区", "その他") in set(zip(hidden["ward"], hidden["topic"], strict=True))
     assert len(hidden) >= 4  # a rectangle at least: one hidden cell per line is never enough

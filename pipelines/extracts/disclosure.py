@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,6 @@ TOTAL = "計"  # the total row/column label of Japanese statistical tables
 HIDDEN = "x"  # the marker of a hidden cell in Japanese statistical tables
 SHOWN, PRIMARY, SECONDARY, EMPTY = "shown", "primary", "secondary", "empty"
 STATUS_FROM_TAUARGUS = {"U": PRIMARY, "M": SECONDARY, "E": EMPTY}
-SECONDARY_METHOD = "MOD(1)"  # τ-Argus modular (HiTaS) method
 
 
 def with_totals(frame: pd.DataFrame, dimensions: list[str], measures: list[str]) -> pd.DataFrame:
@@ -76,7 +76,7 @@ def suppress(
     ``status``: shown, empty (a zero: shown), primary (below the threshold) or secondary
     (hidden so that no primary cell can be recovered from the totals).
     """
-    from pytauargus import protect
+    from pipelines.extracts.tauargus_run import run
 
     units, decoders = _coded_microdata(frame, dimensions, measure)
     if units.empty:
@@ -84,15 +84,10 @@ def suppress(
         table["status"] = EMPTY
         return table
     with tempfile.TemporaryDirectory(prefix="welfare-tauargus-") as workdir:
-        result = protect(
-            units,
-            tables=[dimensions],
-            response="unit",
-            safety_rules=f"FREQ({threshold},0)",
-            suppress=SECONDARY_METHOD,
-            workdir=workdir,
-        )
-        cells = result.tables[0].dataframe()
+        units_path, cells_path = Path(workdir) / "units.parquet", Path(workdir) / "cells.parquet"
+        units.to_parquet(units_path)
+        run(units_path, cells_path, dimensions, threshold)
+        cells = pd.read_parquet(cells_path)
     table = pd.DataFrame(
         {
             dimension: cells[dimension]

@@ -47,9 +47,7 @@ def main(months: int) -> None:
     )
     exposed = recoverable_cells(cells, DIMENSIONS, "consultations")
     proved = time.perf_counter()
-    print(
-        f"LP proof: {proved - suppressed:.1f} s — {len(exposed)} recoverable ({2 * hidden:,} LPs)"
-    )
+    print(f"LP proof: {proved - suppressed:.1f} s — {len(exposed)} hidden cell(s) recoverable")
 
 
 if __name__ == "__main__":
