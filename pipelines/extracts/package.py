@@ -33,7 +33,7 @@ from pipelines.extracts.disclosure import (
     with_totals,
 )
 from pipelines.extracts.safe_cells import neutralize
-from pipelines.extracts.spec import EXTRACTABLE, ExtractSpec, TableSpec
+from pipelines.extracts.spec import EXTRACTABLE, ExtractSpec, SpecError, TableSpec
 from pipelines.ingest.lake import sha256_of
 from pipelines.settings import Settings
 
@@ -128,8 +128,6 @@ def protect_tables(
     """Every table of a spec, protected together: a suppressed table that is a margin of a
     larger one in the same extract is read off that one, so the two can never be combined
     to recover a hidden cell; tables that overlap otherwise are refused."""
-    from pipelines.extracts.spec import SpecError
-
     done: dict[str, ExtractTable] = {}
     for spec in sorted(specs, key=lambda t: -len(t.dimensions)):
         larger = next(
