@@ -8,7 +8,7 @@ small cells hidden; a request for consultation rows is refused with the reason.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,6 @@ class ExtractSpec:
     formats: tuple[str, ...]
     contact: str = ""
     path: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _refuse(spec_name: str, message: str) -> SpecError:
@@ -208,7 +207,6 @@ def parse_spec(raw: dict[str, Any], path: Path | None = None) -> ExtractSpec:
         tables=tables,
         formats=formats,
         path=path,
-        raw=raw,
     )
 
 
