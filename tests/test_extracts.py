@@ -34,6 +34,15 @@ CONSULTATION_SPEC = SPECS / "consultations_ward_month_topic.yml"
 DIMENSIONS = ["residence", "month", "topic"]
 
 
+@pytest.fixture(autouse=True)
+def no_work_files_in_the_working_directory():
+    """τ-Argus writes work files into its current directory: none may land where we run."""
+    cwd = Path.cwd()
+    before = set(cwd.iterdir())
+    yield
+    assert set(cwd.iterdir()) - before == set(), "files appeared in the working directory"
+
+
 def _spec(**table) -> dict:
     return {
         "name": "t",
