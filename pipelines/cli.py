@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.settings import Settings
 
 EPILOG = """\
@@ -58,7 +59,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     report = validate_file(Path(args.file), args.source)
     print(format_validation(report, limit=args.limit))
-    return 1 if report.result.status == "rejected" else 0
+    return 1 if report.result.status == "rejected" or report.check.held else 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from pipelines.ingest.lake import Lake
+    from pipelines.ingest.release import ReleaseError, release_submission
+
+    settings = _settings()
+    try:
+        done = release_submission(Lake(settings.lake), args.submission, args.by, args.reason)
+    except ReleaseError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"解除しました / Released: {done.source}/{done.file_name} ({done.sha256[:12]}) "
+        f"by {done.released_by}: {done.reason}\n"
+        "次回の実行で集計に入ります。 / The next `welfare run` puts its figures in the marts."
+    )
+    return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -143,13 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_run)
     validate = commands.add_parser(
         "validate",
-        help="check a file before sending it: what would load, be quarantined or rejected "
-        "(writes nothing; exit 1 if the file would be rejected)",
+        help="check a file before sending it: what would load, be quarantined, held or "
+        "rejected (writes nothing; exit 1 if the file would be rejected or held)",
     )
     validate.add_argument("file", help="the .xlsx or .csv file to check")
     validate.add_argument(
         "--source",
-        choices=["ibasho_survey", "facility_initiatives", "consultations", "plan_indicators"],
+        choices=SOURCE_KEYS,
         help="which survey the file is (guessed from its headers if omitted)",
     )
     validate.add_argument(
@@ -180,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rollback", help="put the previously published warehouse back in place"
     ).set_defaults(func=cmd_rollback)
+    release = commands.add_parser(
+        "release",
+        help="let a held submission load as it is, once its values are confirmed with the "
+        "sender (recorded: who, when, why); the next run shows its figures",
+    )
+    release.add_argument("submission", help="the held file's name or its SHA-256")
+    release.add_argument("--by", required=True, help="who confirmed it (your name)")
+    release.add_argument("--reason", required=True, help="what was confirmed, and with whom")
+    release.set_defaults(func=cmd_release)
     return parser
 
 

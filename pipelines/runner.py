@@ -182,6 +182,7 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         counts = files["status"].value_counts()
         lines.append(
             f"Files: {len(files)} new — {counts.get('loaded', 0)} loaded, "
+            f"{counts.get('held', 0)} held for confirmation, "
             f"{counts.get('rejected', 0)} rejected, {counts.get('duplicate', 0)} already received"
         )
         total = {
@@ -201,6 +202,14 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         )
         for row in files[files["status"] == "rejected"].itertuples():
             lines.append(f"  REJECTED {row.source}/{row.file_name}: {row.reason}")
+        for row in files[files["status"] == "held"].itertuples():
+            lines.append(f"  HELD {row.source}/{row.file_name}: {row.reason}")
+        if (files["status"] == "held").any():
+            lines.append(
+                "  A held file is not in the marts (an earlier version, if any, still is). "
+                "Send a corrected file, or after confirming with the sender: "
+                "welfare release FILE --by NAME --reason TEXT"
+            )
         quarantined = files[files["rows_quarantined"].fillna(0) > 0]
         if len(quarantined):
             lines.append(

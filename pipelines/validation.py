@@ -1,16 +1,17 @@
 """`welfare validate`: what the pipeline would do with a file, told to the person sending it.
 
-Uses the same reader as ingestion and writes nothing.
+Uses the same reader and the same checks as ingestion, and writes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
 from pipelines.ingest.reader import ReadResult, read_submission
 from pipelines.ingest.tables import read_cells
+from pipelines.quality.submission_checks import NOT_CHECKED, SubmissionCheck, check_submission
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Validation:
     contract: Contract
     result: ReadResult
     guessed: bool
+    check: SubmissionCheck = field(default=NOT_CHECKED)
 
 
 def guess_source(data: bytes, filename: str) -> Contract:
@@ -42,7 +44,13 @@ def guess_source(data: bytes, filename: str) -> Contract:
 def validate_file(path: Path, source: str | None = None) -> Validation:
     data = path.read_bytes()
     contract = load_contract(source) if source else guess_source(data, path.name)
-    return Validation(path, contract, read_submission(data, path.name, contract), source is None)
+    result = read_submission(data, path.name, contract)
+    check = (
+        check_submission(contract.key, result.rows, "validate", file_name=path.name)
+        if result.status == "loaded"
+        else NOT_CHECKED
+    )
+    return Validation(path, contract, result, source is None, check)
 
 
 def format_validation(report: Validation, limit: int = 50) -> str:
@@ -62,6 +70,13 @@ def format_validation(report: Validation, limit: int = 50) -> str:
             "✗ このファイルは受け付けられません / This file would be REJECTED:",
             f"  {result.reason}",
         ]
+    elif report.check.held:
+        lines += [
+            "",
+            "△ 読み込めますが、確認待ちになります（集計には入りません） / This file would be HELD "
+            "(read, but kept out of the marts until corrected or released):",
+            *(f"  ✗ {error}" for error in report.check.errors),
+        ]
     else:
         lines += ["", "✓ 取り込めます / This file would load."]
     lines.append(
@@ -76,6 +91,8 @@ def format_validation(report: Validation, limit: int = 50) -> str:
         )
     for warning in result.warnings:
         lines.append(f"注意 / Note: {warning}")
+    for warning in report.check.warnings:
+        lines.append(f"確認してください / Please check: {warning}")
     if len(result.quarantine):
         lines += ["", "保留される行 / Rows that would be quarantined (row, column, value, rule):"]
         for issue in result.quarantine.head(limit).itertuples():

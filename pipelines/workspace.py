@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -14,6 +16,7 @@ import yaml
 from pipelines.extracts.audit_log import EXTRACT_SCHEMA, EXTRACTS_TABLE
 from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.release import RELEASE_SCHEMA, RELEASES_TABLE
 from pipelines.operations.failures import RUN_FAILURE_SCHEMA, RUN_FAILURES_TABLE
 from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SAMPLE_DIR, Settings
 
@@ -73,11 +76,11 @@ def _dbt_fingerprint() -> str:
 
 
 def inputs_fingerprint(settings: Settings) -> str:
-    """What a published warehouse was built from: the lake's ledger entries, the logs of
-    failed runs and of extracts (audit tables), and the models."""
+    """What a published warehouse was built from: the lake's ledger entries and releases, the
+    logs of failed runs and of extracts (audit tables), and the models."""
     entries = [
         f"{table}/{p.name}"
-        for table in ("submissions", RUN_FAILURES_TABLE, EXTRACTS_TABLE)
+        for table in ("submissions", RELEASES_TABLE, RUN_FAILURES_TABLE, EXTRACTS_TABLE)
         for p in sorted((settings.lake / table).glob("*.parquet"))
     ]
     return hashlib.sha256("\n".join([_dbt_fingerprint(), *entries]).encode()).hexdigest()
@@ -130,7 +133,11 @@ def initialize_lake(settings: Settings) -> None:
     """Every lake table exists (typed, possibly empty) so dbt can always read it."""
     Lake(settings.lake).initialize(
         all_contracts(),
-        {RUN_FAILURES_TABLE: RUN_FAILURE_SCHEMA, EXTRACTS_TABLE: EXTRACT_SCHEMA},
+        {
+            RELEASES_TABLE: RELEASE_SCHEMA,
+            RUN_FAILURES_TABLE: RUN_FAILURE_SCHEMA,
+            EXTRACTS_TABLE: EXTRACT_SCHEMA,
+        },
     )
 
 
@@ -143,14 +150,27 @@ def prepare(settings: Settings) -> Settings:
     return settings
 
 
+def sample_sent_times(sample_dir: Path = SAMPLE_DIR) -> dict[str, float]:
+    """When each sample file was saved by its sender (sent_at.csv; git keeps no mtimes)."""
+    with (sample_dir / "sent_at.csv").open(encoding="utf-8", newline="") as handle:
+        return {
+            row["path"]: dt.datetime.fromisoformat(row["sent_at"]).timestamp()
+            for row in csv.DictReader(handle)
+        }
+
+
 def load_sample(settings: Settings, sample_dir: Path = SAMPLE_DIR) -> list[Path]:
-    """Put the shipped sample submissions in the landing folder (files already there stay)."""
+    """Put the shipped sample submissions in the landing folder (files already there stay),
+    each with the modification time its sender saved it at."""
+    sent = sample_sent_times(sample_dir)
     copied = []
     for source_dir in sorted(p for p in sample_dir.iterdir() if p.is_dir()):
         for file in sorted(source_dir.iterdir()):
             target = settings.landing_for(source_dir.name) / file.name
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(file, target)
+                shutil.copyfile(file, target)
+                saved = sent[file.relative_to(sample_dir).as_posix()]
+                os.utime(target, (saved, saved))
                 copied.append(target)
     return copied

@@ -877,12 +877,41 @@ def generate_plan(out: Path) -> None:
             )
 
 
+SENT_AT_FILE = "sent_at.csv"
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def sent_at(relative: Path) -> dt.datetime:
+    """When the sender saved the file. Git does not keep modification times, and the file's
+    modification time is what decides which of two files for the same ward and year is newer,
+    so `welfare load-sample` sets it from sent_at.csv: surveys on 20 April after their fiscal
+    year, corrected files (再提出, 修正版) a month later, monthly consultation exports on the
+    first of the next month."""
+    name = relative.name
+    if month := re.search(r"(\d{4})-(\d{2})", name):
+        year, number = int(month[1]), int(month[2])
+        return dt.datetime(year + number // 12, number % 12 + 1, 1, 9, 0, tzinfo=JST)
+    if reiwa_year := re.search(r"(?:^R|令和)(\d+)", name):
+        fiscal_year = 2018 + int(reiwa_year[1])
+    else:
+        fiscal_year = int(re.search(r"(20\d{2})", name)[1])
+    corrected = "再提出" in name or "修正版" in name
+    return dt.datetime(fiscal_year + 1, 5 if corrected else 4, 20, 10, 0, tzinfo=JST)
+
+
+def write_sent_times(out: Path) -> None:
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.parent != out)
+    rows = [["path", "sent_at"]] + [[f.as_posix(), sent_at(f).isoformat()] for f in files]
+    write_csv(out / SENT_AT_FILE, rows, "utf-8")
+
+
 def generate(out: Path) -> None:
     rng = random.Random(SEED)
     generate_ibasho(out, rng)
     generate_facilities(out, rng)
     generate_consultations(out, rng)
     generate_plan(out)
+    write_sent_times(out)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from pipelines.defs.automation import nightly_schedule, warehouse_job
 from pipelines.defs.extracts import extract_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
 from pipelines.defs.quality import quality_checks
+from pipelines.defs.releases import release_job
 from pipelines.defs.reporting import overview_report
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             overview_report,
         ],
         asset_checks=quality_checks,
-        jobs=[warehouse_job, extract_job],
+        jobs=[warehouse_job, extract_job, release_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, run_failure_recorder],
         resources={

@@ -1,15 +1,19 @@
 """Ingestion assets: one per source, each taking in the new files of landing/<source>/.
 
 Thin on purpose: the work is pipelines.ingest.intake.ingest_source, which the CLI's
-``welfare validate`` shares through the same reader.
+``welfare validate`` shares through the same reader and checks. Each file is checked with its
+source's great-expectations suite as it is taken in; the result shows as the asset's
+``gx_<suite>`` check, which never blocks: a file that fails an ``error`` expectation is held
+back by itself (ledger status ``held``) and everything else goes on.
 """
 
 import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.ingest.contract import Contract, all_contracts
-from pipelines.ingest.intake import ingest_source
+from pipelines.ingest.intake import Outcome, ingest_source
 from pipelines.ingest.lake import Lake
+from pipelines.quality.suites import submission_suite
 from pipelines.runner import progress_logger
 from pipelines.workspace import initialize_lake
 
@@ -22,7 +26,48 @@ def source_asset_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["lake", source])
 
 
+def check_name(suite_name: str) -> str:
+    return f"gx_{suite_name}"
+
+
+def submission_check_result(suite_name: str, outcomes: list[Outcome]) -> dg.AssetCheckResult:
+    """What the source's suite found in this run's files: held files and warnings, by file."""
+    held = [o for o in outcomes if o.status == "held"]
+    warned = [o for o in outcomes if o.check_warnings]
+    lines = [f"HELD {o.file_name}: {o.reason}" for o in held]
+    lines += [f"{o.file_name}: {w}" for o in warned for w in o.check_warnings]
+    checked = [o for o in outcomes if o.status in ("loaded", "held")]
+    return dg.AssetCheckResult(
+        check_name=check_name(suite_name),
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines) or f"{len(checked)} new file(s) checked, nothing found",
+        metadata={
+            "files_checked": len(checked),
+            "files_held": len(held),
+            "files_with_warnings": len(warned),
+            "findings": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
+        },
+    )
+
+
 def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
+    suite = submission_suite(contract.key)
+    check_specs = (
+        [
+            dg.AssetCheckSpec(
+                check_name(suite.name),
+                asset=source_asset_key(contract.key),
+                blocking=False,
+                description=f"great-expectations suite expectations/{suite.name}.json on each "
+                f"new file: {suite.description} An error holds that file back; a warning "
+                "is shown. Never blocks anything else.",
+            )
+        ]
+        if suite
+        else []
+    )
+
     @dg.asset(
         key=source_asset_key(contract.key),
         group_name="ingestion",
@@ -33,6 +78,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             f"landing/{contract.key}/, one Parquet file per submission in lake/{contract.key}/."
         ),
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
+        check_specs=check_specs,
     )
     def ingest(context: dg.AssetExecutionContext, welfare: WelfareSettings) -> dg.MaterializeResult:
         settings = welfare.get()
@@ -42,14 +88,17 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             context.log.info(message)
             progress_logger().info(message)
 
-        outcomes = ingest_source(settings, contract, progress=report)
+        outcomes = ingest_source(settings, contract, progress=report, run_id=context.run_id)
         by_status = {
-            s: [o for o in outcomes if o.status == s] for s in ("loaded", "rejected", "duplicate")
+            s: [o for o in outcomes if o.status == s]
+            for s in ("loaded", "held", "rejected", "duplicate")
         }
         return dg.MaterializeResult(
+            check_results=[submission_check_result(suite.name, outcomes)] if suite else [],
             metadata={
                 "new_files": len(outcomes),
                 "files_loaded": len(by_status["loaded"]),
+                "files_held": len(by_status["held"]),
                 "files_rejected": len(by_status["rejected"]),
                 "files_duplicate": len(by_status["duplicate"]),
                 "rows_loaded": sum(o.rows_loaded for o in outcomes),
@@ -59,7 +108,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
                     "\n".join(f"- **{o.file_name}**: {o.reason}" for o in by_status["rejected"])
                     or "none"
                 ),
-            }
+            },
         )
 
     return ingest

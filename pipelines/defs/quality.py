@@ -1,31 +1,51 @@
-"""great-expectations suites as Dagster asset checks (GX is imported only when a check runs).
+"""Mart-level great-expectations suites as blocking Dagster asset checks.
 
-Source suites check the current rows of each source after ingestion and before dbt; mart
-suites check the working database after dbt and before publishing. All are blocking: an
-`error` expectation that fails stops everything downstream, so the published warehouse stays
-as it was; a `warning` is recorded and reported.
+They check the private working database after ``dbt build`` and before publishing: a failed
+``error`` expectation stops the publish step, so the published warehouse stays as it was; a
+``warning`` is recorded and reported. (Each source's suite runs on each file as it is taken
+in, and holds back only that file: see pipelines.defs.ingestion.)
+
+great-expectations is imported only when a check runs.
 """
 
 import dagster as dg
+import duckdb
 
-from pipelines.defs.ingestion import source_asset_key
 from pipelines.defs.resources import WelfareSettings
-from pipelines.quality.suites import Suite, data_docs_dir, record_results, suites_for, validate
+from pipelines.quality.suites import (
+    Suite,
+    Validator,
+    data_docs_dir,
+    read_mart_chunks,
+    record_results,
+    suites_for,
+)
+from pipelines.settings import Settings
 
-MART_KEYS = {
-    "marts.place_counts_by_ward": dg.AssetKey(["marts", "place_counts_by_ward"]),
-    "marts.consultation_volumes": dg.AssetKey(["marts", "consultation_volumes"]),
-    "marts.submission_status": dg.AssetKey(["marts", "submission_status"]),
-}
 
-
-def _asset_key(suite: Suite) -> dg.AssetKey:
-    return source_asset_key(suite.table) if suite.kind == "lake" else MART_KEYS[suite.table]
+def files_behind(settings: Settings, suite: Suite, failing: list[tuple]) -> list[str]:
+    """The current files behind a mart's failing rows, where the suite says how to find them
+    (its ``submission`` mapping: source, fiscal-year column and submitter column)."""
+    mapping = suite.submission
+    if not mapping or not failing:
+        return []
+    with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+        return sorted(
+            {
+                name
+                for fiscal_year, submitter in failing
+                for (name,) in connection.execute(
+                    "select file_name from intermediate.int_submissions_current where "
+                    "is_current and source = ? and fiscal_year = ? and submitter_code = ?",
+                    [mapping["source"], fiscal_year, submitter],
+                ).fetchall()
+            }
+        )
 
 
 def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=_asset_key(suite),
+        asset=dg.AssetKey(suite.table.split(".")),
         name=f"gx_{suite.name}",
         blocking=True,
         description=f"great-expectations suite expectations/{suite.name}.json: {suite.description}",
@@ -34,14 +54,24 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, welfare: WelfareSettings
     ) -> dg.AssetCheckResult:
         settings = welfare.get()
-        results = validate(settings, suite, context.run.run_id)
+        index = (
+            (suite.submission["fiscal_year"], suite.submission["submitter_code"])
+            if suite.submission
+            else ()
+        )
+        results, failing = Validator(data_docs=data_docs_dir(settings)).validate(
+            suite, read_mart_chunks(settings, suite), context.run.run_id, index_columns=index
+        )
+        results["files"] = [
+            ", ".join(files_behind(settings, suite, rows)) or None for rows in failing
+        ]
         record_results(settings, results)
         failed = results[~results["success"]]
         errors = failed[failed["severity"] == "error"]
         summary = "; ".join(
             f"{r.severity}: {r.description} ({r.column_name}, {r.unexpected_count} unexpected"
             + (f", e.g. {r.examples}" if r.examples else "")
-            + (f", in {r.files}" if r.files else "")
+            + (f", from {r.files}" if r.files else "")
             + ")"
             for r in failed.itertuples()
         )
@@ -71,4 +101,4 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
     return quality_check
 
 
-quality_checks = [build_quality_check(s) for s in suites_for("lake") + suites_for("mart")]
+quality_checks = [build_quality_check(s) for s in suites_for("mart")]

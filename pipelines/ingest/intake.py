@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.ingest.contract import Contract
-from pipelines.ingest.lake import Lake, archive_original, sha256_of, utc_now
+from pipelines.ingest.lake import Lake, archive_original, sha256_of, utc_now, write_parquet
 from pipelines.ingest.reader import read_submission
+from pipelines.quality.submission_checks import NOT_CHECKED, check_submission
+from pipelines.quality.suites import dq_results_path, dq_results_table
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.ingest")
@@ -27,7 +29,7 @@ class Outcome:
     source: str
     file_name: str
     sha256: str
-    status: str  # loaded / rejected / duplicate
+    status: str  # loaded / held / rejected / duplicate
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -35,6 +37,7 @@ class Outcome:
     rows_rejected: int = 0
     reason: str | None = None
     warnings: tuple[str, ...] = ()
+    check_warnings: tuple[str, ...] = ()
 
 
 def entry_id_for(source: str, landing_path: str, sha256: str) -> str:
@@ -66,8 +69,14 @@ def ingest_source(
     settings: Settings,
     contract: Contract,
     progress: Callable[[str], None] | None = None,
+    run_id: str | None = None,
 ) -> list[Outcome]:
-    """Take in every new file in ``landing/<source>/``; return what happened to each."""
+    """Take in every new file in ``landing/<source>/``; return what happened to each.
+
+    Each file's rows are checked with its source's suite once, here: a failed ``error``
+    expectation holds that file back (status ``held``), and nothing else.
+    """
+    run_id = run_id or f"intake-{utc_now():%Y%m%dT%H%M%S%fZ}"
     lake = Lake(settings.lake)
     say = progress or log.info
     pending = pending_files(settings, contract, lake)
@@ -79,7 +88,7 @@ def ingest_source(
     outcomes = []
     for number, (path, sha) in enumerate(pending, start=1):
         rel = path.relative_to(settings.landing).as_posix()
-        outcome = _take_in(settings, lake, contract, path, rel, sha, sha in known)
+        outcome = _take_in(settings, lake, contract, path, rel, sha, sha in known, run_id)
         known.add(sha)
         outcomes.append(outcome)
         say(f"{contract.key} [{number}/{len(pending)}] {path.name}: {describe(outcome)}")
@@ -91,10 +100,13 @@ def describe(outcome: Outcome) -> str:
         return "already received (same bytes), nothing changes"
     if outcome.status == "rejected":
         return f"REJECTED — {outcome.reason}"
-    return (
-        f"loaded {outcome.rows_loaded} rows, quarantined {outcome.rows_quarantined}, "
+    counts = (
+        f"{outcome.rows_loaded} rows, quarantined {outcome.rows_quarantined}, "
         f"skipped {outcome.rows_skipped}"
     )
+    if outcome.status == "held":
+        return f"HELD ({counts}) — {outcome.reason}"
+    return f"loaded {counts}" + "".join(f"; warning: {w}" for w in outcome.check_warnings)
 
 
 def _take_in(
@@ -105,6 +117,7 @@ def _take_in(
     rel: str,
     sha: str,
     seen_before: bool,
+    run_id: str,
 ) -> Outcome:
     data = path.read_bytes()  # read once: archived and parsed from the same bytes
     sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if the file changed
@@ -133,11 +146,16 @@ def _take_in(
         return Outcome(contract.key, path.name, sha, "duplicate")
     # The reader rejects any file type it cannot read, with the same message as validate.
     result = read_submission(data, path.name, contract)
+    check = NOT_CHECKED
     if result.status == "loaded":
-        lake.write_rows(contract, sha, result.rows)
+        check = check_submission(contract.key, result.rows, run_id, sha, path.name)
+        lake.write_rows(contract, sha, result.rows)  # held rows too: a release needs no re-read
         lake.write_quarantine(contract.key, sha, path.name, result.quarantine)
+        if not check.results.empty:
+            write_parquet(dq_results_table(check.results), dq_results_path(settings.lake, sha))
+    status = "held" if check.held else result.status
     entry.update(
-        status=result.status,
+        status=status,
         submitter_code=result.submitter_code,
         submitter_name=result.submitter_name,
         fiscal_year=result.fiscal_year,
@@ -148,8 +166,8 @@ def _take_in(
         rows_quarantined=result.rows_quarantined,
         rows_skipped=result.rows_skipped,
         rows_rejected=result.rows_rejected,
-        reason=result.reason,
-        warnings="\n".join(result.warnings) or None,
+        reason=check.hold_reason or result.reason,
+        warnings="\n".join([*result.warnings, *check.warnings]) or None,
         encoding=result.encoding,
         sheet=result.sheet,
     )
@@ -158,12 +176,13 @@ def _take_in(
         contract.key,
         path.name,
         sha,
-        result.status,
+        status,
         result.rows_read,
         result.rows_loaded,
         result.rows_quarantined,
         result.rows_skipped,
         result.rows_rejected,
-        result.reason,
+        check.hold_reason or result.reason,
         tuple(result.warnings),
+        check.warnings,
     )

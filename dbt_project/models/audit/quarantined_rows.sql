@@ -15,4 +15,4 @@ select
 from {{ ref('stg_quarantined_rows') }} as quarantined
 inner join {{ ref('int_submissions_current') }} as ledger
     on quarantined.submission_id = ledger.submission_id
-    and ledger.status in ('loaded', 'superseded')
+    and ledger.status in ('loaded', 'superseded', 'held')

@@ -1,4 +1,5 @@
--- The submission ledger (受付台帳): one row per file received, with its final status.
+-- The submission ledger (受付台帳): one row per file received, with its final status, the
+-- reason a file was rejected or held, and who released a held file and why.
 select
     entry_id,
     submission_id as sha256,
@@ -7,6 +8,7 @@ select
     landing_path,
     archive_path,
     received_at,
+    file_modified_at,
     status,
     is_current,
     duplicate_of,
@@ -21,6 +23,10 @@ select
     rows_skipped,
     rows_rejected,
     reason,
+    hold_reason,
+    released_at,
+    released_by,
+    release_reason,
     warnings,
     file_encoding,
     sheet

@@ -1,4 +1,5 @@
--- One row per consultation (受付番号). Exports overlap: the newest export's version wins.
+-- One row per consultation (受付番号). Exports overlap: the newest export's version wins, newest
+-- as int_submissions_current defines it (modification time, then received, then name).
 with consultations as (
     select * from {{ ref('stg_consultations') }}
 ),
@@ -6,8 +7,7 @@ with consultations as (
 exports as (
     select
         submission_id,
-        received_at,
-        file_name
+        version_order
     from {{ ref('int_submissions_current') }}
     where is_current and source = 'consultations'
 ),
@@ -15,10 +15,9 @@ exports as (
 ranked as (
     select
         consultations.*,
-        exports.received_at as export_received_at,
         row_number() over (
             partition by consultations.consultation_id
-            order by exports.received_at desc, exports.file_name desc
+            order by exports.version_order desc
         ) as version_rank
     from consultations
     inner join exports

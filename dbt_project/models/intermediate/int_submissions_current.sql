@@ -1,21 +1,51 @@
--- Every ledger entry with its final status. A loaded file is "superseded" when a later loaded
--- file has the same identity (source, fiscal year, submitter). Consultation exports are never
--- superseded as a whole: they are deduplicated per consultation in int_consultations_current.
+-- The one definition of "current" (SUBMISSIONS.md, Resubmission). For each identity (source,
+-- fiscal year, submitter) the newest file that counts is current and every older one is
+-- superseded. Newer means the file's own modification time, then the time it was received,
+-- then its name: never the order in which a batch was read, so the same files give the same
+-- marts however they are split into runs. A held file counts only once it is released.
+-- Consultation exports are never superseded as a whole: each consultation's newest version
+-- wins (int_consultations_current, by version_order).
 with ledger as (
     select * from {{ ref('stg_submissions') }}
+),
+
+releases as (
+    select * from {{ ref('stg_releases') }}
+),
+
+entries as (
+    select
+        ledger.*,
+        releases.released_at,
+        releases.released_by,
+        releases.release_reason,
+        (
+            ledger.intake_status = 'loaded'
+            or (ledger.intake_status = 'held' and releases.submission_id is not null)
+        ) as counts
+    from ledger
+    left join releases
+        on
+            ledger.submission_id = releases.submission_id
+            and ledger.intake_status = 'held'
 ),
 
 ranked as (
     select
         *,
+        row_number() over (
+            partition by source
+            order by file_modified_at asc, received_at asc, file_name asc, entry_id asc
+        ) as version_order,
         case
-            when intake_status = 'loaded' and source <> 'consultations'
+            when counts and source <> 'consultations'
                 then row_number() over (
-                    partition by source, fiscal_year, submitter_code, intake_status
-                    order by received_at desc, file_name desc
+                    partition by source, fiscal_year, submitter_code, counts
+                    order by
+                        file_modified_at desc, received_at desc, file_name desc, entry_id desc
                 )
         end as recency_rank
-    from ledger
+    from entries
 )
 
 select
@@ -27,11 +57,13 @@ select
     archive_path,
     received_at,
     file_modified_at,
+    version_order,
     case
-        when intake_status = 'loaded' and recency_rank > 1 then 'superseded'
+        when counts and recency_rank > 1 then 'superseded'
+        when counts then 'loaded'
         else intake_status
     end as status,
-    intake_status = 'loaded' and coalesce(recency_rank, 1) = 1 as is_current,
+    counts and coalesce(recency_rank, 1) = 1 as is_current,
     duplicate_of,
     submitter_code,
     submitter_name,
@@ -43,7 +75,11 @@ select
     rows_quarantined,
     rows_skipped,
     rows_rejected,
-    reason,
+    case when intake_status = 'held' then reason end as hold_reason,
+    case when intake_status = 'rejected' then reason end as reason,
+    released_at,
+    released_by,
+    release_reason,
     warnings,
     file_encoding,
     sheet

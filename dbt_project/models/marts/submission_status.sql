@@ -1,5 +1,6 @@
 -- Who has sent what for each fiscal year, and whom to chase: every expected submitter appears,
--- with status received, rejected (only rejected files so far) or missing.
+-- with status held (its newest file is held back by a check; an earlier version, if any, is
+-- what the marts show), received, rejected (only rejected files so far) or missing.
 with entries as (
     select * from {{ ref('int_submissions_current') }}
 ),
@@ -69,6 +70,17 @@ latest as (
     where is_current or status = 'rejected'
 ),
 
+held as (
+    select
+        *,
+        row_number() over (
+            partition by covered_year, source, submitter_code
+            order by version_order desc
+        ) as pick
+    from entry_years
+    where status = 'held'
+),
+
 consultation_rows as (
     select
 fiscal_year,
@@ -83,12 +95,14 @@ select
     expected.submitter_code,
     expected.submitter_name,
     case
+        when held.submission_id is not null then 'held'
         when latest.is_current then 'received'
         when latest.status = 'rejected' then 'rejected'
         else 'missing'
     end as status,
-    latest.file_name as latest_file,
-    latest.received_at,
+    coalesce(held.file_name, latest.file_name) as latest_file,
+    coalesce(held.received_at, latest.received_at) as received_at,
+    held.hold_reason,
     cast(
         case
             when expected.source = 'consultations' then consultation_rows.consultations
@@ -103,6 +117,14 @@ left join latest
         and expected.source = latest.source
         and expected.submitter_code = latest.submitter_code
         and latest.pick = 1
+left join held
+    on
+        expected.fiscal_year = held.covered_year
+        and expected.source = held.source
+        and expected.submitter_code = held.submitter_code
+        and held.pick = 1
+        and (latest.is_current is null or not latest.is_current
+            or held.version_order > latest.version_order)
 left join consultation_rows
     on
         expected.source = 'consultations'
