@@ -1,17 +1,27 @@
-"""great-expectations suites on every load: errors block publishing, warnings are recorded."""
+"""great-expectations suites: each file is checked once as it is taken in, and a failed
+`error` holds back that file alone; mart suites still guard publishing."""
 
 from __future__ import annotations
 
+import os
+import time
+
+import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.defs.build import build_definitions
+from pipelines.defs.warehouse import PUBLISHED_KEY
 from pipelines.quality.suites import load_suites
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 from pipelines.workspace import prepare
-from tests.conftest import copy_sample, write_csv
+from tests.conftest import copy_sample, welfare_cli, write_csv
 
 pytestmark = pytest.mark.slow
+
+KITA = "令和6年度_北区_居場所.csv"
+HEADER = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数"
 
 
 def test_every_suite_is_a_reviewed_file_with_severities():
@@ -27,43 +37,204 @@ def test_every_suite_is_a_reviewed_file_with_severities():
     } <= set(suites)
     severities = {e["meta"]["severity"] for s in suites.values() for e in s.expectations}
     assert severities == {"error", "warning"}
+    kinds = {s.name: s.kind for s in suites.values()}
+    assert kinds["ibasho_survey"] == "submission" and kinds["place_counts_by_ward"] == "mart"
 
 
-def test_the_sample_shows_a_warning_which_is_kept_in_audit_dq_results(sample_run):
+def test_plausibility_limits_beyond_the_spec_are_warnings():
+    """SUBMISSIONS.md calls any count ≥ 0 valid: more than 366 sessions is worth a look, no more."""
+    ibasho = load_suites()["ibasho_survey"]
+    severity = {e["kwargs"]["column"]: e["meta"]["severity"] for e in ibasho.expectations}
+    assert severity["sessions_per_year"] == "warning"
+    assert severity["start_year"] == "warning"
+
+
+def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run):
     settings, summary = sample_run
     assert summary.success and summary.published
     [warning] = summary.checks_warned
-    assert "gx_ibasho_survey" in warning and "令和6年度_北区_居場所.csv" in warning
+    assert "gx_ibasho_survey" in warning and KITA in warning and "250" in warning
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         rows = db.execute(
             """
-            select suite, column_name, severity, unexpected_count, files
+            select suite, file_name, column_name, severity, unexpected_count, rows
             from audit.dq_results where not success and run_id = ?""",
             [summary.run_id],
         ).fetchall()
-    assert rows == [
-        ("ibasho_survey", "participants_per_session", "warning", 1, "令和6年度_北区_居場所.csv")
-    ]
-    docs = settings.reports / "data_docs" / "ibasho_survey"
-    assert "ibasho_survey" in (docs / "index.html").read_text(encoding="utf-8")
+        checked = db.execute(
+            "select count(distinct submission_id) from audit.dq_results where run_id = ?",
+            [summary.run_id],
+        ).fetchone()[0]
+    assert rows == [("ibasho_survey", KITA, "participants_per_session", "warning", 1, "2")]
+    assert checked == 92  # every file read (all but the rejected one), once
+    docs = settings.reports / "data_docs" / "place_counts_by_ward"
+    assert "place_counts_by_ward" in (docs / "index.html").read_text(encoding="utf-8")
     assert list((docs / "validations").rglob("*.html"))
 
 
-def test_an_error_blocks_the_marts_and_leaves_the_published_warehouse_byte_for_byte(tmp_path):
-    settings = prepare(Settings(tmp_path / "home"))
-    copy_sample(settings, "ibasho_survey", "令和6年度_北区_居場所.csv")
-    assert run_pipeline(settings).success
-    published = settings.warehouse.read_bytes()
-    header = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数"
-    rows = [f"R6,中央区,森之宮地域,C-{n},サロン{n},高齢者サロン,12,240" for n in range(5)]
-    rows.append("R6,中央区,森之宮地域,C-9,毎日サロン,高齢者サロン,500,9000")  # > 366 a year
-    write_csv(settings.landing_for("ibasho_survey") / "R6_中央区_居場所.csv", [header, *rows])
-    summary = run_pipeline(settings)
-    assert not summary.success and not summary.published
-    [failure] = summary.checks_failed
-    assert "gx_ibasho_survey" in failure and "R6_中央区_居場所.csv" in failure
-    assert "年間開催回数は366回以下" in failure
-    assert settings.warehouse.read_bytes() == published
+def _ward_file(settings: Settings, name: str, ward: str, rows: list[str], saved: float) -> None:
+    path = write_csv(settings.landing_for("ibasho_survey") / name, [HEADER, *rows])
+    os.utime(path, (saved, saved))
+
+
+def _query(settings: Settings, sql: str, *params) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
-        wards = db.execute("select distinct ward_name from marts.place_counts").fetchall()
-    assert wards == [("北区",)]
+        return db.execute(sql, list(params)).fetchall()
+
+
+def test_an_error_holds_back_that_file_alone_until_it_is_released(tmp_path):
+    settings = prepare(Settings(tmp_path / "home"))
+    copy_sample(settings, "ibasho_survey", KITA)
+    copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx")
+    first = run_pipeline(settings)
+    assert first.success and first.published
+    kita_places = _query(settings, "select places from marts.place_counts_by_ward")
+    later = time.time()
+    # 北区 sends a newer file in which one place reports participants but no sessions (an
+    # error the council marks), and 中央区 its first file with the same kind of mistake. Each
+    # value passes the reader; a place with 1,234 sessions is only worth a warning.
+    _ward_file(
+        settings,
+        "R6_北区_居場所_修正.csv",
+        "北区",
+        [
+            "R6,北区,曽根崎地域,K-1,新サロン,高齢者サロン,12,240",
+            "R6,北区,曽根崎地域,K-2,休止中のサロン,高齢者サロン,0,35",
+        ],
+        later,
+    )
+    _ward_file(
+        settings,
+        "R6_中央区_居場所.csv",
+        "中央区",
+        [f"R6,中央区,森之宮地域,C-{n},サロン{n},高齢者サロン,12,240" for n in range(4)]
+        + [
+            "R6,中央区,森之宮地域,C-8,毎日サロン,高齢者サロン,1234,9000",
+            "R6,中央区,森之宮地域,C-9,休止サロン,高齢者サロン,0,50",
+        ],
+        later,
+    )
+    summary = run_pipeline(settings)
+    # The run succeeds and publishes; the held files are named with the reason and rows.
+    assert summary.success and summary.published, summary.failed_steps
+    assert sorted(summary.files["status"]) == ["held", "held"]
+    held = dict(zip(summary.files["file_name"], summary.files["reason"], strict=True))
+    assert "participants_without_sessions" in held["R6_中央区_居場所.csv"]
+    assert "行 rows: 7" in held["R6_中央区_居場所.csv"]  # row 7 of the file: C-9
+    assert "行 rows: 3" in held["R6_北区_居場所_修正.csv"]
+    [warning] = summary.checks_warned
+    assert "1234" in warning and "R6_中央区_居場所.csv" in warning
+    # The marts show 北区's earlier file and no 中央区 at all; other data untouched.
+    assert _query(settings, "select places from marts.place_counts_by_ward") == kita_places
+    assert _query(
+        settings, "select count(*) from marts.plan_scorecard where fiscal_year = 2024"
+    ) == [(8,)]
+    statuses = dict(
+        _query(
+            settings,
+            "select submitter_name, status from marts.submission_status "
+            "where source = 'ibasho_survey' and submitter_name in ('北区', '中央区')",
+        )
+    )
+    assert statuses == {"北区": "held", "中央区": "held"}
+    ledger = _query(
+        settings,
+        "select file_name, status, is_current, hold_reason is not null from audit.submissions "
+        "where source = 'ibasho_survey' order by file_name",
+    )
+    assert ledger == [
+        ("R6_中央区_居場所.csv", "held", False, True),
+        ("R6_北区_居場所_修正.csv", "held", False, True),
+        (KITA, "loaded", True, False),
+    ]
+    findings = _query(
+        settings,
+        "select file_name, column_name, severity, rows from audit.dq_results "
+        "where not success and run_id = ? order by file_name, column_name",
+        summary.run_id,
+    )
+    assert findings == [
+        ("R6_中央区_居場所.csv", "participants_without_sessions", "error", "7"),
+        ("R6_中央区_居場所.csv", "sessions_per_year", "warning", "6"),
+        ("R6_北区_居場所_修正.csv", "participants_without_sessions", "error", "3"),
+    ]
+    report = (settings.reports / "overview.html").read_text(encoding="utf-8")
+    assert "確認待ちのファイル" in report and "R6_中央区_居場所.csv" in report
+
+    # Staff confirm 中央区's values with the ward and release it; 北区 stays held.
+    refused = welfare_cli(settings.home, "release", "R6_中央区_居場所.csv", "--by", "山田")
+    assert refused.returncode == 2  # --reason is required
+    released = welfare_cli(
+        settings.home,
+        "release",
+        "R6_中央区_居場所.csv",
+        "--by",
+        "市社協 山田",
+        "--reason",
+        "C-9は休止中で参加者は見学者と区に確認",
+    )
+    assert released.returncode == 0, released.stderr
+    again = welfare_cli(
+        settings.home, "release", "R6_中央区_居場所.csv", "--by", "山田", "--reason", "x"
+    )
+    assert again.returncode == 1 and "already released" in again.stderr
+    after = run_pipeline(settings)
+    assert after.success and after.published and after.files.empty
+    wards = dict(_query(settings, "select ward_name, places from marts.place_counts_by_ward"))
+    assert wards["中央区"] == 6 and (wards["北区"],) == kita_places[0]
+    assert _query(
+        settings,
+        "select status, is_current, released_by, release_reason from audit.submissions "
+        "where file_name = 'R6_中央区_居場所.csv'",
+    ) == [("loaded", True, "市社協 山田", "C-9は休止中で参加者は見学者と区に確認")]
+    assert _query(
+        settings,
+        "select status from marts.submission_status where submitter_name = '中央区' "
+        "and source = 'ibasho_survey'",
+    ) == [("received",)]
+
+
+def test_validate_says_a_file_would_be_held(tmp_path):
+    path = write_csv(
+        tmp_path / "R6_中央区_居場所.csv",
+        [
+            HEADER,
+            *[f"R6,中央区,森之宮,C-{n},サロン{n},高齢者サロン,12,240" for n in range(3)],
+            "R6,中央区,森之宮,C-9,休止サロン,高齢者サロン,0,50",
+        ],
+    )
+    result = welfare_cli(tmp_path / "home", "validate", str(path))
+    assert result.returncode == 1
+    assert "would be HELD" in result.stdout and "行 rows: 5" in result.stdout
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_failed_mart_suite_leaves_the_published_warehouse_byte_for_byte(sample_run, tmp_path):
+    """A broken build (a ward with no places in the working database) stops publishing."""
+    import shutil
+
+    settings, _ = sample_run
+    copy = prepare(Settings(tmp_path / "copy"))
+    shutil.copy2(settings.working_db, copy.working_db)
+    shutil.copy2(settings.warehouse, copy.warehouse)
+    published = copy.warehouse.read_bytes()
+    with duckdb.connect(str(copy.working_db)) as db:
+        db.execute("update marts.place_counts_by_ward set places = 0 where ward_name = '北区'")
+    defs = build_definitions(copy)
+    check = dg.AssetCheckKey(
+        dg.AssetKey(["marts", "place_counts_by_ward"]), "gx_place_counts_by_ward"
+    )
+    job = dg.define_asset_job(
+        "publish_after_checks",
+        selection=dg.AssetSelection.assets(PUBLISHED_KEY) | dg.AssetSelection.checks(check),
+    )
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("publish_after_checks").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed and "提出した区は1か所以上" in evaluation.description
+    assert "令和6年度_北区_居場所.csv" in evaluation.description  # the file behind it
+    assert not any(e.asset_key == PUBLISHED_KEY for e in result.get_asset_materialization_events())
+    assert copy.warehouse.read_bytes() == published

@@ -37,6 +37,8 @@ class OverviewFigures:
     scorecard: Rows  # marts.plan_scorecard
     submission_gaps: Rows  # marts.submission_status, not received
     rejected_files: Rows  # audit.submissions, rejected
+    held_files: Rows  # audit.submissions, held (waiting for confirmation)
+    check_warnings: Rows  # audit.dq_results: warnings on the files that count
     provenance: Provenance
 
 
@@ -142,6 +144,20 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
             connection,
             "select source, file_name, submitter_name, fiscal_year, received_at, reason "
             "from audit.submissions where status = 'rejected' order by received_at desc",
+        ),
+        held_files=_rows(
+            connection,
+            "select source, file_name, submitter_name, fiscal_year, received_at, hold_reason "
+            "from audit.submissions where status = 'held' order by received_at desc",
+        ),
+        check_warnings=_rows(
+            connection,
+            "select results.file_name, ledger.source, ledger.submitter_name, ledger.fiscal_year, "
+            "results.description, results.column_name, results.examples, results.rows "
+            "from audit.dq_results as results "
+            "inner join audit.submissions as ledger on ledger.sha256 = results.submission_id "
+            "where not results.success and results.severity = 'warning' and ledger.is_current "
+            "order by ledger.source, results.file_name, results.column_name",
         ),
         provenance=provenance,
     )

@@ -38,6 +38,7 @@ STATUS_LABELS = {
     "not_computed": "—（計算対象外）",
     "missing": "未提出",
     "rejected": "差し戻し",
+    "held": "確認待ち",
 }
 
 STYLE = """
@@ -167,14 +168,35 @@ def _submissions(figures: OverviewFigures) -> str:
         "submitter_name": "提出元",
         "reason": "理由",
     }
+    held = _with_labels(figures.held_files)
+    held_columns = {
+        "source": "調査",
+        "file_name": "ファイル",
+        "submitter_name": "提出元",
+        "fiscal_year": "年度",
+        "hold_reason": "理由（確認が必要な値）",
+    }
+    warned = _with_labels(figures.check_warnings)
+    warned_columns = {
+        "source": "調査",
+        "file_name": "ファイル",
+        "submitter_name": "提出元",
+        "description": "確認事項",
+        "examples": "値",
+        "rows": "行",
+    }
     return _section(
         "submissions",
         "提出状況",
         "Submission status",
-        "<h3>未提出・差し戻し中</h3>",
+        "<h3>未提出・差し戻し・確認待ち</h3>",
         _table(gaps, gap_columns) if gaps else "<p>すべての提出元から受け付けています。</p>",
         "<h3>受付できなかったファイルと理由</h3>",
         _table(rejected, rejected_columns) if rejected else "<p>ありません。</p>",
+        "<h3>確認待ちのファイル（集計に入っていません）</h3>",
+        _table(held, held_columns) if held else "<p>ありません。</p>",
+        "<h3>集計に入っているファイルの確認事項</h3>",
+        _table(warned, warned_columns) if warned else "<p>ありません。</p>",
     )
 
 

@@ -91,12 +91,18 @@ def publish(
 
 def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The history of data-quality results (lake/dq_results) as audit.dq_results."""
-    files = settings.lake / "dq_results"
-    if any(files.glob("*.parquet")):
-        work.execute(
-            "create or replace table audit.dq_results as select * from "
-            f"read_parquet('{files}/*.parquet', union_by_name = true) order by checked_at"
-        )
+    from pipelines.quality.suites import DQ_RESULT_SCHEMA, DQ_RESULTS_TABLE
+
+    files = settings.lake / DQ_RESULTS_TABLE
+    empty = DQ_RESULT_SCHEMA.empty_table()  # noqa: F841 (read by DuckDB by name)
+    source = (
+        f"read_parquet('{files}/*.parquet', union_by_name = true)"
+        if any(files.glob("*.parquet"))
+        else "empty"
+    )
+    work.execute(
+        f"create or replace table audit.dq_results as select * from {source} order by checked_at"
+    )
 
 
 def table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
