@@ -223,7 +223,8 @@ def test_role_out_of_range_in_plan_indicators():
     [
         (b"PK\x03\x04 not really a zip", "R6_北区.xlsx", "corrupt"),
         (b"\x81\x7f\x81\x20 broken", "R6_北区.csv", "neither UTF-8 nor CP932"),
-        (b"", "R6_北区.csv", "No header row"),
+        (b"", "R6_北区.csv", "The file is empty (0 bytes)"),
+        (b"", "R6_北区.xlsx", "The file is empty (0 bytes)"),
         ("メモ\r\nこんにちは\r\n".encode(), "R6_北区.csv", "No header row"),
         (HEADER.encode() + b"\r\n", "R6_北区.csv", "no data rows"),
         (
@@ -281,3 +282,77 @@ def test_personal_data_columns_are_dropped_on_read():
     everything = result.rows.to_string() + result.quarantine.to_string() + " ".join(result.warnings)
     for secret in ("山田", "06-1234", "example.jp", "梅田", "鈴木", "090-0000"):
         assert secret not in everything
+
+
+# --- workbooks as some exporters write them, and hostile files --------------------------------
+
+
+def _with_stale_dimension(data: bytes, ref: str) -> bytes:
+    """The same workbook with its sheet's <dimension> element rewritten to ``ref``."""
+    import io
+    import re
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            body = source.read(item)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                body, count = re.subn(
+                    rb'<dimension ref="[^"]*"', f'<dimension ref="{ref}"'.encode(), body
+                )
+                assert count == 1
+            target.writestr(item, body)
+    return out.getvalue()
+
+
+def test_every_row_of_a_workbook_is_read_whatever_its_dimension_element_says():
+    rows = [[cell for cell in HEADER.split(",")]]
+    rows += [place(n).split(",") for n in range(82)]
+    stale = _with_stale_dimension(xlsx_bytes({"データ": rows}), "A1:K6")
+    result = read_submission(stale, "R6_北区.xlsx", IBASHO)
+    assert result.status == "loaded"
+    assert result.rows_read == 82 and result.rows_loaded == 82
+
+
+def test_a_workbook_that_unzips_to_gigabytes_is_refused_at_once():
+    """A zip bomb: 300 MB of sheet XML in well under a megabyte, refused before unpacking."""
+    import io
+    import time
+    import zipfile
+
+    template = zipfile.ZipFile(io.BytesIO(xlsx_bytes({"データ": [HEADER.split(",")]})))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in template.infolist():
+            if item.filename == "xl/worksheets/sheet1.xml":
+                with target.open(item.filename, "w", force_zip64=True) as sheet:
+                    sheet.write(
+                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                    )
+                    row = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000
+                    for _ in range(300 * 2**20 // len(row)):
+                        sheet.write(row)
+                    sheet.write(b"</sheetData></worksheet>")
+            else:
+                target.writestr(item, template.read(item))
+    data = bomb.getvalue()
+    assert len(data) < 2 * 2**20
+    started = time.monotonic()
+    result = read_submission(data, "R6_北区.xlsx", IBASHO)
+    assert time.monotonic() - started < 5
+    assert (
+        result.status == "rejected"
+        and "too large" in result.reason
+        and "sheet1.xml" in result.reason
+    )
+
+
+def test_a_csv_with_ten_thousand_columns_or_a_100_mb_line_is_refused():
+    extra = ",".join(f"列{n}" for n in range(10_000 - len(HEADER.split(","))))
+    wide = csv_bytes([f"{HEADER},{extra}", place(1)])
+    result = read_submission(wide, "R6_北区.csv", IBASHO)
+    assert result.status == "rejected" and "Too many columns (10,000" in result.reason
+    long_line = HEADER.encode() + b"\r\n" + b"x" * (100 * 2**20) + b"\r\n"
+    result = read_submission(long_line, "R6_北区.csv", IBASHO)
+    assert result.status == "rejected" and "longer than 1,000,000 characters" in result.reason

@@ -83,6 +83,28 @@ FILES: dict[str, tuple[str, str]] = {
         "Required column(s) missing: {columns}. Check the template's headings.",
     ),
     "empty": ("データ行がありません。", "The file has no data rows."),
+    "empty_file": (
+        "ファイルが空です（0バイト）。保存し直して、もう一度送ってください。",
+        "The file is empty (0 bytes): save it again and send it once more.",
+    ),
+    "sheet_too_large": (
+        "シート「{sheet}」が大きすぎます（展開すると{size}MB、上限{limit}MB）。"
+        "提出様式のデータだけを送ってください。",
+        "Sheet '{sheet}' is too large ({size} MB unpacked; the limit is {limit} MB): send "
+        "only the template's data.",
+    ),
+    "too_many_rows": (
+        "行数が多すぎます（{limit:,}行まで。Excelの上限です）。",
+        "Too many rows (more than {limit:,}, Excel's own limit).",
+    ),
+    "too_many_columns": (
+        "列が多すぎます（{count:,}列、上限{limit:,}列）。提出様式の列だけを送ってください。",
+        "Too many columns ({count:,}; the limit is {limit:,}): send only the template's columns.",
+    ),
+    "line_too_long": (
+        "{limit:,}文字を超える行があります。CSVとして正しく保存されているか確認してください。",
+        "A line is longer than {limit:,} characters: is this really a CSV saved from Excel?",
+    ),
     "fiscal_year_conflict": (
         "ファイル名の年度（{named}年度）と内容の年度（{content}年度）が一致しません。",
         "The file name says FY{named} but its rows say FY{content}.",

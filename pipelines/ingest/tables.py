@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,8 +15,16 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.ingest.messages import file_message
+
 HEADER_SEARCH_ROWS = 30  # title, date and blank lines above the header: never more than this
 PREFERRED_SHEET = "データ"
+# Limits that no real submission comes near and every hostile one does; past them a file is
+# rejected with a reason before it can take the run's time or memory.
+MAX_ROWS = 1_048_576  # Excel's limit: a sheet with more rows was not made by Excel (CSV: none)
+MAX_COLUMNS = 1_000  # the widest template has 16 columns
+MAX_LINE_CHARS = 1_000_000  # one CSV line of a million characters is not a survey row
+MAX_SHEET_BYTES = 256 * 2**20  # a sheet's XML once unzipped (a zip bomb is small zipped)
 
 
 class UnreadableFile(Exception):
@@ -58,6 +67,8 @@ def read_cells(
 ) -> CellTable | None:
     """Read a .csv or .xlsx file and locate its header row; None when no row looks like one."""
     suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+    if not data.strip():
+        raise UnreadableFile(file_message("empty_file"))
     if suffix == "xlsx":
         return _read_xlsx(data, header_score)
     if suffix in ("csv", "txt"):
@@ -75,14 +86,22 @@ def _best_header(rows: Sequence[Sequence[Any]], header_score: Callable[[Sequence
     return scores.index(max(scores))
 
 
+def _check_width(width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise UnreadableFile(file_message("too_many_columns", count=width, limit=MAX_COLUMNS))
+
+
 def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> CellTable | None:
     text, encoding = decode_text(data)
+    if re.search(f"[^\r\n]{{{MAX_LINE_CHARS + 1}}}", text):
+        raise UnreadableFile(file_message("line_too_long", limit=MAX_LINE_CHARS))
     head_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
     head_rows = list(csv.reader(head_lines))
     index = _best_header(head_rows, header_score)
     if index is None:
         return None
     header = head_rows[index]
+    _check_width(len(header))
     parts = text.split("\n", index + 1)  # the body starts on the line after the header
     body_text = parts[index + 1] if len(parts) > index + 1 else ""
     width = len(header)
@@ -100,6 +119,7 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
         # A row with more cells than the header: fall back to the csv module, keeping every row.
         rows = list(csv.reader(io.StringIO(body_text)))
         width = max([width, *map(len, rows)])
+        _check_width(width)
         body = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=range(width))
         header = header + [""] * (width - len(header))
     except pd.errors.EmptyDataError:
@@ -109,9 +129,42 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     return CellTable(header, body, first_row_number=index + 2, encoding=encoding)
 
 
+def _check_unzipped_sizes(data: bytes) -> None:
+    """Refuse a workbook whose sheets unzip to more than MAX_SHEET_BYTES (a zip bomb) before
+    any of it is unpacked. The sizes are the zip's own; zipfile stops at them when reading."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile:
+        return  # openpyxl says it is not a workbook, in the words staff get for that
+    for entry in entries:
+        if entry.filename.startswith("xl/") and entry.file_size > MAX_SHEET_BYTES:
+            raise UnreadableFile(
+                file_message(
+                    "sheet_too_large",
+                    sheet=entry.filename.rsplit("/", 1)[-1],
+                    size=entry.file_size // 2**20,
+                    limit=MAX_SHEET_BYTES // 2**20,
+                )
+            )
+
+
+def _sheet_rows(sheet) -> list[list[Any]]:
+    """Every row of a read-only sheet. The sheet's <dimension> element is ignored: some
+    exporters write it stale (A1:N6 on an 83-row sheet), and openpyxl would stop there."""
+    sheet.reset_dimensions()
+    rows = []
+    for row in sheet.iter_rows(values_only=True):
+        if len(rows) == MAX_ROWS:
+            raise UnreadableFile(file_message("too_many_rows", limit=MAX_ROWS))
+        _check_width(len(row))
+        rows.append(list(row))
+    return rows
+
+
 def _read_xlsx(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> CellTable | None:
     import openpyxl  # imported here: only Excel files pay for it
 
+    _check_unzipped_sizes(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
@@ -122,7 +175,7 @@ def _read_xlsx(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cel
     try:
         names = workbook.sheetnames
         sheet_name = PREFERRED_SHEET if PREFERRED_SHEET in names else names[0]
-        rows = [list(row) for row in workbook[sheet_name].iter_rows(values_only=True)]
+        rows = _sheet_rows(workbook[sheet_name])
     finally:
         workbook.close()
     index = _best_header(rows, header_score)
