@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -38,15 +37,12 @@ def cmd_load_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.runner import PROGRESS_LOGGER, format_summary, run_pipeline
+    from pipelines.progress import show_on_terminal
+    from pipelines.runner import run_pipeline
+    from pipelines.summary import format_summary
     from pipelines.workspace import prepare
 
-    handler = logging.StreamHandler(sys.stdout)  # bound now: dbt output is redirected later
-    handler.setFormatter(logging.Formatter("  %(message)s"))
-    progress = logging.getLogger(PROGRESS_LOGGER)
-    progress.addHandler(handler)
-    progress.setLevel(logging.INFO)
-    progress.propagate = False
+    show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
     settings = prepare(_settings())
     print(f"Running the warehouse job for {settings.home} ...")
     summary = run_pipeline(settings)

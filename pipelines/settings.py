@@ -6,6 +6,7 @@ Two different WELFARE_HOMEs never share a file: every path below derives from ``
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+
+def dbt_executable() -> str:
+    """dbt from the same environment as the running interpreter, so `.venv/bin/welfare run`
+    works from cron or systemd without the environment on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
 
 
 @dataclass(frozen=True)

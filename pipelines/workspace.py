@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -18,7 +17,7 @@ from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.release import RELEASE_SCHEMA, RELEASES_TABLE
 from pipelines.operations.failures import RUN_FAILURE_SCHEMA, RUN_FAILURES_TABLE
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SAMPLE_DIR, Settings
+from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SAMPLE_DIR, Settings, dbt_executable
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
 
@@ -84,11 +83,6 @@ def inputs_fingerprint(settings: Settings) -> str:
         for p in sorted((settings.lake / table).glob("*.parquet"))
     ]
     return hashlib.sha256("\n".join([_dbt_fingerprint(), *entries]).encode()).hexdigest()
-
-
-def dbt_executable() -> str:
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def run_dbt(

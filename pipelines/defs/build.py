@@ -11,6 +11,7 @@ from pipelines.defs.reporting import overview_report
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
 from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
+from pipelines.progress import progress_logger
 from pipelines.settings import Settings
 
 
@@ -38,6 +39,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[warehouse_job, extract_job, release_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, run_failure_recorder],
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
         resources={
             "welfare": WelfareSettings(home=str(settings.home)),
             "dbt": dbt_resource_for(settings),

@@ -14,7 +14,6 @@ from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.intake import Outcome, ingest_source
 from pipelines.ingest.lake import Lake
 from pipelines.quality.suites import submission_suite
-from pipelines.runner import progress_logger
 from pipelines.workspace import initialize_lake
 
 INGEST_POOL = "welfare_ingest"  # one run at a time appends to the lake's ledger
@@ -84,11 +83,9 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         settings = welfare.get()
         initialize_lake(settings)
 
-        def report(message: str) -> None:
-            context.log.info(message)
-            progress_logger().info(message)
-
-        outcomes = ingest_source(settings, contract, progress=report, run_id=context.run_id)
+        outcomes = ingest_source(
+            settings, contract, progress=context.log.info, run_id=context.run_id
+        )
         by_status = {
             s: [o for o in outcomes if o.status == s]
             for s in ("loaded", "held", "rejected", "duplicate")

@@ -4,7 +4,6 @@ import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.defs.warehouse import PUBLISHED_KEY
-from pipelines.runner import progress_logger
 
 OVERVIEW_KEY = dg.AssetKey(["reports", "overview"])
 
@@ -25,7 +24,6 @@ def overview_report(
 
     path, rebuilt = build_overview(welfare.get())
     message = f"report {'built' if rebuilt else 'unchanged (same published version)'}: {path}"
-    progress_logger().info(message)
     context.log.info(message)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "rebuilt": rebuilt}

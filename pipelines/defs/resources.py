@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
-from pipelines.settings import DBT_PROJECT_DIR, Settings
+from pipelines.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 
 
 class WelfareSettings(dg.ConfigurableResource):
@@ -27,4 +27,8 @@ def dbt_project_for(settings: Settings) -> DbtProject:
 
 
 def dbt_resource_for(settings: Settings) -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project_for(settings), profiles_dir=str(DBT_PROJECT_DIR))
+    return DbtCliResource(
+        project_dir=dbt_project_for(settings),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+    )

@@ -11,7 +11,6 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.resources import WelfareSettings
-from pipelines.runner import progress_logger
 from pipelines.warehouse.publish import PUBLISHED_SCHEMAS, publish
 from pipelines.workspace import inputs_fingerprint
 
@@ -50,7 +49,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt reads its paths from the environment (profiles.yml, the lake source).
         settings = welfare.get()
         os.environ.update(settings.dbt_env())
-        progress = progress_logger()
+        progress = context.log
         progress.info("warehouse: dbt build (models, seeds and tests)")
         built, checked, keys = 0, 0, []
         for event in dbt.cli(
@@ -117,7 +116,6 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
             if result.unchanged
             else f"published {result.warehouse} ({len(result.tables)} tables)"
         )
-        progress_logger().info(message)
         context.log.info(message)
         return dg.MaterializeResult(
             metadata={

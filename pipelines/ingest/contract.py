@@ -10,20 +10,9 @@ from typing import Any
 import yaml
 
 from pipelines.ingest.normalize import header_key
+from pipelines.ingest.types import COLUMN_TYPES, ColumnType
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
-COLUMN_TYPES = {
-    "text",
-    "code",
-    "ward",
-    "count",
-    "integer",
-    "number",
-    "date",
-    "fiscal_year",
-    "year",
-    "flag",
-}
 
 
 @dataclass(frozen=True)
@@ -37,6 +26,10 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     aliases: tuple[str, ...] = ()
+
+    @property
+    def column_type(self) -> ColumnType:
+        return COLUMN_TYPES[self.type]
 
     @property
     def label(self) -> str:

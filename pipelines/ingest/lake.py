@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.atomic import atomic_write, write_bytes
 from pipelines.ingest.contract import Contract
 
 LEDGER_TABLE = "submissions"
@@ -24,19 +24,6 @@ QUARANTINE_TABLE = "quarantined_rows"
 # A typed, empty file so every lake table can always be read (even before any submission).
 # Not "_empty": Spark and Hadoop skip files whose names start with "_" or ".".
 EMPTY_FILE = "empty.parquet"
-
-ARROW_TYPES = {
-    "text": pa.string(),
-    "code": pa.string(),
-    "ward": pa.string(),
-    "count": pa.int64(),
-    "integer": pa.int64(),
-    "year": pa.int64(),
-    "fiscal_year": pa.int64(),
-    "number": pa.float64(),
-    "date": pa.date32(),
-    "flag": pa.bool_(),
-}
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -85,7 +72,7 @@ QUARANTINE_SCHEMA = pa.schema(
 def source_schema(contract: Contract) -> pa.Schema:
     """The lake schema of a source: its contract columns, typed, plus lineage columns."""
     fields = [pa.field("submission_id", pa.string()), pa.field("source_row", pa.int64())]
-    fields += [pa.field(c.name, ARROW_TYPES[c.type]) for c in contract.columns]
+    fields += [pa.field(c.name, c.column_type.arrow) for c in contract.columns]
     if contract.fiscal_year_from_date:
         fields.append(pa.field("fiscal_year", pa.int64()))
     return pa.schema(fields)
@@ -99,27 +86,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_parquet(table: pa.Table, path: Path) -> None:
-    _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def archive_original(archive_dir: Path, suffix: str, data: bytes, sha256: str) -> Path:
     """Keep the bytes as received, named by their SHA-256 (the only copy of any personal data)."""
     target = archive_dir / f"{sha256}{suffix.lower()}"
     if not target.exists():
-        _atomic_write(target, lambda tmp: tmp.write_bytes(data))
+        write_bytes(target, data)
     return target
 
 

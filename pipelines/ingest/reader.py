@@ -188,53 +188,23 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
     return (blank | totals | notes).astype(bool)
 
 
-def _parser_for(column: Column) -> Callable[[Any], Any]:
-    if column.type == "code":
-        return nz.code_matcher(column.codes)
-    if column.type == "ward":
-        extra = nz.code_matcher(column.extra_codes) if column.extra_codes else None
-
-        def ward(value: Any) -> Any:
-            code = nz.ward_code(value)
-            if code is nz.MISSING and extra is not None:
-                return extra(value)
-            return code
-
-        return ward
-    return {
-        "count": nz.parse_number,
-        "integer": nz.parse_number,
-        "number": nz.parse_number,
-        "date": nz.parse_date,
-        "fiscal_year": nz.parse_fiscal_year,
-        "year": nz.parse_year,
-        "flag": nz.parse_flag,
-    }[column.type]
-
-
 def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse one NFKC-normalized column; return the values and, per row, the broken rule."""
     raw = text
     rule = pd.Series(None, index=raw.index, dtype=object)
-    if column.type == "text":
+    kind = column.column_type.kind
+    if column.column_type.parser is None:
         values = text
     else:
-        values = nz.map_distinct(text, _parser_for(column))
+        values = nz.map_distinct(text, column.column_type.parser(column))
         failed = pd.Series(
             values.to_numpy(dtype=object) == nz.MISSING, index=values.index, dtype=bool
         )
-        rule[failed] = {
-            "code": "not_in_code_list",
-            "ward": "unknown_ward",
-            "date": "invalid_date",
-            "fiscal_year": "invalid_fiscal_year",
-            "year": "invalid_year",
-            "flag": "invalid_flag",
-        }.get(column.type, "not_a_number")
+        rule[failed] = column.column_type.rule
         values = values.where(~failed, None)
-        if column.type in ("count", "integer", "number"):
+        if kind in ("whole", "decimal"):
             numbers = pd.to_numeric(values, errors="coerce")
-            if column.type in ("count", "integer"):
+            if kind == "whole":
                 rule[numbers.notna() & (numbers % 1 != 0)] = "not_an_integer"
             if column.minimum is not None:
                 below = numbers < column.minimum
@@ -243,13 +213,13 @@ def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series
                 rule[numbers > column.maximum] = "out_of_range"
             values = (
                 numbers.astype("Float64")
-                if column.type == "number"
+                if kind == "decimal"
                 else (numbers.where(rule.isna()).round().astype("Int64"))
             )
-        elif column.type in ("fiscal_year", "year"):
+        elif kind == "year":
             values = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
             values = pd.Series(values, index=raw.index)
-        elif column.type == "flag":
+        elif kind == "flag":
             values = values.fillna(False).astype(bool)
     if column.required:
         rule[values.isna() & rule.isna()] = "required_missing"
@@ -344,7 +314,7 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
         start = dt.date(result.fiscal_year, 4, 1)
         end = dt.date(result.fiscal_year + 1, 3, 31)
         for column in contract.columns:
-            if column.type == "date":
+            if column.column_type.kind == "date":
                 days = parsed[column.name]
                 days = pd.to_datetime(days, errors="coerce")
                 outside = days.notna() & ((days < pd.Timestamp(start)) | (days > pd.Timestamp(end)))

@@ -52,6 +52,27 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
 
 
+HEADLINE_QUERIES = {
+    "places (居場所)": "select fiscal_year, sum(places) from marts.place_counts",
+    "facilities with public-interest activities": "select fiscal_year, "
+    "sum(facilities_with_initiatives) from marts.public_interest_facilities",
+    "volunteer consultations": "select fiscal_year, sum(consultations) "
+    "from marts.consultation_volumes",
+}
+
+
+def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int, int]]]:
+    """The council's headline figures by fiscal year (the run summary prints them)."""
+    figures = {}
+    for label, sql in HEADLINE_QUERIES.items():
+        try:
+            rows = connection.execute(f"{sql} group by fiscal_year order by 1").fetchall()
+        except duckdb.Error:  # a warehouse from before that mart existed
+            continue
+        figures[label] = [(int(fy), int(n)) for fy, n in rows]
+    return figures
+
+
 def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> OverviewFigures:
     latest = connection.execute("select max(fiscal_year) from marts.place_counts").fetchone()[0]
     publish = _rows(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from html import escape
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.atomic import write_text
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Provenance, Rows, read_figures
 from pipelines.settings import Settings
@@ -347,12 +346,5 @@ def build_overview(settings: Settings, force: bool = False) -> tuple[Path, bool]
         and report_version(target) == (figures.provenance.version)
     ):
         return target, False
-    page = render_html(figures, render_charts(figures))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=target.parent, suffix=".tmp", delete=False
-    ) as handle:
-        handle.write(page)
-    os.chmod(handle.name, 0o644)  # readable by the staff who open it, like any report
-    os.replace(handle.name, target)  # a reader never sees half a page
+    write_text(target, render_html(figures, render_charts(figures)))  # never half a page
     return target, True

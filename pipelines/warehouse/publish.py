@@ -10,13 +10,12 @@ version it opened until it reconnects. Each published version is also kept in
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from pipelines.atomic import atomic_write, copy_file
 from pipelines.settings import Settings
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
@@ -30,17 +29,6 @@ class Published:
     tables: dict[str, int]  # schema.table → rows
     parquet_files: list[Path]
     unchanged: bool = False  # same inputs as the version already published: nothing replaced
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        shutil.copyfile(source, tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def published_tables(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -82,9 +70,9 @@ def publish(
         work.execute("checkpoint")
     settings.versions.mkdir(parents=True, exist_ok=True)
     version = settings.versions / f"warehouse-{stamp}.duckdb"
-    _copy_atomic(settings.working_db, version)
-    _copy_atomic(version, settings.warehouse)
-    parquet_files = export_parquet(settings, version, stamp)
+    copy_file(settings.working_db, version)
+    copy_file(version, settings.warehouse)
+    parquet_files = export_parquet(settings, version)
     prune_versions(settings, keep)
     return Published(version, settings.warehouse, tables, parquet_files)
 
@@ -126,18 +114,14 @@ def published_fingerprint(settings: Settings) -> str | None:
     return row[0] if row else None
 
 
-def export_parquet(settings: Settings, database: Path, stamp: str) -> list[Path]:
+def export_parquet(settings: Settings, database: Path) -> list[Path]:
     """Every published table as ``published/<schema>/<table>.parquet`` for non-DuckDB tools."""
     written = []
     with duckdb.connect(str(database), read_only=True) as connection:
         for schema, name in published_tables(connection):
             target = settings.published / schema / f"{name}.parquet"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{name}.parquet.tmp-{stamp}")
-            connection.execute(
-                f'copy (select * from "{schema}"."{name}") to \'{tmp}\' (format parquet)'
-            )
-            os.replace(tmp, target)
+            sql = f'copy (select * from "{schema}"."{name}") to \'{{}}\' (format parquet)'
+            atomic_write(target, lambda tmp, sql=sql: connection.execute(sql.format(tmp)))
             written.append(target)
     return written
 
@@ -160,7 +144,7 @@ def rollback(settings: Settings) -> Path:
             "戻せる以前の版がありません。 / There is no earlier published version to roll back to."
         )
     current, previous = available[0], available[1]
-    _copy_atomic(previous, settings.warehouse)
+    copy_file(previous, settings.warehouse)
     current.rename(current.with_name(current.name.replace("warehouse-", "rolled-back-")))
-    export_parquet(settings, previous, dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ"))
+    export_parquet(settings, previous)
     return previous

@@ -1,0 +1,166 @@
+"""What a run did, for the person who started it: collected from the Dagster run's events
+and the ledger, and written as the summary `welfare run` prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.ingest.lake import Lake
+from pipelines.settings import Settings
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    started_at: dt.datetime
+    files: pd.DataFrame  # ledger entries received during this run
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    tables_built: int = 0
+    published: bool = False
+    figures: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    unchanged: bool = False
+    report: Path | None = None
+
+
+def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) -> RunSummary:
+    """The summary of a finished Dagster run (``ExecuteInProcessResult``)."""
+    import dagster as dg
+
+    summary = RunSummary(
+        run_id=result.run_id,
+        success=result.success,
+        started_at=started,
+        files=_files_since(settings, started),
+        log_path=log_path,
+    )
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.description and not evaluation.passed:
+            name += f" — {evaluation.description}"
+        if evaluation.passed:
+            summary.checks_passed += 1
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned.append(name)
+        else:
+            summary.checks_failed.append(name)
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            summary.failed_steps.append(f"{event.step_key}: {message}")
+        if event.is_step_materialization:
+            key = event.asset_key
+            if key is not None and key.path[0] in ("marts", "audit"):
+                summary.tables_built += 1
+            if key is not None and key.path == ["published_warehouse"]:
+                metadata = event.step_materialization_data.materialization.metadata
+                unchanged = metadata.get("unchanged")
+                summary.published = not (unchanged is not None and unchanged.value)
+                summary.unchanged = not summary.published
+            if key is not None and key.path == ["reports", "overview"]:
+                metadata = event.step_materialization_data.materialization.metadata
+                summary.report = Path(metadata["path"].value)
+    summary.figures = published_headlines(settings)
+    return summary
+
+
+def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
+    ledger = Lake(settings.lake).ledger()
+    if ledger.empty:
+        return ledger
+    received = pd.to_datetime(ledger["received_at"], utc=True)
+    return ledger[received >= pd.Timestamp(started)].sort_values("received_at")
+
+
+def published_headlines(settings: Settings) -> dict[str, str]:
+    """The council's published figures, read back from the published warehouse."""
+    if not settings.warehouse.exists():
+        return {}
+    import duckdb
+
+    from pipelines.reporting.figures import headline_figures
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        return {
+            label: ", ".join(f"FY{fy} {n:,}" for fy, n in by_year) or "none"
+            for label, by_year in headline_figures(connection).items()
+        }
+
+
+def format_summary(summary: RunSummary, settings: Settings) -> str:
+    files = summary.files
+    lines = [
+        f"── welfare run {summary.run_id[:8]} ── {'SUCCEEDED' if summary.success else 'FAILED'} ──"
+    ]
+    if files.empty:
+        lines.append("Files: no new files in the landing folder.")
+    else:
+        counts = files["status"].value_counts()
+        lines.append(
+            f"Files: {len(files)} new — {counts.get('loaded', 0)} loaded, "
+            f"{counts.get('held', 0)} held for confirmation, "
+            f"{counts.get('rejected', 0)} rejected, {counts.get('duplicate', 0)} already received"
+        )
+        total = {
+            c: int(files[c].fillna(0).sum())
+            for c in (
+                "rows_read",
+                "rows_loaded",
+                "rows_quarantined",
+                "rows_skipped",
+                "rows_rejected",
+            )
+        }
+        lines.append(
+            f"Rows: {total['rows_read']:,} read = {total['rows_loaded']:,} loaded + "
+            f"{total['rows_quarantined']:,} quarantined + {total['rows_skipped']:,} skipped + "
+            f"{total['rows_rejected']:,} in rejected files"
+        )
+        for row in files[files["status"] == "rejected"].itertuples():
+            lines.append(f"  REJECTED {row.source}/{row.file_name}: {row.reason}")
+        for row in files[files["status"] == "held"].itertuples():
+            lines.append(f"  HELD {row.source}/{row.file_name}: {row.reason}")
+        if (files["status"] == "held").any():
+            lines.append(
+                "  A held file is not in the marts (an earlier version, if any, still is). "
+                "Send a corrected file, or after confirming with the sender: "
+                "welfare release FILE --by NAME --reason TEXT"
+            )
+        quarantined = files[files["rows_quarantined"].fillna(0) > 0]
+        if len(quarantined):
+            lines.append(
+                f"  {len(quarantined)} file(s) had rows quarantined: see "
+                "audit.quarantined_rows (file, row, column, value, rule)."
+            )
+    lines.append(
+        f"Checks: {summary.checks_passed} passed, {len(summary.checks_failed)} failed, "
+        f"{len(summary.checks_warned)} warnings"
+    )
+    lines.extend(f"  FAILED check {name}" for name in summary.checks_failed)
+    lines.extend(f"  warning {name}" for name in summary.checks_warned)
+    lines.extend(f"  FAILED step {step}" for step in summary.failed_steps)
+    lines.append(f"Tables built: {summary.tables_built} (marts and audit)")
+    if summary.published:
+        lines.append(f"Published: {settings.warehouse}")
+    elif summary.unchanged:
+        lines.append(f"Unchanged (no new inputs), still published: {settings.warehouse}")
+    elif settings.warehouse.exists():
+        lines.append(f"Not published; the previous warehouse is unchanged: {settings.warehouse}")
+    else:
+        lines.append("Not published; there is no warehouse yet.")
+    for label, value in summary.figures.items():
+        lines.append(f"  {label}: {value}")
+    if summary.report:
+        lines.append(f"Report (年次概要): {summary.report}")
+    if summary.log_path:
+        lines.append(f"Log (dbt output): {summary.log_path}")
+    return "\n".join(lines)
