@@ -1,4 +1,4 @@
-"""Atomic publishing of the private working database, and rollback.
+"""Atomic publishing of the private working database's marts and audit tables, and rollback.
 
 Analysts only ever open ``$WELFARE_HOME/warehouse.duckdb``. It is never written in place: a
 complete copy is made beside it and renamed over it in one step (``os.replace``), so a reader
@@ -68,13 +68,33 @@ def publish(
         _load_dq_results(work, settings)
         tables = table_counts(work)
         work.execute("checkpoint")
-    settings.versions.mkdir(parents=True, exist_ok=True)
     version = settings.versions / f"warehouse-{stamp}.duckdb"
-    copy_file(settings.working_db, version)
+    atomic_write(version, lambda tmp: _copy_published_schemas(settings.working_db, tmp))
     copy_file(version, settings.warehouse)
     parquet_files = export_parquet(settings, version)
     prune_versions(settings, keep)
     return Published(version, settings.warehouse, tables, parquet_files)
+
+
+def _copy_published_schemas(working_db: Path, target: Path) -> None:
+    """A new database holding only what analysts use (marts and audit), not the working
+    layers (staging views, intermediate tables, reference seeds)."""
+    with duckdb.connect(str(target)) as out:
+        out.execute(f"attach '{working_db}' as work (read_only)")
+        tables = out.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'work' and table_schema in ? "
+            "and table_type = 'BASE TABLE' order by 1, 2",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        for schema in PUBLISHED_SCHEMAS:
+            out.execute(f'create schema if not exists "{schema}"')
+        for schema, name in tables:
+            out.execute(
+                f'create table "{schema}"."{name}" as select * from work."{schema}"."{name}"'
+            )
+        out.execute("detach work")
+        out.execute("checkpoint")
 
 
 def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> None:
