@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
     settings = prepare(_settings())
     print(f"Running the warehouse job for {settings.home} ...")
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, force=args.force)
     print(format_summary(summary, settings))
     return 0 if summary.success and not summary.checks_failed else 1
 
@@ -151,11 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "load-sample", help="copy the shipped sample submissions into the landing folder"
     ).set_defaults(func=cmd_load_sample)
-    commands.add_parser(
+    run = commands.add_parser(
         "run",
         help="run the whole pipeline once through Dagster (ingest, dbt build, checks, "
-        "publish), print a summary; exit 1 if any step or blocking check failed",
-    ).set_defaults(func=cmd_run)
+        "publish), print a summary; exit 1 if any step or blocking check failed; when nothing "
+        "is new it stops at once",
+    )
+    run.add_argument("--force", action="store_true", help="run the job even when nothing is new")
+    run.set_defaults(func=cmd_run)
     validate = commands.add_parser(
         "validate",
         help="check a file before sending it: what would load, be quarantined, held or "

@@ -13,13 +13,21 @@ import os
 import socket
 
 from pipelines.settings import Settings
-from pipelines.summary import RunSummary, summarize
+from pipelines.summary import RunSummary, skipped_summary, summarize
 
 LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
 
 
-def run_pipeline(settings: Settings) -> RunSummary:
-    """Execute the warehouse job once; never raises for a failed step (see RunSummary)."""
+def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
+    """Execute the warehouse job once; never raises for a failed step (see RunSummary).
+
+    When nothing is new (no file waiting, the inputs of the published version) the job is not
+    started at all, unless ``force``: a night without submissions costs a second.
+    """
+    from pipelines.workspace import reason_to_run
+
+    if not force and reason_to_run(settings) is None:
+        return skipped_summary(settings)
     import dagster as dg
 
     from pipelines.defs.automation import WAREHOUSE_JOB

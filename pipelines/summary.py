@@ -28,6 +28,7 @@ class RunSummary:
     figures: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     unchanged: bool = False
+    skipped: bool = False  # nothing new: the job was not started at all
     report: Path | None = None
 
 
@@ -96,8 +97,32 @@ def published_headlines(settings: Settings) -> dict[str, str]:
         }
 
 
+def skipped_summary(settings: Settings) -> RunSummary:
+    """A run that was not needed: no new file, the inputs of the published version."""
+    return RunSummary(
+        run_id="-",
+        success=True,
+        started_at=dt.datetime.now(dt.UTC),
+        files=pd.DataFrame(),
+        unchanged=True,
+        skipped=True,
+        figures=published_headlines(settings),
+    )
+
+
 def format_summary(summary: RunSummary, settings: Settings) -> str:
     files = summary.files
+    if summary.skipped:
+        return "\n".join(
+            [
+                "── welfare run ── NOTHING NEW ──",
+                "No new file in the landing folder, and the files, releases, models, contracts "
+                "and checks are those of the published version: nothing to do "
+                "(`welfare run --force` runs the job anyway).",
+                f"Still published: {settings.warehouse}",
+                *(f"  {label}: {value}" for label, value in summary.figures.items()),
+            ]
+        )
     lines = [
         f"── welfare run {summary.run_id[:8]} ── {'SUCCEEDED' if summary.success else 'FAILED'} ──"
     ]

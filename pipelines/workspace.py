@@ -13,11 +13,18 @@ from pathlib import Path
 import yaml
 
 from pipelines.extracts.audit_log import EXTRACT_SCHEMA, EXTRACTS_TABLE
-from pipelines.ingest.contract import all_contracts
+from pipelines.ingest.contract import CONTRACTS_DIR, all_contracts
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.release import RELEASE_SCHEMA, RELEASES_TABLE
 from pipelines.operations.failures import RUN_FAILURE_SCHEMA, RUN_FAILURES_TABLE
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, SAMPLE_DIR, Settings, dbt_executable
+from pipelines.settings import (
+    DBT_PROJECT_DIR,
+    EXPECTATIONS_DIR,
+    PROJECT_ROOT,
+    SAMPLE_DIR,
+    Settings,
+    dbt_executable,
+)
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
 
@@ -74,15 +81,43 @@ def _dbt_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _rules_fingerprint() -> str:
+    """The source contracts and the great-expectations suites: what reading and checking do."""
+    digest = hashlib.sha256()
+    for file in sorted([*CONTRACTS_DIR.glob("*.yml"), *EXPECTATIONS_DIR.glob("*.json")]):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def inputs_fingerprint(settings: Settings) -> str:
     """What a published warehouse was built from: the lake's ledger entries and releases, the
-    logs of failed runs and of extracts (audit tables), and the models."""
+    logs of failed runs and of extracts (audit tables), the models and reference data, the
+    contracts and the suites. Equal fingerprints: a run would change nothing."""
     entries = [
         f"{table}/{p.name}"
         for table in ("submissions", RELEASES_TABLE, RUN_FAILURES_TABLE, EXTRACTS_TABLE)
         for p in sorted((settings.lake / table).glob("*.parquet"))
     ]
-    return hashlib.sha256("\n".join([_dbt_fingerprint(), *entries]).encode()).hexdigest()
+    parts = [_dbt_fingerprint(), _rules_fingerprint(), *entries]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def reason_to_run(settings: Settings) -> str | None:
+    """Why a warehouse run is needed now, or None when it would change nothing: no file waits
+    in landing/ and the inputs are those of the published version."""
+    from pipelines.ingest.intake import pending_files
+    from pipelines.warehouse.publish import published_fingerprint
+
+    lake = Lake(settings.lake)
+    waiting = sum(len(pending_files(settings, c, lake)) for c in all_contracts())
+    if waiting:
+        return f"{waiting} new file(s) in the landing folder"
+    if not settings.warehouse.exists():
+        return "no published warehouse yet"
+    if published_fingerprint(settings) != inputs_fingerprint(settings):
+        return "the inputs changed since the published version (files, releases, models, rules)"
+    return None
 
 
 def run_dbt(

@@ -176,14 +176,32 @@ def test_personal_data_exists_only_in_the_archived_originals(sample_run):
     assert leaks == []
 
 
-def test_a_second_run_without_new_files_changes_nothing(sample_run):
+def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(sample_run):
+    import dagster as dg
+
+    from pipelines.defs.build import build_definitions
+    from pipelines.summary import format_summary
+
     settings, _ = sample_run
     before = settings.warehouse.read_bytes()
     ledger_before = len(list((settings.lake / "submissions").iterdir()))
     summary = run_pipeline(settings)
-    assert summary.success and summary.unchanged and summary.files.empty
+    assert summary.success and summary.skipped and summary.files.empty
+    assert "NOTHING NEW" in format_summary(summary, settings)
+    assert "FY2024 2,182" in format_summary(summary, settings)
     assert settings.warehouse.read_bytes() == before
     assert len(list((settings.lake / "submissions").iterdir())) == ledger_before
+    # The nightly schedule records why it skipped; --force runs the job, which publishes nothing.
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("nightly_warehouse")
+    with dg.instance_for_test() as instance:
+        tick = schedule.evaluate_tick(
+            dg.build_schedule_context(instance=instance, resources=defs.resources)
+        )
+    assert tick.run_requests == [] and "nothing new" in tick.skip_message
+    forced = run_pipeline(settings, force=True)
+    assert forced.success and forced.unchanged and not forced.skipped
+    assert settings.warehouse.read_bytes() == before
 
 
 def test_the_same_bytes_under_a_new_name_are_recognized(sample_run):

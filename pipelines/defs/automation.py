@@ -2,6 +2,9 @@
 
 import dagster as dg
 
+from pipelines.defs.resources import WelfareSettings
+from pipelines.workspace import reason_to_run
+
 WAREHOUSE_JOB = "warehouse_job"
 
 warehouse_job = dg.define_asset_job(
@@ -10,11 +13,18 @@ warehouse_job = dg.define_asset_job(
     description="Take in new submissions, build and test the warehouse, publish it.",
 )
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_warehouse",
     job=warehouse_job,
     cron_schedule="0 2 * * *",
     execution_timezone="Asia/Tokyo",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every night at 02:00 Japan time: the whole pipeline.",
+    description="Every night at 02:00 Japan time: the whole pipeline, unless nothing is new "
+    "(then the tick records why it skipped).",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext, welfare: WelfareSettings):
+    reason = reason_to_run(welfare.get())
+    if reason is None:
+        return dg.SkipReason("nothing new since the published version")
+    return dg.RunRequest(tags={"welfare/trigger": "nightly", "welfare/reason": reason})
