@@ -107,16 +107,18 @@ def cmd_dbt_docs(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from pipelines.extracts.package import build_extract, describe_extract
-    from pipelines.extracts.spec import SpecError, load_spec
+    from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
+    from pipelines.workspace import prepare_manifest
 
+    settings = _settings().ensure()
     try:
-        spec = load_spec(Path(args.spec))
+        spec = load_spec(Path(args.spec), extractable_marts(prepare_manifest(settings)))
     except SpecError as error:
         print(f"REFUSED: {error}", file=sys.stderr)
         return 2
     print(f"extract {spec.name}: {len(spec.tables)} table(s) for {spec.requester}")
     try:
-        result = build_extract(_settings(), spec, requested_by=args.by)
+        result = build_extract(settings, spec, requested_by=args.by)
     except (FileNotFoundError, RuntimeError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

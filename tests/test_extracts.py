@@ -19,13 +19,13 @@ from pipelines.extracts.disclosure import (
     SHOWN,
     TOTAL,
     cell_ranges,
+    protect_tables,
     recoverable_cells,
     suppress,
     with_totals,
 )
-from pipelines.extracts.package import protect_tables
 from pipelines.extracts.safe_cells import neutralize
-from pipelines.extracts.spec import SpecError, parse_spec
+from pipelines.extracts.spec import SpecError, extractable_marts, parse_spec
 from pipelines.settings import PROJECT_ROOT
 from tests.conftest import welfare_cli
 
@@ -41,6 +41,24 @@ def no_work_files_in_the_working_directory():
     before = set(cwd.iterdir())
     yield
     assert set(cwd.iterdir()) - before == set(), "files appeared in the working directory"
+
+
+@pytest.fixture(scope="session")
+def marts(sample_run):
+    """The extractable marts, as the dbt docs of the sample run's manifest declare them."""
+    settings, _ = sample_run
+    return extractable_marts(settings.dbt_target_dir / "manifest.json")
+
+
+def test_only_the_marts_the_dbt_docs_mark_can_be_extracted(marts):
+    assert set(marts) == {
+        "place_counts",
+        "public_interest_facilities",
+        "public_interest_activities",
+        "consultation_volumes",
+    }
+    assert marts["consultation_volumes"].about_people
+    assert marts["place_counts"].label_ja == "居場所の数"
 
 
 def _spec(**table) -> dict:
@@ -61,19 +79,19 @@ def _spec(**table) -> dict:
         {"rows": True},
     ],
 )
-def test_row_level_consultations_are_refused(table):
+def test_row_level_consultations_are_refused(table, marts):
     with pytest.raises(SpecError, match=r"行単位.*consultation_volumes"):
-        parse_spec(_spec(**table))
+        parse_spec(_spec(**table), marts)
 
 
-def test_consultation_threshold_can_be_raised_never_lowered():
-    assert parse_spec(_spec(suppression={"threshold": 20})).tables[0].threshold == 20
-    assert parse_spec(_spec()).tables[0].threshold == 10  # the documented default
+def test_consultation_threshold_can_be_raised_never_lowered(marts):
+    assert parse_spec(_spec(suppression={"threshold": 20}), marts).tables[0].threshold == 20
+    assert parse_spec(_spec(), marts).tables[0].threshold == 10  # the documented default
     with pytest.raises(SpecError, match="10"):
-        parse_spec(_spec(suppression={"threshold": 5}))
+        parse_spec(_spec(suppression={"threshold": 5}), marts)
 
 
-def test_places_are_shown_unless_the_spec_asks():
+def test_places_are_shown_unless_the_spec_asks(marts):
     spec = parse_spec(
         {
             "name": "p",
@@ -89,16 +107,17 @@ def test_places_are_shown_unless_the_spec_asks():
                     "suppression": {"threshold": 3},
                 },
             ],
-        }
+        },
+        marts,
     )
     assert spec.tables[0].threshold is None and spec.tables[1].threshold == 3
 
 
-def test_unknown_columns_and_marts_are_named_in_the_refusal():
+def test_unknown_columns_and_marts_are_named_in_the_refusal(marts):
     with pytest.raises(SpecError, match="no column age"):
-        parse_spec(_spec(dimensions=["age"]))
+        parse_spec(_spec(dimensions=["age"]), marts)
     with pytest.raises(SpecError, match="Only these marts"):
-        parse_spec(_spec(mart="stg_submissions"))
+        parse_spec(_spec(mart="stg_submissions"), marts)
 
 
 # -- safe cells ----------------------------------------------------------------------------
@@ -183,7 +202,7 @@ def _volumes_db() -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def test_overlapping_tables_of_the_same_records_are_refused():
+def test_overlapping_tables_of_the_same_records_are_refused(marts):
     spec = parse_spec(
         _spec(dimensions=["residence", "topic"])
         | {
@@ -191,13 +210,14 @@ def test_overlapping_tables_of_the_same_records_are_refused():
                 {"name": "a", "mart": "consultation_volumes", "dimensions": ["residence", "topic"]},
                 {"name": "b", "mart": "consultation_volumes", "dimensions": ["topic", "month"]},
             ]
-        }
+        },
+        marts,
     )
     with pytest.raises(SpecError, match="overlapping dimensions"):
         protect_tables(_volumes_db(), spec.tables)
 
 
-def test_a_nested_table_is_read_off_the_larger_ones_margins():
+def test_a_nested_table_is_read_off_the_larger_ones_margins(marts):
     spec = parse_spec(
         _spec()
         | {
@@ -209,7 +229,8 @@ def test_a_nested_table_is_read_off_the_larger_ones_margins():
                     "dimensions": ["residence", "topic"],
                 },
             ]
-        }
+        },
+        marts,
     )
     by_topic, full = protect_tables(_volumes_db(), spec.tables)
     margins = full.cells[full.cells["residence"] == TOTAL]

@@ -162,6 +162,9 @@ def test_personal_data_exists_only_in_the_archived_originals(sample_run):
         for column in ("相談者氏名", "電話番号", "メールアドレス"):
             secrets.update(v for v in frame[column].dropna().astype(str) if len(v) >= 5)
     assert len(secrets) > 500
+    import ahocorasick_rs  # every secret in one pass over each file (500 `in` scans took minutes)
+
+    finder = ahocorasick_rs.AhoCorasick(sorted(secrets))
     leaks = []
     for path in settings.home.rglob("*"):
         if (
@@ -171,8 +174,7 @@ def test_personal_data_exists_only_in_the_archived_originals(sample_run):
             or path.suffix in (".db", ".sqlite")
         ):
             continue
-        text = _strings_in(path)
-        leaks += [(path.name, s) for s in secrets if s in text]
+        leaks += [(path.name, s) for s in finder.find_matches_as_strings(_strings_in(path))]
     assert leaks == []
 
 

@@ -59,7 +59,8 @@ def test_csv_in_every_encoding_with_characters_shift_jis_cannot_hold(encoding):
     lines = [HEADER, place(1, 活動名称="喫茶～ひまわり①㈱髙"), *good_places()[1:]]
     result = read_submission(csv_bytes(lines, encoding), "R6_北区_居場所.csv", IBASHO)
     assert result.status == "loaded", result.reason
-    assert result.rows.loc[0, "activity_name"] == "喫茶~ひまわり1(株)髙"  # NFKC
+    assert result.rows.loc[0, "activity_name"] == "喫茶～ひまわり①㈱髙"  # stored as sent
+    assert result.rows.loc[0, "activity_name_key"] == "喫茶~ひまわり1(株)髙"  # for matching
     assert result.rows_loaded == 6
 
 
@@ -356,3 +357,21 @@ def test_a_csv_with_ten_thousand_columns_or_a_100_mb_line_is_refused():
     long_line = HEADER.encode() + b"\r\n" + b"x" * (100 * 2**20) + b"\r\n"
     result = read_submission(long_line, "R6_北区.csv", IBASHO)
     assert result.status == "rejected" and "longer than 1,000,000 characters" in result.reason
+
+
+def test_free_text_is_kept_as_sent_and_matched_by_its_normalized_key():
+    lines = [
+        HEADER,
+        place(1, 活動名称="  ①サロン（㈱協力）Ⅲ期  ", 地域名="曽根崎　地域"),
+        place(2, 活動名称="1サロン ((株)協力)III期", 地域名="曽根崎地域", 活動ID=""),
+        *good_places()[2:],
+    ]
+    result = read_submission(csv_bytes(lines), "R6_北区_居場所.csv", IBASHO)
+    assert result.status == "loaded", result.reason
+    first = result.rows.iloc[0]
+    assert first["activity_name"] == "①サロン（㈱協力）Ⅲ期"  # trimmed, nothing else
+    assert first["district"] == "曽根崎　地域"
+    assert first["activity_name_key"] == "1サロン((株)協力)III期"
+    assert first["district_key"] == "曽根崎地域"
+    # The second row is the same place by ward + district + name: quarantined as a repeat.
+    assert result.quarantine["rule"].tolist() == ["duplicate_key"]

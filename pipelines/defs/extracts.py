@@ -24,11 +24,14 @@ def extract_package(
     context: dg.OpExecutionContext, config: ExtractConfig, welfare: WelfareSettings
 ) -> dg.Output[str]:
     from pipelines.extracts.package import build_extract, describe_extract
-    from pipelines.extracts.spec import load_spec
+    from pipelines.extracts.spec import extractable_marts, load_spec
+    from pipelines.workspace import prepare_manifest
 
+    settings = welfare.get()
     path = Path(config.spec)
-    spec = load_spec(path if path.is_absolute() else PROJECT_ROOT / path)
-    result = build_extract(welfare.get(), spec, requested_by=config.requested_by)
+    marts = extractable_marts(prepare_manifest(settings))
+    spec = load_spec(path if path.is_absolute() else PROJECT_ROOT / path, marts)
+    result = build_extract(settings, spec, requested_by=config.requested_by)
     context.log.info(describe_extract(result))
     return dg.Output(
         str(result.zip_path),

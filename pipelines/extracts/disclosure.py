@@ -4,7 +4,9 @@ Primary and secondary suppression come from τ-Argus (``pytauargus``: the statis
 offices' tool, its modular method solved with HiGHS). This module adds what a reviewer wants
 to see: every table with all its margins, the status of each cell, and an independent proof
 by linear programming that no hidden cell can be worked out from the cells and totals that
-are shown (``recoverable_cells``).
+are shown (``recoverable_cells``). ``protect_tables`` applies it to every table of one extract
+together: a smaller table nested in a larger one is read off the larger one's margins, and
+tables that overlap otherwise are refused.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
+
+from pipelines.extracts.spec import SpecError, TableSpec
 
 TOTAL = "計"  # the total row/column label of Japanese statistical tables
 HIDDEN = "x"  # the marker of a hidden cell in Japanese statistical tables
@@ -244,3 +249,102 @@ def cell_ranges(
             bounds.append(sign * solved.fun if solved.status == 0 else sign * np.inf)
         ranges[constraints.keys[index]] = (bounds[0], bounds[1])
     return ranges
+
+
+# -- protecting the tables of one extract together ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtractTable:
+    spec: TableSpec
+    cells: pd.DataFrame  # dimensions (text), measures, status
+    hidden: int
+
+
+def query_mart(connection: duckdb.DuckDBPyConnection, table: TableSpec) -> pd.DataFrame:
+    """The mart aggregated to the requested dimensions, filtered; dimensions as text."""
+    dimension_sql = [
+        f"strftime({d}, '%Y-%m') as {d}" if d == "month" else f"cast({d} as varchar) as {d}"
+        for d in table.dimensions
+    ]
+    measures = [f"cast(sum({m}) as bigint) as {m}" for m in table.measures]
+    where, params = [], []
+    for column, values in table.filters.items():
+        where.append(f"cast({column} as varchar) in ({', '.join('?' for _ in values)})")
+        params.extend(str(value) for value in values)
+    sql = (
+        f"select {', '.join(dimension_sql + measures)} from marts.{table.mart}"
+        + (f" where {' and '.join(where)}" if where else "")
+        + " group by all order by all"
+    )
+    return connection.execute(sql, params).df()
+
+
+def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
+    dimensions, measures = list(table.dimensions), list(table.measures)
+    if table.suppressed:
+        cells = suppress(frame, dimensions, measures[0], table.threshold)
+        exposed = recoverable_cells(cells, dimensions, measures[0])
+        if exposed:  # never hand over a table whose hidden cells can be worked out
+            raise RuntimeError(
+                f"{table.name}: {len(exposed)} hidden cell(s) could be recovered from the "
+                f"totals, e.g. {exposed[0].cell}; the extract was not written."
+            )
+    elif table.totals:
+        cells = with_totals(frame, dimensions, measures)
+        cells["status"] = SHOWN
+    else:
+        cells = frame.copy()
+        for dimension in dimensions:
+            cells[dimension] = cells[dimension].astype("string").fillna("不明")
+        cells["status"] = SHOWN
+    hidden = int(cells["status"].isin([PRIMARY, SECONDARY]).sum())
+    return ExtractTable(table, cells.reset_index(drop=True), hidden)
+
+
+def _nested_in(table: TableSpec, larger: TableSpec) -> bool:
+    return (
+        table.mart == larger.mart
+        and table.filters == larger.filters
+        and table.threshold == larger.threshold
+        and set(table.dimensions) <= set(larger.dimensions)
+    )
+
+
+def _margin_of(table: TableSpec, larger: ExtractTable) -> ExtractTable:
+    """A smaller table read off a larger one's margins: the same cells, the same x's."""
+    cells = larger.cells
+    others = [d for d in larger.spec.dimensions if d not in table.dimensions]
+    rows = cells[(cells[others] == TOTAL).all(axis=1)] if others else cells
+    rows = rows[[*table.dimensions, *table.measures, "status"]].reset_index(drop=True)
+    hidden = int(rows["status"].isin([PRIMARY, SECONDARY]).sum())
+    return ExtractTable(table, rows, hidden)
+
+
+def protect_tables(
+    connection: duckdb.DuckDBPyConnection, specs: tuple[TableSpec, ...]
+) -> list[ExtractTable]:
+    """Every table of a spec, protected together: a suppressed table that is a margin of a
+    larger one in the same extract is read off that one, so the two can never be combined
+    to recover a hidden cell; tables that overlap otherwise are refused."""
+    done: dict[str, ExtractTable] = {}
+    for spec in sorted(specs, key=lambda t: -len(t.dimensions)):
+        larger = next(
+            (t for t in done.values() if t.spec.suppressed and _nested_in(spec, t.spec)), None
+        )
+        if spec.suppressed and larger is not None:
+            done[spec.name] = _margin_of(spec, larger)
+            continue
+        for other in done.values():
+            shared = set(spec.dimensions) & set(other.spec.dimensions)
+            hidden_somewhere = spec.suppressed or other.spec.suppressed
+            if other.spec.mart == spec.mart and shared and hidden_somewhere:
+                raise SpecError(
+                    f"「{spec.name}」と「{other.spec.name}」は同じ記録を重なる分類で数えるため、"
+                    "組み合わせると秘匿セルが求められるおそれがあります。1つの表にまとめてください"
+                    f"（合計行に両方が含まれます）。 Tables {spec.name} and {other.spec.name} "
+                    "count the same records by overlapping dimensions; ask for one table with "
+                    "all their dimensions instead (its totals contain both)."
+                )
+        done[spec.name] = protect_table(query_mart(connection, spec), spec)
+    return [done[spec.name] for spec in specs]

@@ -26,26 +26,18 @@ from pipelines.extracts.disclosure import (
     HIDDEN,
     PRIMARY,
     SECONDARY,
-    SHOWN,
     TOTAL,
-    recoverable_cells,
-    suppress,
-    with_totals,
+    ExtractTable,
+    protect_tables,
 )
 from pipelines.extracts.safe_cells import neutralize
-from pipelines.extracts.spec import EXTRACTABLE, ExtractSpec, SpecError, TableSpec
+from pipelines.extracts.spec import ExtractSpec
 from pipelines.ingest.lake import sha256_of
 from pipelines.settings import Settings
+from pipelines.templating import render
 
 PUBLISHER = "大阪市社会福祉協議会（welfare-warehouse）"
 MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class ExtractTable:
-    spec: TableSpec
-    cells: pd.DataFrame  # dimensions (text), measures, status
-    hidden: int
 
 
 @dataclass(frozen=True)
@@ -60,95 +52,6 @@ class ExtractResult:
     @property
     def cells_hidden(self) -> int:
         return sum(table.hidden for table in self.tables)
-
-
-def query_mart(connection: duckdb.DuckDBPyConnection, table: TableSpec) -> pd.DataFrame:
-    """The mart aggregated to the requested dimensions, filtered; dimensions as text."""
-    dimension_sql = [
-        f"strftime({d}, '%Y-%m') as {d}" if d == "month" else f"cast({d} as varchar) as {d}"
-        for d in table.dimensions
-    ]
-    measures = [f"cast(sum({m}) as bigint) as {m}" for m in table.measures]
-    where, params = [], []
-    for column, values in table.filters.items():
-        where.append(f"cast({column} as varchar) in ({', '.join('?' for _ in values)})")
-        params.extend(str(value) for value in values)
-    sql = (
-        f"select {', '.join(dimension_sql + measures)} from marts.{table.mart}"
-        + (f" where {' and '.join(where)}" if where else "")
-        + " group by all order by all"
-    )
-    return connection.execute(sql, params).df()
-
-
-def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
-    dimensions, measures = list(table.dimensions), list(table.measures)
-    if table.suppressed:
-        cells = suppress(frame, dimensions, measures[0], table.threshold)
-        exposed = recoverable_cells(cells, dimensions, measures[0])
-        if exposed:  # never hand over a table whose hidden cells can be worked out
-            raise RuntimeError(
-                f"{table.name}: {len(exposed)} hidden cell(s) could be recovered from the "
-                f"totals, e.g. {exposed[0].cell}; the extract was not written."
-            )
-    elif table.totals:
-        cells = with_totals(frame, dimensions, measures)
-        cells["status"] = SHOWN
-    else:
-        cells = frame.copy()
-        for dimension in dimensions:
-            cells[dimension] = cells[dimension].astype("string").fillna("不明")
-        cells["status"] = SHOWN
-    hidden = int(cells["status"].isin([PRIMARY, SECONDARY]).sum())
-    return ExtractTable(table, cells.reset_index(drop=True), hidden)
-
-
-def _nested_in(table: TableSpec, larger: TableSpec) -> bool:
-    return (
-        table.mart == larger.mart
-        and table.filters == larger.filters
-        and table.threshold == larger.threshold
-        and set(table.dimensions) <= set(larger.dimensions)
-    )
-
-
-def _margin_of(table: TableSpec, larger: ExtractTable) -> ExtractTable:
-    """A smaller table read off a larger one's margins: the same cells, the same x's."""
-    cells = larger.cells
-    others = [d for d in larger.spec.dimensions if d not in table.dimensions]
-    rows = cells[(cells[others] == TOTAL).all(axis=1)] if others else cells
-    rows = rows[[*table.dimensions, *table.measures, "status"]].reset_index(drop=True)
-    hidden = int(rows["status"].isin([PRIMARY, SECONDARY]).sum())
-    return ExtractTable(table, rows, hidden)
-
-
-def protect_tables(
-    connection: duckdb.DuckDBPyConnection, specs: tuple[TableSpec, ...]
-) -> list[ExtractTable]:
-    """Every table of a spec, protected together: a suppressed table that is a margin of a
-    larger one in the same extract is read off that one, so the two can never be combined
-    to recover a hidden cell; tables that overlap otherwise are refused."""
-    done: dict[str, ExtractTable] = {}
-    for spec in sorted(specs, key=lambda t: -len(t.dimensions)):
-        larger = next(
-            (t for t in done.values() if t.spec.suppressed and _nested_in(spec, t.spec)), None
-        )
-        if spec.suppressed and larger is not None:
-            done[spec.name] = _margin_of(spec, larger)
-            continue
-        for other in done.values():
-            shared = set(spec.dimensions) & set(other.spec.dimensions)
-            hidden_somewhere = spec.suppressed or other.spec.suppressed
-            if other.spec.mart == spec.mart and shared and hidden_somewhere:
-                raise SpecError(
-                    f"「{spec.name}」と「{other.spec.name}」は同じ記録を重なる分類で数えるため、"
-                    "組み合わせると秘匿セルが求められるおそれがあります。1つの表にまとめてください"
-                    f"（合計行に両方が含まれます）。 Tables {spec.name} and {other.spec.name} "
-                    "count the same records by overlapping dimensions; ask for one table with "
-                    "all their dimensions instead (its totals contain both)."
-                )
-        done[spec.name] = protect_table(query_mart(connection, spec), spec)
-    return [done[spec.name] for spec in specs]
 
 
 def _csv_frame(table: ExtractTable) -> pd.DataFrame:
@@ -240,82 +143,19 @@ def data_dictionary(manifest_path: Path, tables: list[ExtractTable]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _readme(spec: ExtractSpec, result_tables: list[ExtractTable], provenance: dict) -> str:
-    lines = [
-        f"# {spec.name}",
-        "",
-        f"- 依頼者 Requester: {spec.requester}",
-        f"- 利用目的 Purpose: {spec.purpose}",
-        f"- 作成 Created: {provenance['created_at']} (UTC) by {provenance['requested_by']}",
-        f"- 出典 Source: {PUBLISHER}, published warehouse version "
-        f"{provenance['warehouse_version']} (published {provenance['published_at']} UTC)",
-        f"- データの時点 As of: {provenance['as_of']}",
-        "",
-        "## 表 Tables",
-        "",
-    ]
-    for table in result_tables:
-        spec_table = table.spec
-        filters = "; ".join(f"{c} in {list(v)}" for c, v in spec_table.filters.items()) or "none"
-        lines += [
-            f"### {spec_table.name}.csv / {spec_table.name}.parquet",
-            "",
-            f"- 元の表 Mart: marts.{spec_table.mart}（{EXTRACTABLE[spec_table.mart].label_ja}）",
-            f"- 分類 Dimensions: {', '.join(spec_table.dimensions)}",
-            f"- 数値 Measures: {', '.join(spec_table.measures)} (sums)",
-            f"- 絞り込み Filters: {filters}",
-            f"- 合計行 Totals: {'yes, labelled ' + TOTAL if spec_table.totals else 'no'}",
-            f"- 秘匿セル Hidden cells: {table.hidden} of {len(table.cells)}",
-            "",
-        ]
-    suppressed = [t.spec for t in result_tables if t.spec.suppressed]
-    lines += ["## 秘匿のルール Disclosure control", ""]
-    if suppressed:
-        thresholds = sorted({t.threshold for t in suppressed})
-        lines += [
-            f"相談件数など人に関する件数は、1以上{thresholds[0]}未満のセルを「{HIDDEN}」で秘匿して"
-            "います（0はそのまま表示）。合計から差し引いて秘匿セルが求められないよう、必要な"
-            f"セルも「{HIDDEN}」にしています（二次秘匿、τ-Argus モジュラー法）。"
-            "秘匿セルのどれも、同じ提供データの数値と合計から一意に求められないことを線形計画法で"
-            "確認しています。",
-            "",
-            f"Counts about people (consultations) between 1 and {thresholds[0] - 1} are hidden "
-            f"and shown as '{HIDDEN}', the marker of Japanese statistical tables; zeros are "
-            "shown. Further cells are hidden (secondary suppression, τ-Argus modular method) so "
-            "that no hidden cell can be worked out by subtracting from the totals in this "
-            "package; this was verified by solving the tables' sum constraints (linear "
-            "programming) before the package was written. In the Parquet files a hidden count "
-            "is null and its `_hidden` column is true.",
-            "",
-        ]
-    else:
-        lines += [
-            "この提供データは公開されている一覧の件数（居場所・施設）のみで、秘匿はありません。",
-            "Only counts of places and facilities (public lists, not about individuals): "
-            "nothing is hidden.",
-            "",
-        ]
-    lines += [
-        "## ファイル Files",
-        "",
-        "- *.csv: UTF-8 (BOM), CRLF; Excel opens them directly. Text that a spreadsheet would "
-        "run as a formula (starting with = + - @) is prefixed with an apostrophe.",
-        "- *.parquet: the same tables with typed counts.",
-        "- data_dictionary.csv: every column, its Japanese label and English description.",
-        f"- {MANIFEST}: the SHA-256 of every file; check with `sha256sum`.",
-        "",
-        "## 引用 How to cite",
-        "",
-        f"{PUBLISHER}「{EXTRACTABLE[result_tables[0].spec.mart].label_ja}ほか」"
-        f"（抽出 {spec.name}, 公開版 {provenance['warehouse_version']}, "
-        f"{provenance['created_at'][:10]} 作成）.",
-        "",
-        f"Osaka City Council of Social Welfare, welfare-warehouse extract '{spec.name}', "
-        f"published version {provenance['warehouse_version']}, created "
-        f"{provenance['created_at'][:10]}.",
-        "",
-    ]
-    return "\n".join(lines)
+def _readme(spec: ExtractSpec, tables: list[ExtractTable], provenance: dict) -> str:
+    thresholds = sorted({t.spec.threshold for t in tables if t.spec.suppressed})
+    return render(
+        "extract_README.md.j2",
+        spec=spec,
+        tables=tables,
+        provenance=provenance,
+        publisher=PUBLISHER,
+        manifest=MANIFEST,
+        hidden=HIDDEN,
+        total=TOTAL,
+        threshold=thresholds[0] if thresholds else None,
+    )
 
 
 def _provenance(connection: duckdb.DuckDBPyConnection) -> dict:

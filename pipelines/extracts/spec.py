@@ -1,12 +1,14 @@
 """Extract specifications: what a researcher asked for, read from a reviewed YAML file.
 
-A spec names marts, not tables in general: only the marts below can leave the warehouse, and
-only as aggregates. Consultation records are about people, so they leave only as counts with
-small cells hidden; a request for consultation rows is refused with the reason.
+A spec names marts, not tables in general: only the marts whose dbt docs say so
+(``meta.extract``) can leave the warehouse, and only as aggregates of the columns listed
+there. Consultation records are about people, so they leave only as counts with small cells
+hidden; a request for consultation rows is refused with the reason.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,40 +29,23 @@ class Mart:
     label_ja: str
 
 
-EXTRACTABLE: dict[str, Mart] = {
-    "place_counts": Mart(
-        ("fiscal_year", "ward_code", "ward_name", "activity_type"),
-        ("places", "sessions", "participants", "volunteers"),
-        about_people=False,
-        label_ja="居場所の数",
-    ),
-    "public_interest_facilities": Mart(
-        ("fiscal_year", "field"),
-        ("member_facilities", "facilities_with_initiatives"),
-        about_people=False,
-        label_ja="公益的な取組みの実施施設数",
-    ),
-    "public_interest_activities": Mart(
-        ("fiscal_year", "field", "category"),
-        ("facilities",),
-        about_people=False,
-        label_ja="公益的な取組みの分野別施設数",
-    ),
-    "consultation_volumes": Mart(
-        (
-            "fiscal_year",
-            "month",
-            "channel",
-            "requester_type",
-            "topic",
-            "residence_ward_code",
-            "residence",
-        ),
-        ("consultations",),
-        about_people=True,
-        label_ja="ボランティア・市民活動相談件数",
-    ),
-}
+def extractable_marts(manifest_path: Path) -> dict[str, Mart]:
+    """The marts that may leave the warehouse, from their dbt docs (``meta.extract`` in
+    models/marts/_marts.yml, read from the manifest): nothing else can be extracted."""
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    marts = {}
+    for node in manifest["nodes"].values():
+        extract = (node.get("config") or {}).get("meta", {}).get("extract")
+        if node["resource_type"] == "model" and node["schema"] == "marts" and extract:
+            marts[node["name"]] = Mart(
+                dimensions=tuple(extract["dimensions"]),
+                measures=tuple(extract["measures"]),
+                about_people=bool(extract["about_people"]),
+                label_ja=extract["label_ja"],
+            )
+    return marts
+
+
 # Names a requester might use for consultation records at row level.
 ROW_LEVEL_CONSULTATIONS = {
     "consultations",
@@ -78,6 +63,7 @@ class SpecError(ValueError):
 class TableSpec:
     name: str
     mart: str
+    mart_label: str  # the mart's Japanese name, for the README and the citation
     dimensions: tuple[str, ...]
     measures: tuple[str, ...]
     filters: dict[str, tuple[Any, ...]]
@@ -110,7 +96,9 @@ def _list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _table(spec_name: str, raw: dict[str, Any], default_filters: dict, index: int) -> TableSpec:
+def _table(
+    spec_name: str, raw: dict[str, Any], default_filters: dict, index: int, marts: dict[str, Mart]
+) -> TableSpec:
     mart_name = str(raw.get("mart", "")).strip()
     label = raw.get("name") or mart_name or f"table {index}"
     if raw.get("rows") or raw.get("row_level") or mart_name in ROW_LEVEL_CONSULTATIONS:
@@ -121,12 +109,12 @@ def _table(spec_name: str, raw: dict[str, Any], default_filters: dict, index: in
             "people and never leave row by row: ask for the aggregate mart "
             "consultation_volumes (counts below the threshold are hidden).",
         )
-    mart = EXTRACTABLE.get(mart_name)
+    mart = marts.get(mart_name)
     if mart is None:
         raise _refuse(
             spec_name,
             f"「{label}」: mart '{mart_name}' は抽出できません。 Only these marts can be "
-            f"extracted: {', '.join(sorted(EXTRACTABLE))}.",
+            f"extracted: {', '.join(sorted(marts))}.",
         )
     dimensions = tuple(_list(raw.get("dimensions")))
     if not dimensions:
@@ -171,6 +159,7 @@ def _table(spec_name: str, raw: dict[str, Any], default_filters: dict, index: in
     return TableSpec(
         name=name,
         mart=mart_name,
+        mart_label=mart.label_ja,
         dimensions=dimensions,
         measures=measures,
         filters={column: tuple(_list(values)) for column, values in filters.items()},
@@ -179,7 +168,9 @@ def _table(spec_name: str, raw: dict[str, Any], default_filters: dict, index: in
     )
 
 
-def parse_spec(raw: dict[str, Any], path: Path | None = None) -> ExtractSpec:
+def parse_spec(
+    raw: dict[str, Any], marts: dict[str, Mart], path: Path | None = None
+) -> ExtractSpec:
     name = str(raw.get("name", "")).strip()
     if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name):
         raise SpecError(
@@ -191,7 +182,7 @@ def parse_spec(raw: dict[str, Any], path: Path | None = None) -> ExtractSpec:
         raise _refuse(name, f"missing {', '.join(missing)} (who asks, why, and what).")
     default_filters = raw.get("filters") or {}
     tables = tuple(
-        _table(name, table, default_filters, index)
+        _table(name, table, default_filters, index, marts)
         for index, table in enumerate(_list(raw["tables"]), start=1)
     )
     if len({table.name for table in tables}) != len(tables):
@@ -210,11 +201,11 @@ def parse_spec(raw: dict[str, Any], path: Path | None = None) -> ExtractSpec:
     )
 
 
-def load_spec(path: Path) -> ExtractSpec:
+def load_spec(path: Path, marts: dict[str, Mart]) -> ExtractSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise SpecError(f"抽出仕様 {path}: cannot read it ({error}).") from error
     if not isinstance(raw, dict):
         raise SpecError(f"抽出仕様 {path}: expected a YAML mapping with name, requester, ...")
-    return parse_spec(raw, path)
+    return parse_spec(raw, marts, path)

@@ -26,6 +26,11 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     aliases: tuple[str, ...] = ()
+    key: bool = False  # free text with a normalized key beside it (<name>_key) for matching
+
+    @property
+    def key_name(self) -> str:
+        return f"{self.name}_key"
 
     @property
     def column_type(self) -> ColumnType:
@@ -89,6 +94,7 @@ def _column(raw: dict[str, Any]) -> Column:
         minimum=raw.get("min", 0 if raw["type"] in ("count", "number") else None),
         maximum=raw.get("max"),
         aliases=tuple(raw.get("aliases", ())),
+        key=bool(raw.get("key", False)),
     )
 
 

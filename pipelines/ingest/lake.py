@@ -72,7 +72,10 @@ QUARANTINE_SCHEMA = pa.schema(
 def source_schema(contract: Contract) -> pa.Schema:
     """The lake schema of a source: its contract columns, typed, plus lineage columns."""
     fields = [pa.field("submission_id", pa.string()), pa.field("source_row", pa.int64())]
-    fields += [pa.field(c.name, c.column_type.arrow) for c in contract.columns]
+    for column in contract.columns:
+        fields.append(pa.field(column.name, column.column_type.arrow))
+        if column.key:
+            fields.append(pa.field(column.key_name, pa.string()))
     if contract.fiscal_year_from_date:
         fields.append(pa.field("fiscal_year", pa.int64()))
     return pa.schema(fields)

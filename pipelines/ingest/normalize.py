@@ -47,6 +47,31 @@ def nfkc_text(values: pd.Series) -> pd.Series:
     return map_distinct(values, _nfkc_scalar)
 
 
+def trimmed_text(values: pd.Series) -> pd.Series:
+    """Free text as sent: surrounding white space removed, nothing else; blanks become None.
+    A number or date typed into a text column becomes its text."""
+
+    def trim(value: Any) -> Any:
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None
+        text = str(value).strip()
+        return text or None
+
+    return map_distinct(values, trim)
+
+
+def match_key(normalized: pd.Series) -> pd.Series:
+    """The form in which two free texts are "the same" (from their NFKC form): no white space,
+    one wave dash. ``①サロン（㈱協力）`` and ``1サロン ((株)協力)`` share a key."""
+
+    def key(value: Any) -> Any:
+        if value is None:
+            return None
+        return re.sub(r"\s+", "", str(value).translate(WAVE_DASHES)) or None
+
+    return map_distinct(normalized, key)
+
+
 def _nfkc_scalar(value: Any) -> Any:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -131,7 +131,7 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
     issues: list[pd.DataFrame] = []
     parsed: dict[str, pd.Series] = {}
     for column in contract.columns:
-        values, rule_per_row = _parse_column(column, texts[column.name])
+        values, rule_per_row = _parse_column(column, cells[column.name], texts[column.name])
         parsed[column.name] = values
         issues.append(
             _issues(rows, column, table.header, positions, cells[column.name], rule_per_row)
@@ -143,7 +143,12 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
     issues.extend(
         _row_context_issues(contract, table.header, positions, cells, parsed, rows, result)
     )
-    issues.extend(_duplicate_key_issues(contract, table.header, positions, cells, parsed, rows))
+    # Free text is compared by its key (NFKC, no spaces): 「①サロン」 repeats 「1 サロン」.
+    matching = {
+        c.name: nz.match_key(texts[c.name]) if c.column_type.kind == "free_text" else parsed[c.name]
+        for c in contract.columns
+    }
+    issues.extend(_duplicate_key_issues(contract, table.header, positions, cells, matching, rows))
 
     quarantine = pd.concat(
         [i for i in issues if len(i)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
@@ -159,6 +164,9 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
 
     keep = ~rows.isin(bad_rows)
     clean = pd.DataFrame({name: values[keep] for name, values in parsed.items()})
+    for column in contract.columns:
+        if column.key:
+            clean[column.key_name] = matching[column.name][keep]
     clean.insert(0, "source_row", rows[keep].astype("int64"))
     if contract.fiscal_year_column:
         clean[contract.fiscal_year_column] = result.fiscal_year
@@ -188,12 +196,15 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
     return (blank | totals | notes).astype(bool)
 
 
-def _parse_column(column: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse one NFKC-normalized column; return the values and, per row, the broken rule."""
+def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse one column (``text`` is its NFKC form); return the values and, per row, the
+    broken rule. Free text is kept as sent, only trimmed."""
     raw = text
     rule = pd.Series(None, index=raw.index, dtype=object)
     kind = column.column_type.kind
-    if column.column_type.parser is None:
+    if kind == "free_text":
+        values = nz.trimmed_text(cells)
+    elif column.column_type.parser is None:
         values = text
     else:
         values = nz.map_distinct(text, column.column_type.parser(column))
@@ -336,11 +347,11 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
     return out
 
 
-def _duplicate_key_issues(contract, header, positions, cells, parsed, rows):
+def _duplicate_key_issues(contract, header, positions, cells, matching, rows):
     """The second and later rows with the same key; the first one stays."""
     out = []
     for key in contract.unique_keys:
-        parts = pd.DataFrame({name: _key_part(parsed[name]) for name in key})
+        parts = pd.DataFrame({name: matching[name] for name in key})
         complete = parts.notna().all(axis=1)
         duplicated = complete & parts.astype(str).duplicated(keep="first")
         rule = pd.Series(None, index=parts.index, dtype=object)
@@ -348,10 +359,3 @@ def _duplicate_key_issues(contract, header, positions, cells, parsed, rows):
         column = contract.column(key[-1])
         out.append(_issues(rows, column, header, positions, cells[column.name], rule))
     return out
-
-
-def _key_part(values: pd.Series) -> pd.Series:
-    """A key component compared as people mean it: spacing and wave-dash variants ignored."""
-    if pd.api.types.infer_dtype(values, skipna=True) != "string":
-        return values
-    return values.str.replace(r"[\s~〜～]+", "", regex=True)

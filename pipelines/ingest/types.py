@@ -2,7 +2,9 @@
 
 For each type: how a cell is parsed (after NFKC), which rule a cell breaks when it cannot be
 parsed, how the value is stored in the lake (Arrow type), and what kind of value it is
-(whole numbers, decimals, a year) for the checks that follow parsing.
+(free text kept as sent, whole numbers, decimals, a year) for the checks that follow.
+NFKC is for matching and parsing: codes, identifiers, numbers, dates, wards and flags are
+normalized; names and notes (``text``) are stored as sent, only trimmed.
 """
 
 from __future__ import annotations
@@ -45,15 +47,18 @@ def _fixed(parser: Parser) -> Callable[[Column], Parser]:
 class ColumnType:
     name: str
     arrow: pa.DataType
-    parser: Callable[[Column], Parser] | None  # None: free text, stored as sent (trimmed)
+    parser: Callable[[Column], Parser] | None  # None: text, taken as it is (see kind)
     rule: str | None  # the rule a cell breaks when it cannot be parsed
-    kind: str = "value"  # "whole" (integers), "decimal", "year", "flag", "date" or "value"
+    # "free_text" (stored as sent, trimmed), "whole" (integers), "decimal", "year", "flag",
+    # "date" or "value" (NFKC-normalized: codes, identifiers, wards)
+    kind: str = "value"
 
 
 COLUMN_TYPES: dict[str, ColumnType] = {
     t.name: t
     for t in (
-        ColumnType("text", pa.string(), None, None),
+        ColumnType("text", pa.string(), None, None, "free_text"),  # names, notes: as sent
+        ColumnType("identifier", pa.string(), None, None),  # ids and codes without a list
         ColumnType("code", pa.string(), _code_parser, "not_in_code_list"),
         ColumnType("ward", pa.string(), _ward_parser, "unknown_ward"),
         ColumnType("count", pa.int64(), _fixed(nz.parse_number), "not_a_number", "whole"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ import duckdb
 
 from pipelines.atomic import write_text
 from pipelines.reporting.charts import render_charts
-from pipelines.reporting.figures import OverviewFigures, Provenance, Rows, read_figures
+from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
 from pipelines.settings import Settings
+from pipelines.templating import render
 
 REPORT_NAME = "overview.html"
 VERSION_META = "welfare-warehouse-version"
@@ -62,44 +62,6 @@ footer { margin-top: 3rem; font-size: 0.85rem; color: #555; border-top: 1px soli
 """
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else escape(str(value))
-
-
-def _table(rows: Rows, columns: dict[str, str], row_class: str | None = None) -> str:
-    head = "".join(f"<th>{escape(label)}</th>" for label in columns.values())
-    body = []
-    for row in rows:
-        cells = []
-        for key in columns:
-            value = row[key]
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if key == "fiscal_year" and value is not None:
-                text = f"{value}年度"  # a year, not a quantity: no thousands separator
-            elif numeric or value is None:
-                text = _number(value)
-            else:
-                text = escape(str(value))
-            css = "num" if numeric else ("status" if key == "status" else "")
-            cells.append(f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>")
-        css = f' class="{escape(str(row[row_class]))}"' if row_class else ""
-        body.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _chart(charts: dict[str, str], name: str, caption: str) -> str:
-    svg = charts.get(name)
-    inner = svg if svg else "<p>データがありません。 No data.</p>"
-    return (
-        f'<figure class="chart" data-chart="{name}" role="img" aria-label="{escape(caption)}">'
-        f"{inner}<figcaption>{escape(caption)}</figcaption></figure>"
-    )
-
-
 def _with_labels(rows: Rows) -> Rows:
     labelled = []
     for row in rows:
@@ -118,199 +80,44 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _kpi(label: str, name: str, value: str, note: str = "") -> str:
-    return f'<div class="kpi">{label}<b data-figure="{name}">{value}</b>{note}</div>'
-
-
-def _section(anchor: str, title_ja: str, title_en: str, *parts: str) -> str:
-    title = f"<h2>{title_ja} <small>{title_en}</small></h2>"
-    return f'<section id="{anchor}">{title}{"".join(parts)}</section>'
-
-
-def _summary(figures: OverviewFigures) -> str:
+def _kpis(figures: OverviewFigures) -> dict[str, Any]:
     year = figures.latest_year
     totals = {row["fiscal_year"]: row["places"] for row in figures.places_by_year}
-    trend = " → ".join(f"{totals[fy]:,}" for fy in sorted(totals))
-    facilities = sum(row["facilities_with_initiatives"] for row in figures.facilities_by_field)
-    members = sum(row["member_facilities"] for row in figures.facilities_by_field)
-    consultations = sum(
-        row["consultations"]
-        for row in figures.consultations_by_month_topic
-        if _fiscal_year(row["month"]) == year
-    )
-    mismatches = sum(row["status"] == "mismatch" for row in figures.scorecard)
-    kpis = [
-        _kpi(f"居場所（{year}年度）", "places_latest", f"{totals.get(year, 0):,} か所",
-             f"年度推移 {escape(trend)}"),
-        _kpi(f"公益的な取組みの実施施設（{year}年度）", "facilities_latest",
-             f"{facilities:,} 施設", f"会員施設 {members:,} のうち"),
-        _kpi(f"ボランティア・市民活動相談（{year}年度）", "consultations_latest",
-             f"{consultations:,} 件"),
-        _kpi("計画指標の不一致", "scorecard_mismatches", f"{mismatches} 件"),
-    ]  # fmt: skip
-    return f'<section id="summary"><div class="kpis">{"".join(kpis)}</div></section>'
-
-
-def _submissions(figures: OverviewFigures) -> str:
-    gaps = _with_labels(figures.submission_gaps)
-    rejected = _with_labels(figures.rejected_files)
-    gap_columns = {
-        "fiscal_year": "年度",
-        "source": "調査",
-        "submitter_name": "提出元",
-        "status_label": "状況",
-        "latest_file": "最新ファイル",
+    return {
+        "places": totals.get(year, 0),
+        "trend": " → ".join(f"{totals[fy]:,}" for fy in sorted(totals)),
+        "facilities": sum(r["facilities_with_initiatives"] for r in figures.facilities_by_field),
+        "members": sum(r["member_facilities"] for r in figures.facilities_by_field),
+        "consultations": sum(
+            row["consultations"]
+            for row in figures.consultations_by_month_topic
+            if _fiscal_year(row["month"]) == year
+        ),
+        "mismatches": sum(row["status"] == "mismatch" for row in figures.scorecard),
     }
-    rejected_columns = {
-        "source": "調査",
-        "file_name": "ファイル",
-        "submitter_name": "提出元",
-        "reason": "理由",
-    }
-    held = _with_labels(figures.held_files)
-    held_columns = {
-        "source": "調査",
-        "file_name": "ファイル",
-        "submitter_name": "提出元",
-        "fiscal_year": "年度",
-        "hold_reason": "理由（確認が必要な値）",
-    }
-    warned = _with_labels(figures.check_warnings)
-    warned_columns = {
-        "source": "調査",
-        "file_name": "ファイル",
-        "submitter_name": "提出元",
-        "description": "確認事項",
-        "examples": "値",
-        "rows": "行",
-    }
-    return _section(
-        "submissions",
-        "提出状況",
-        "Submission status",
-        "<h3>未提出・差し戻し・確認待ち</h3>",
-        _table(gaps, gap_columns) if gaps else "<p>すべての提出元から受け付けています。</p>",
-        "<h3>受付できなかったファイルと理由</h3>",
-        _table(rejected, rejected_columns) if rejected else "<p>ありません。</p>",
-        "<h3>確認待ちのファイル（集計に入っていません）</h3>",
-        _table(held, held_columns) if held else "<p>ありません。</p>",
-        "<h3>集計に入っているファイルの確認事項</h3>",
-        _table(warned, warned_columns) if warned else "<p>ありません。</p>",
-    )
-
-
-def _footer(provenance: Provenance) -> str:
-    generated = dt.datetime.fromisoformat(provenance.generated_at).astimezone(JST)
-    return (
-        '<footer id="provenance"><p>'
-        f"出典: welfare-warehouse 公開版 {escape(provenance.version or '—')}"
-        f"（公開 {escape(provenance.published_at or '—')} UTC、"
-        f"実行 {escape(provenance.run_id or '—')}、"
-        f"取込みファイル {provenance.files_loaded:,} 件）。"
-        f"作成 {generated:%Y-%m-%d %H:%M} JST。"
-        f"数値はすべて {escape(provenance.warehouse)} の marts スキーマの表と同じです。"
-        "</p></footer>"
-    )
 
 
 def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
-    """The whole page: pure, given the figures and the charts."""
-    year = figures.latest_year
+    """The whole page (templates/overview.html.j2): pure, given the figures and the charts."""
     data = json.dumps(asdict(figures), ensure_ascii=False, default=_jsonable)
-    data = data.replace("</", "<\\/")  # never closes the script element
-    ward_columns = {
-        "ward_name": "区",
-        "places": "居場所",
-        "places_prev_year": "前年度",
-        "change": "増減",
-    }
-    field_columns = {
-        "field": "施設種別",
-        "member_facilities": "会員施設",
-        "facilities_with_initiatives": "取組み実施施設",
-    }
-    scorecard_columns = {
-        "fiscal_year": "年度",
-        "indicator_name": "指標",
-        "unit": "単位",
-        "reported_value": "報告値",
-        "computed_value": "計算値",
-        "status_label": "照合",
-    }
-    sections = [
-        _summary(figures),
-        _section(
-            "places",
-            "居場所の数の推移",
-            "Places over fiscal years",
-            _chart(charts, "places_by_year", "年度別の居場所の数（marts.place_counts）"),
-            _table(figures.places_by_year, {"fiscal_year": "年度", "places": "居場所（か所）"}),
-        ),
-        _section(
-            "wards",
-            f"区別の居場所（{year}年度）",
-            "Places by ward",
-            _chart(charts, "places_by_ward", "区別の居場所の数（marts.place_counts_by_ward）"),
-            "<details><summary>表で見る（前年度比）</summary>",
-            _table(figures.places_by_ward, ward_columns),
-            "</details>",
-        ),
-        _section(
-            "activity-types",
-            "活動種別の内訳",
-            "Activity-type mix",
-            _chart(charts, "activity_mix", "活動種別ごとの居場所の数（marts.place_counts）"),
-        ),
-        _section(
-            "facilities",
-            f"社会福祉施設の公益的な取組み（{year}年度）",
-            "Public-interest activities by field and category",
-            _chart(
-                charts,
-                "facilities_by_field_category",
-                "施設種別・取組み分野ごとの施設数（marts.public_interest_activities）",
-            ),
-            _table(figures.facilities_by_field, field_columns),
-        ),
-        _section(
-            "consultations",
-            "ボランティア・市民活動相談",
-            "Consultations by month and topic",
-            _chart(
-                charts,
-                "consultations_by_month_topic",
-                "月別・相談内容別の相談件数（marts.consultation_volumes）",
-            ),
-        ),
-        _section(
-            "scorecard",
-            "推進計画の実績指標",
-            "Plan scorecard",
-            "<p>報告値と、倉庫が提出データから計算した値の比較。不一致は赤で示します。</p>",
-            _table(_with_labels(figures.scorecard), scorecard_columns, row_class="status"),
-        ),
-        _submissions(figures),
-    ]
-    version = escape(figures.provenance.version or "")
-    return f"""<!DOCTYPE html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="{VERSION_META}" content="{version}">
-<title>地域福祉活動 年次概要（{year}年度）</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<header><h1>地域福祉活動 年次概要（{year}年度）</h1>
-<p class="lead">大阪市社会福祉協議会 — 各区社協・施設連・ボランティアセンターの
-提出データから自動作成。 Annual overview built from the published warehouse.</p></header>
-{"".join(sections)}
-{_footer(figures.provenance)}
-<script type="application/json" id="overview-figures">{data}</script>
-</body>
-</html>
-"""
+    generated = dt.datetime.fromisoformat(figures.provenance.generated_at).astimezone(JST)
+    return render(
+        "overview.html.j2",
+        year=figures.latest_year,
+        figures=figures,
+        charts=charts,
+        kpis=_kpis(figures),
+        scorecard=_with_labels(figures.scorecard),
+        gaps=_with_labels(figures.submission_gaps),
+        rejected=_with_labels(figures.rejected_files),
+        held=_with_labels(figures.held_files),
+        warned=_with_labels(figures.check_warnings),
+        provenance=figures.provenance,
+        generated=f"{generated:%Y-%m-%d %H:%M}",
+        style=STYLE,
+        version_meta=VERSION_META,
+        figures_json=data.replace("</", "<\\/"),  # never closes the script element
+    )
 
 
 def _fiscal_year(month: dt.date) -> int:

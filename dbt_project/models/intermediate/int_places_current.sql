@@ -1,5 +1,6 @@
 -- The places of each ward's current submission, with an identity that follows a place across
--- years: the ward's own activity id, else ward + district + name without spaces.
+-- years: the ward's own activity id, else ward + district + name, both by their normalized keys
+-- (NFKC, no spaces: the reader writes them beside the names, which are kept as sent).
 with places as (
     select * from {{ ref('stg_ibasho_survey') }}
 ),
@@ -13,8 +14,8 @@ select
     places.*,
     coalesce(
         {{ dbt.concat(["places.ward_code", "'#'", "places.activity_id"]) }},
-        {{ dbt.concat(["places.ward_code", "'|'", "places.district", "'|'",
-                       "replace(replace(places.activity_name, ' ', ''), '　', '')"]) }}
+        {{ dbt.concat(["places.ward_code", "'|'", "places.district_key", "'|'",
+                       "places.activity_name_key"]) }}
     ) as place_key
 from places
 inner join current_submissions
