@@ -34,27 +34,27 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
     from pipelines.defs.build import build_definitions
 
     started = dt.datetime.now(dt.UTC)
-    definitions = build_definitions(settings)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    release_abandoned_runs(instance)
-    job = definitions.resolve_job_def(WAREHOUSE_JOB)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
-    # progress lines and the summary stay on the terminal.
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}
-            },
-            tags={
-                LAUNCHED_BY: "welfare run",
-                PID_TAG: str(os.getpid()),
-                HOST_TAG: socket.gethostname(),
-            },
-        )
+    # The instance is entered as a context: definitions then load against its storage.
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        release_abandoned_runs(instance)
+        job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB)
+        # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
+        # progress lines and the summary stay on the terminal.
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}
+                },
+                tags={
+                    LAUNCHED_BY: "welfare run",
+                    PID_TAG: str(os.getpid()),
+                    HOST_TAG: socket.gethostname(),
+                },
+            )
     return summarize(settings, result, started, log_path)
 
 

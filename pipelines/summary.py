@@ -20,6 +20,7 @@ class RunSummary:
     started_at: dt.datetime
     files: pd.DataFrame  # ledger entries received during this run
     checks_passed: int = 0
+    passed_checks: list[str] = field(default_factory=list)  # asset:check of each that passed
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
@@ -49,6 +50,7 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
             name += f" — {evaluation.description}"
         if evaluation.passed:
             summary.checks_passed += 1
+            summary.passed_checks.append(name)
         elif evaluation.severity == dg.AssetCheckSeverity.WARN:
             summary.checks_warned.append(name)
         else:

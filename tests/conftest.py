@@ -80,6 +80,29 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory):
     return settings, summary
 
 
+@pytest.fixture
+def published_home(sample_run, tmp_path: Path) -> Settings:
+    """A private copy of the sample run's WELFARE_HOME: published, with its lake, archive,
+    working database and Dagster history. Tests that change a warehouse start from here
+    instead of running the pipeline again; the shared sample run stays as it was built."""
+    from pipelines.workspace import write_dagster_yaml
+
+    settings, _ = sample_run
+    copy = Settings(tmp_path / "welfare_home")
+    shutil.copytree(settings.home, copy.home, symlinks=True)
+    write_dagster_yaml(copy)  # its storage paths name the copy
+    return copy
+
+
+def ward_file(settings: Settings, name: str, rows: list[str], saved: float | None = None) -> Path:
+    """A place-survey CSV in landing/ (the headers staff write), saved at ``saved``."""
+    header = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数"
+    path = write_csv(settings.landing_for("ibasho_survey") / name, [header, *rows])
+    if saved is not None:
+        os.utime(path, (saved, saved))
+    return path
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE_DIR

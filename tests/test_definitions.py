@@ -7,11 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-from pipelines.workspace import prepare
 
-
-def test_definitions_load_without_importing_gx_or_running_dbt(home):
-    prepare(home)
+def test_definitions_load_without_importing_gx_or_running_dbt(sample_run):
+    home, _ = sample_run
     before = set(home.dbt_target_dir.iterdir())
     script = textwrap.dedent("""
         import sys

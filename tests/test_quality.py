@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import dagster as dg
@@ -16,7 +15,7 @@ from pipelines.quality.suites import load_suites
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 from pipelines.workspace import prepare
-from tests.conftest import copy_sample, welfare_cli, write_csv
+from tests.conftest import copy_sample, ward_file, welfare_cli, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -72,79 +71,86 @@ def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run)
     assert list((docs / "validations").rglob("*.html"))
 
 
-def _ward_file(settings: Settings, name: str, ward: str, rows: list[str], saved: float) -> None:
-    path = write_csv(settings.landing_for("ibasho_survey") / name, [HEADER, *rows])
-    os.utime(path, (saved, saved))
-
-
 def _query(settings: Settings, sql: str, *params) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         return db.execute(sql, list(params)).fetchall()
 
 
-def test_an_error_holds_back_that_file_alone_until_it_is_released(tmp_path):
-    settings = prepare(Settings(tmp_path / "home"))
-    copy_sample(settings, "ibasho_survey", KITA)
-    copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx")
-    first = run_pipeline(settings)
-    assert first.success and first.published
-    kita_places = _query(settings, "select places from marts.place_counts_by_ward")
+KITA_2024 = (
+    "select places from marts.place_counts_by_ward where ward_name = '北区' and fiscal_year = 2024"
+)
+
+
+def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home):
+    settings = published_home
+    kita_places = _query(settings, KITA_2024)
+    scorecard = _query(settings, "select count(*) from marts.plan_scorecard")
     later = time.time()
-    # 北区 sends a newer file in which one place reports participants but no sessions (an
-    # error the council marks), and 中央区 its first file with the same kind of mistake. Each
-    # value passes the reader; a place with 1,234 sessions is only worth a warning.
-    _ward_file(
+    # 北区 sends a newer FY2024 file in which one place reports participants but no sessions
+    # (an error the council marks), and 中央区 its first FY2025 file with the same kind of
+    # mistake. Each value passes the reader; a place with 1,234 sessions only warrants a
+    # warning. The same bytes as a sample file, under another name, come in the same batch.
+    ward_file(
         settings,
         "R6_北区_居場所_修正.csv",
-        "北区",
         [
             "R6,北区,曽根崎地域,K-1,新サロン,高齢者サロン,12,240",
             "R6,北区,曽根崎地域,K-2,休止中のサロン,高齢者サロン,0,35",
         ],
         later,
     )
-    _ward_file(
+    ward_file(
         settings,
-        "R6_中央区_居場所.csv",
-        "中央区",
-        [f"R6,中央区,森之宮地域,C-{n},サロン{n},高齢者サロン,12,240" for n in range(4)]
+        "R7_中央区_居場所.csv",
+        [f"R7,中央区,森之宮地域,C-{n},サロン{n},高齢者サロン,12,240" for n in range(4)]
         + [
-            "R6,中央区,森之宮地域,C-8,毎日サロン,高齢者サロン,1234,9000",
-            "R6,中央区,森之宮地域,C-9,休止サロン,高齢者サロン,0,50",
+            "R7,中央区,森之宮地域,C-8,毎日サロン,高齢者サロン,1234,9000",
+            "R7,中央区,森之宮地域,C-9,休止サロン,高齢者サロン,0,50",
         ],
         later,
     )
+    copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx", "R6_実績指標_再送.xlsx")
     summary = run_pipeline(settings)
     # The run succeeds and publishes; the held files are named with the reason and rows.
     assert summary.success and summary.published, summary.failed_steps
-    assert sorted(summary.files["status"]) == ["held", "held"]
+    assert sorted(summary.files["status"]) == ["duplicate", "held", "held"]
     held = dict(zip(summary.files["file_name"], summary.files["reason"], strict=True))
-    assert "participants_without_sessions" in held["R6_中央区_居場所.csv"]
-    assert "行 rows: 7" in held["R6_中央区_居場所.csv"]  # row 7 of the file: C-9
+    assert "participants_without_sessions" in held["R7_中央区_居場所.csv"]
+    assert "行 rows: 7" in held["R7_中央区_居場所.csv"]  # row 7 of the file: C-9
     assert "行 rows: 3" in held["R6_北区_居場所_修正.csv"]
-    [warning] = summary.checks_warned
-    assert "1234" in warning and "R6_中央区_居場所.csv" in warning
-    # The marts show 北区's earlier file and no 中央区 at all; other data untouched.
-    assert _query(settings, "select places from marts.place_counts_by_ward") == kita_places
+    [warning] = [w for w in summary.checks_warned if "gx_ibasho_survey" in w]
+    assert "1234" in warning and "R7_中央区_居場所.csv" in warning
+    # The marts show 北区's earlier file and no 中央区 FY2025; other data untouched, and the
+    # same bytes under a new name changed nothing.
+    assert _query(settings, KITA_2024) == kita_places
+    assert _query(settings, "select count(*) from marts.plan_scorecard") == scorecard
     assert _query(
-        settings, "select count(*) from marts.plan_scorecard where fiscal_year = 2024"
-    ) == [(8,)]
+        settings, "select count(*) from marts.place_counts_by_ward where fiscal_year = 2025"
+    ) == [(0,)]
     statuses = dict(
         _query(
             settings,
-            "select submitter_name, status from marts.submission_status "
-            "where source = 'ibasho_survey' and submitter_name in ('北区', '中央区')",
+            "select submitter_name || fiscal_year, status from marts.submission_status "
+            "where source = 'ibasho_survey' and submitter_name in ('北区', '中央区') "
+            "and fiscal_year >= 2024",
         )
     )
-    assert statuses == {"北区": "held", "中央区": "held"}
+    assert statuses == {
+        "北区2024": "held",
+        "中央区2024": "received",
+        "北区2025": "missing",
+        "中央区2025": "held",
+    }
     ledger = _query(
         settings,
         "select file_name, status, is_current, hold_reason is not null from audit.submissions "
-        "where source = 'ibasho_survey' order by file_name",
+        "where file_name in ('R7_中央区_居場所.csv', 'R6_北区_居場所_修正.csv', ?) "
+        "order by file_name",
+        KITA,
     )
     assert ledger == [
-        ("R6_中央区_居場所.csv", "held", False, True),
         ("R6_北区_居場所_修正.csv", "held", False, True),
+        ("R7_中央区_居場所.csv", "held", False, True),
         (KITA, "loaded", True, False),
     ]
     findings = _query(
@@ -154,20 +160,20 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(tmp_path):
         summary.run_id,
     )
     assert findings == [
-        ("R6_中央区_居場所.csv", "participants_without_sessions", "error", "7"),
-        ("R6_中央区_居場所.csv", "sessions_per_year", "warning", "6"),
         ("R6_北区_居場所_修正.csv", "participants_without_sessions", "error", "3"),
+        ("R7_中央区_居場所.csv", "participants_without_sessions", "error", "7"),
+        ("R7_中央区_居場所.csv", "sessions_per_year", "warning", "6"),
     ]
     report = (settings.reports / "overview.html").read_text(encoding="utf-8")
-    assert "確認待ちのファイル" in report and "R6_中央区_居場所.csv" in report
+    assert "確認待ちのファイル" in report and "R7_中央区_居場所.csv" in report
 
     # Staff confirm 中央区's values with the ward and release it; 北区 stays held.
-    refused = welfare_cli(settings.home, "release", "R6_中央区_居場所.csv", "--by", "山田")
+    refused = welfare_cli(settings.home, "release", "R7_中央区_居場所.csv", "--by", "山田")
     assert refused.returncode == 2  # --reason is required
     released = welfare_cli(
         settings.home,
         "release",
-        "R6_中央区_居場所.csv",
+        "R7_中央区_居場所.csv",
         "--by",
         "市社協 山田",
         "--reason",
@@ -175,22 +181,26 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(tmp_path):
     )
     assert released.returncode == 0, released.stderr
     again = welfare_cli(
-        settings.home, "release", "R6_中央区_居場所.csv", "--by", "山田", "--reason", "x"
+        settings.home, "release", "R7_中央区_居場所.csv", "--by", "山田", "--reason", "x"
     )
     assert again.returncode == 1 and "already released" in again.stderr
     after = run_pipeline(settings)
     assert after.success and after.published and after.files.empty
-    wards = dict(_query(settings, "select ward_name, places from marts.place_counts_by_ward"))
-    assert wards["中央区"] == 6 and (wards["北区"],) == kita_places[0]
+    assert _query(
+        settings,
+        "select places from marts.place_counts_by_ward where ward_name = '中央区' "
+        "and fiscal_year = 2025",
+    ) == [(6,)]
+    assert _query(settings, KITA_2024) == kita_places
     assert _query(
         settings,
         "select status, is_current, released_by, release_reason from audit.submissions "
-        "where file_name = 'R6_中央区_居場所.csv'",
+        "where file_name = 'R7_中央区_居場所.csv'",
     ) == [("loaded", True, "市社協 山田", "C-9は休止中で参加者は見学者と区に確認")]
     assert _query(
         settings,
         "select status from marts.submission_status where submitter_name = '中央区' "
-        "and source = 'ibasho_survey'",
+        "and source = 'ibasho_survey' and fiscal_year = 2025",
     ) == [("received",)]
 
 

@@ -200,3 +200,26 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
     assert all(url.startswith(("file:", "data:", "about:")) for url in requests), requests
     assert screenshot.stat().st_size > 50_000
     assert Path(screenshot).exists()
+
+
+def test_names_from_files_are_escaped_never_markup(sample_run):
+    """A file or ward name is text on the page, whatever characters its sender used."""
+    import dataclasses
+
+    from pipelines.reporting.figures import read_figures
+    from pipelines.reporting.overview import render_html
+
+    settings, _ = sample_run
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        figures = read_figures(connection, str(settings.warehouse))
+    hostile = {
+        "source": "ibasho_survey",
+        "file_name": '<img src=x onerror="alert(1)">.csv',
+        "submitter_name": "北区",
+        "fiscal_year": 2024,
+        "received_at": None,
+        "hold_reason": "<script>alert(1)</script>",
+    }
+    page = render_html(dataclasses.replace(figures, held_files=[hostile]), charts={})
+    assert "<img src=x" not in page and "<script>alert" not in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.csv" in page

@@ -116,7 +116,7 @@ def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
         generated=f"{generated:%Y-%m-%d %H:%M}",
         style=STYLE,
         version_meta=VERSION_META,
-        figures_json=data.replace("</", "<\\/"),  # never closes the script element
+        figures_json=data.replace("<", "\\u003c"),  # no markup, never closes the script
     )
 
 
