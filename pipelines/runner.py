@@ -36,8 +36,8 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
     started = dt.datetime.now(dt.UTC)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # The instance is entered as a context: definitions then load against its storage.
-    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
         release_abandoned_runs(instance)
         job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB)
         # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
@@ -55,6 +55,8 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
                     HOST_TAG: socket.gethostname(),
                 },
             )
+    finally:
+        instance.dispose()
     return summarize(settings, result, started, log_path)
 
 

@@ -99,6 +99,9 @@ class Settings:
             "WELFARE_LAKE": str(self.lake),
             "WELFARE_WORKING_DB": str(self.working_db),
             "WELFARE_SPARK_HOME": str(self.spark_home),
+            # Where `welfare prepare` parsed the project: each run's dbt starts from that
+            # partial parse instead of parsing the whole project again.
+            "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DO_NOT_TRACK": "1",
             # Spark (the `spark` target) binds its driver to loopback, not the host's address.
             "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),

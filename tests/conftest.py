@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import openpyxl
 import pytest
@@ -16,6 +18,21 @@ import pytest
 from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class SeedFigures:
+    """The figures the seed document publishes, which the sample must reproduce
+    (SUBMISSIONS.md, "The published figures the sample data must reproduce")."""
+
+    places: Mapping[int, int] = field(
+        default_factory=lambda: MappingProxyType({2022: 1791, 2023: 1920, 2024: 2182})
+    )
+    facilities_with_initiatives_2024: int = 339
+    consultations_2024: int = 754
+
+
+SEED = SeedFigures()
 
 
 def write_csv(path: Path, lines: Iterable[str], encoding: str = "utf-8") -> Path:
@@ -61,6 +78,18 @@ def welfare_cli(home: Path, *args: str, timeout: int = 600) -> subprocess.Comple
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def no_dagster_state_between_tests():
+    """Dagster 1.13 leaves the "current definitions state storage" of an exited instance in a
+    context variable (DagsterInstance.__exit__ does not reset it); in one long test process a
+    later definitions load then reaches a disposed instance. Each test starts without one, as
+    each `welfare run` process does."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from pipelines.extracts.disclosure import (
 from pipelines.extracts.safe_cells import neutralize
 from pipelines.extracts.spec import SpecError, extractable_marts, parse_spec
 from pipelines.settings import PROJECT_ROOT
-from tests.conftest import welfare_cli
+from tests.conftest import SEED, welfare_cli
 
 SPECS = PROJECT_ROOT / "sources" / "extracts"
 CONSULTATION_SPEC = SPECS / "consultations_ward_month_topic.yml"
@@ -262,7 +262,14 @@ def test_csv_opens_as_japanese_text_in_excel(consultation_extract):
     residences = {row["residence"] for row in rows}
     assert {"北区", "東淀川区", "計"} <= residences
     grand = [r for r in rows if r["residence"] == r["month"] == r["topic"] == "計"]
-    assert grand == [{"residence": "計", "month": "計", "topic": "計", "consultations": "754"}]
+    assert grand == [
+        {
+            "residence": "計",
+            "month": "計",
+            "topic": "計",
+            "consultations": str(SEED.consultations_2024),
+        }
+    ]
 
 
 @pytest.mark.slow

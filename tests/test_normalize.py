@@ -120,9 +120,20 @@ def test_reiwa_fiscal_years_round_trip(year):
     assert nz.parse_fiscal_year(f"R{year - 2018}") == year
 
 
-@pytest.mark.parametrize("label", ["R6", "平成30年", "H30", "2021", "令和3年", "2021年"])
-def test_start_years(label):
-    assert nz.parse_year(label) in (2024, 2018, 2021)
+@pytest.mark.parametrize(
+    ("label", "year"),
+    [
+        ("R6", 2024),
+        ("平成30年", 2018),
+        ("H30", 2018),
+        ("2021", 2021),
+        ("令和3年", 2021),
+        ("2021年", 2021),
+        ("令和元年", 2019),
+    ],
+)
+def test_start_years(label, year):
+    assert nz.parse_year(label) == year
 
 
 def test_ward_in_every_accepted_form():

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.runner import run_pipeline
 from pipelines.settings import SAMPLE_DIR
+from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +31,16 @@ def test_the_seed_figures_are_reproduced(sample_run):
     places = dict(
         query(settings, "select fiscal_year, sum(places) from marts.place_counts group by 1")
     )
-    assert places == {2022: 1791, 2023: 1920, 2024: 2182}
+    assert places == SEED.places
     assert query(
         settings,
         "select sum(facilities_with_initiatives) from "
         "marts.public_interest_facilities where fiscal_year = 2024",
-    ) == [(339,)]
+    ) == [(SEED.facilities_with_initiatives_2024,)]
     assert query(
         settings,
         "select sum(consultations) from marts.consultation_volumes where fiscal_year = 2024",
-    ) == [(754,)]
+    ) == [(SEED.consultations_2024,)]
 
 
 def test_every_file_is_accounted_for(sample_run):
@@ -102,11 +103,7 @@ def test_submission_status_shows_who_sent_what(sample_run):
 def test_every_mart_is_also_published_as_parquet(sample_run):
     settings, _ = sample_run
     table = pq.read_table(settings.published / "marts" / "place_counts.parquet").to_pandas()
-    assert table.groupby("fiscal_year")["places"].sum().to_dict() == {
-        2022: 1791,
-        2023: 1920,
-        2024: 2182,
-    }
+    assert table.groupby("fiscal_year")["places"].sum().to_dict() == SEED.places
 
 
 def test_dbt_tests_are_recorded_as_asset_checks_in_the_dagster_instance(sample_run):

@@ -156,7 +156,8 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home
     findings = _query(
         settings,
         "select file_name, column_name, severity, rows from audit.dq_results "
-        "where not success and run_id = ? order by file_name, column_name",
+        "where not success and run_id = ? and submission_id is not null "
+        "order by file_name, column_name",
         summary.run_id,
     )
     assert findings == [
@@ -248,3 +249,34 @@ def test_a_failed_mart_suite_leaves_the_published_warehouse_byte_for_byte(sample
     assert "令和6年度_北区_居場所.csv" in evaluation.description  # the file behind it
     assert not any(e.asset_key == PUBLISHED_KEY for e in result.get_asset_materialization_events())
     assert copy.warehouse.read_bytes() == published
+
+
+def test_release_job_in_dagster_records_the_release(published_home):
+    """The same release from the Dagster UI's launchpad: a job with config."""
+    from pipelines.ingest.lake import Lake
+    from pipelines.ingest.release import releases
+
+    settings = published_home
+    ward_file(
+        settings, "R7_北区_居場所.csv", ["R7,北区,曽根崎地域,K-2,休止サロン,高齢者サロン,0,35"]
+    )
+    from pipelines.ingest.contract import load_contract
+    from pipelines.ingest.intake import ingest_source
+
+    [outcome] = ingest_source(settings, load_contract("ibasho_survey"))
+    assert outcome.status == "held"
+    defs = build_definitions(settings)
+    config = {
+        "submission": "R7_北区_居場所.csv",
+        "released_by": "市社協 田中",
+        "reason": "確認済み",
+    }
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("release_job").execute_in_process(
+            instance=instance,
+            run_config={"ops": {"release_submission": {"config": config}}},
+        )
+    assert result.success
+    [release] = releases(Lake(settings.lake)).to_dict("records")
+    assert release["sha256"] == outcome.sha256 and release["released_by"] == "市社協 田中"
+    assert "participants_without_sessions" in release["findings"]
