@@ -29,14 +29,23 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
     if not force and reason_to_run(settings) is None:
         return skipped_summary(settings)
     import dagster as dg
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
+    started = dt.datetime.now(dt.UTC)
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    # No "definitions state" is used here. Dagster 1.13 can leave a disposed instance's state
+    # storage as the current one in a long-lived process (DagsterInstance.__exit__ does not
+    # reset it), and loading definitions would then reach that dead instance.
+    with set_defs_state_storage(None):
+        return _execute(settings, instance, started)
+
+
+def _execute(settings: Settings, instance, started: dt.datetime) -> RunSummary:
     from pipelines.defs.automation import WAREHOUSE_JOB
     from pipelines.defs.build import build_definitions
 
-    started = dt.datetime.now(dt.UTC)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     try:
         release_abandoned_runs(instance)
         job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB)

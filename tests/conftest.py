@@ -80,18 +80,6 @@ def welfare_cli(home: Path, *args: str, timeout: int = 600) -> subprocess.Comple
     )
 
 
-@pytest.fixture(autouse=True)
-def no_dagster_state_between_tests():
-    """Dagster 1.13 leaves the "current definitions state storage" of an exited instance in a
-    context variable (DagsterInstance.__exit__ does not reset it); in one long test process a
-    later definitions load then reaches a disposed instance. Each test starts without one, as
-    each `welfare run` process does."""
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
-
-    with set_defs_state_storage(None):
-        yield
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Settings:
     return Settings(tmp_path / "welfare_home").ensure()
