@@ -47,10 +47,17 @@ lint: setup
 	$(UV) run welfare prepare >/dev/null
 	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
 
-test: lint browser-setup
+# The Spark suite waits on its JVM about half the time: it runs beside the main suite, its
+# output shown after it; `make test` fails if either fails.
+test: lint browser-setup spark-setup
 	$(UV) run dg check defs
-	$(UV) run pytest
-	@$(MAKE) --no-print-directory test-spark
+	@mkdir -p $(WELFARE_HOME)
+	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	spark=$$!; \
+	$(UV) run pytest; main=$$?; \
+	wait $$spark; spark_rc=$$?; \
+	echo "── Spark target (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
+	exit $$(( main != 0 ? main : spark_rc ))
 
 # The Spark target lives in its own environment (.venv-spark) so the default install stays
 # light and `make test` never has to uninstall PySpark again.
@@ -62,8 +69,10 @@ spark-setup: setup
 		{ echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }; }
 	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
 
+SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark -p no:cacheprovider
+
 test-spark: spark-setup
-	$(SPARK_ENV) $(UV) run --no-sync pytest tests/spark -p no:cacheprovider
+	$(SPARK_TEST)
 
 ui: setup
 	@$(UV) run welfare prepare
