@@ -123,8 +123,11 @@ left join held
         and expected.source = held.source
         and expected.submitter_code = held.submitter_code
         and held.pick = 1
-        and (latest.is_current is null or not latest.is_current
-            or held.version_order > latest.version_order)
+        and (
+            latest.is_current is null
+            or not latest.is_current
+            or latest.version_order < held.version_order
+        )
 left join consultation_rows
     on
         expected.source = 'consultations'
