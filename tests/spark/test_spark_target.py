@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 
 from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.intake import ingest_source
-from pipelines.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings
+from pipelines.settings import Settings
 from pipelines.workspace import initialize_lake, load_sample, run_dbt
 
 pyspark = pytest.importorskip(
@@ -124,7 +123,15 @@ def _spark_session(settings: Settings):
     )
 
 
-def test_every_mart_is_equal_on_spark_and_duckdb(builds):
+@pytest.fixture(scope="module")
+def spark(builds):
+    """A Spark session on the catalog the Spark build wrote (one JVM for the module)."""
+    session = _spark_session(builds["settings"])
+    yield session
+    session.stop()
+
+
+def test_every_mart_is_equal_on_spark_and_duckdb(builds, spark):
     assert builds["spark"].returncode == 0, _summary(builds["spark"])
     settings = builds["settings"]
     tables = sorted(
@@ -134,75 +141,60 @@ def test_every_mart_is_equal_on_spark_and_duckdb(builds):
     )
     assert ("marts", "place_counts") in tables and len(tables) >= 14
 
-    spark = _spark_session(settings)
     differences: dict[str, tuple] = {}
     compared: dict[str, int] = {}
-    try:
-        with duckdb.connect(str(settings.working_db), read_only=True) as con:
-            for schema, table in tables:
-                duck = con.sql(f"select * from {schema}.{table}")
-                spark_frame = spark.table(f"{schema}.{table}")
-                duck_columns = [column.lower() for column in duck.columns]
-                if duck_columns != [column.lower() for column in spark_frame.columns]:
-                    differences[f"{schema}.{table}"] = (
-                        "columns",
-                        duck.columns,
-                        spark_frame.columns,
-                    )
-                    continue
-                duck_rows = _sorted_rows(duck.fetchall())
-                spark_rows = _sorted_rows(tuple(row) for row in spark_frame.collect())
-                if duck_rows != spark_rows:
-                    only_duck = [row for row in duck_rows if row not in spark_rows][:3]
-                    only_spark = [row for row in spark_rows if row not in duck_rows][:3]
-                    differences[f"{schema}.{table}"] = (
-                        len(duck_rows),
-                        len(spark_rows),
-                        only_duck,
-                        only_spark,
-                    )
-                compared[f"{schema}.{table}"] = len(duck_rows)
-    finally:
-        spark.stop()
+    with duckdb.connect(str(settings.working_db), read_only=True) as con:
+        for schema, table in tables:
+            duck = con.sql(f"select * from {schema}.{table}")
+            spark_frame = spark.table(f"{schema}.{table}")
+            duck_columns = [column.lower() for column in duck.columns]
+            if duck_columns != [column.lower() for column in spark_frame.columns]:
+                differences[f"{schema}.{table}"] = (
+                    "columns",
+                    duck.columns,
+                    spark_frame.columns,
+                )
+                continue
+            duck_rows = _sorted_rows(duck.fetchall())
+            spark_rows = _sorted_rows(tuple(row) for row in spark_frame.collect())
+            if duck_rows != spark_rows:
+                only_duck = [row for row in duck_rows if row not in spark_rows][:3]
+                only_spark = [row for row in spark_rows if row not in duck_rows][:3]
+                differences[f"{schema}.{table}"] = (
+                    len(duck_rows),
+                    len(spark_rows),
+                    only_duck,
+                    only_spark,
+                )
+            compared[f"{schema}.{table}"] = len(duck_rows)
     assert differences == {}, differences
     # Only the logs of failed runs and of extracts may be empty: everything else was compared.
     empty = [name for name, rows in compared.items() if rows == 0]
     assert empty == ["audit.extracts", "audit.run_failures"]
 
 
-def test_engine_specific_sql_outside_the_dispatch_macros_fails_on_spark(builds, tmp_path):
-    """The check this suite exists for: a DuckDB-only function in a model breaks the Spark build."""
-    project = tmp_path / "dbt_project"
-    shutil.copytree(
-        DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
-    )
-    # seed-paths reaches ../sources/reference (the ward list shared with the reader)
-    shutil.copytree(PROJECT_ROOT / "sources" / "reference", tmp_path / "sources" / "reference")
-    model = project / "models" / "intermediate" / "int_plan_indicators_current.sql"
-    model.write_text(
-        model.read_text().replace(
-            "select indicators.*",
-            "select indicators.*, strftime(current_date, '%Y') as built_year",
-        )
-    )
-    settings = Settings(tmp_path / "home").ensure()
-    settings.lake.rmdir()
-    settings.lake.symlink_to(builds["settings"].lake)
-    select = ["--select", "+int_plan_indicators_current"]
+def _compiled(target_path: Path, model: str) -> str:
+    models = target_path / "compiled" / "welfare_warehouse" / "models"
+    return (models / "intermediate" / f"{model}.sql").read_text(encoding="utf-8")
 
-    on_duckdb, on_spark = (
-        run_dbt(
-            settings,
-            ["run", "--target", target, *select],
-            quiet=False,
-            target_path=tmp_path / f"t_{target}",
-            project_dir=project,
-        )
-        for target in ("duckdb", "spark")
-    )
-    assert on_duckdb.returncode == 0, on_duckdb.stdout[-3000:]
-    assert on_spark.returncode != 0
-    assert "strftime" in on_spark.stdout.lower()
-    assert "ERROR creating sql table model intermediate.int_plan_indicators_current" in (
-        on_spark.stdout
-    )
+
+def test_engine_specific_sql_outside_the_dispatch_macros_fails_on_spark(builds, spark):
+    """The check this suite exists for: a DuckDB-only function in a model breaks on Spark.
+
+    The model's SQL as each engine's build compiled it, with `strftime` added outside the
+    dispatch macros, is run as it would be built: on DuckDB it runs, on Spark it fails.
+    """
+    from pyspark.errors import AnalysisException
+
+    home = builds["settings"].home
+    model = "int_plan_indicators_current"
+    injected = "select indicators.*, strftime(current_date, '%Y') as built_year"
+    on_spark = _compiled(home / "dbt_spark", model)
+    on_duckdb = _compiled(home / "dbt_duckdb", model)
+    assert "select indicators.*" in on_spark and "select indicators.*" in on_duckdb
+    spark.sql(on_spark).collect()  # the model as shipped runs on Spark
+    with duckdb.connect(str(builds["settings"].working_db), read_only=True) as con:
+        con.sql(on_duckdb.replace("select indicators.*", injected)).fetchall()  # fine on DuckDB
+    with pytest.raises(AnalysisException) as failure:
+        spark.sql(on_spark.replace("select indicators.*", injected)).collect()
+    assert "UNRESOLVED_ROUTINE" in str(failure.value) and "strftime" in str(failure.value)
