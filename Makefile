@@ -54,7 +54,7 @@ test: lint browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
-	$(UV) run pytest; main=$$?; \
+	$(UV) run pytest --ignore=tests/spark; main=$$?; \
 	wait $$spark; spark_rc=$$?; \
 	echo "── Spark target (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
 	exit $$(( main != 0 ? main : spark_rc ))

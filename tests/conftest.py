@@ -111,6 +111,19 @@ def published_home(sample_run, tmp_path: Path) -> Settings:
     return copy
 
 
+@pytest.fixture
+def new_home(sample_run, tmp_path: Path) -> Settings:
+    """An empty, prepared WELFARE_HOME that reuses the sample run's parse of the dbt project
+    (the manifest only draws the asset graph; `dbt parse` would cost seconds per home)."""
+    from pipelines.workspace import prepare
+
+    settings, _ = sample_run
+    fresh = Settings(tmp_path / "new_home").ensure()
+    for name in ("manifest.json", "manifest.fingerprint"):
+        shutil.copy2(settings.dbt_target_dir / name, fresh.dbt_target_dir / name)
+    return prepare(fresh)
+
+
 def ward_file(settings: Settings, name: str, rows: list[str], saved: float | None = None) -> Path:
     """A place-survey CSV in landing/ (the headers staff write), saved at ``saved``."""
     header = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数"

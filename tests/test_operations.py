@@ -18,7 +18,6 @@ from pipelines.ingest.lake import Lake
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 from pipelines.warehouse.publish import versions
-from pipelines.workspace import prepare
 from tests.conftest import MINIMAL_PATH, copy_sample, ward_file
 
 pytestmark = pytest.mark.slow
@@ -37,9 +36,9 @@ def send_next_year(settings: Settings) -> None:
 
 
 @pytest.fixture
-def mini(tmp_path) -> Settings:
+def mini(new_home) -> Settings:
     """A WELFARE_HOME with two ward files and the plan indicators."""
-    settings = prepare(Settings(tmp_path / "home"))
+    settings = new_home
     copy_sample(settings, "ibasho_survey", KITA)
     copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx")
     return settings

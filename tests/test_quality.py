@@ -14,7 +14,6 @@ from pipelines.defs.warehouse import PUBLISHED_KEY
 from pipelines.quality.suites import load_suites
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
-from pipelines.workspace import prepare
 from tests.conftest import copy_sample, ward_file, welfare_cli, write_csv
 
 pytestmark = pytest.mark.slow
@@ -220,14 +219,9 @@ def test_validate_says_a_file_would_be_held(tmp_path):
     assert not (tmp_path / "home").exists()
 
 
-def test_a_failed_mart_suite_leaves_the_published_warehouse_byte_for_byte(sample_run, tmp_path):
+def test_a_failed_mart_suite_leaves_the_published_warehouse_byte_for_byte(published_home):
     """A broken build (a ward with no places in the working database) stops publishing."""
-    import shutil
-
-    settings, _ = sample_run
-    copy = prepare(Settings(tmp_path / "copy"))
-    shutil.copy2(settings.working_db, copy.working_db)
-    shutil.copy2(settings.warehouse, copy.warehouse)
+    copy = published_home
     published = copy.warehouse.read_bytes()
     with duckdb.connect(str(copy.working_db)) as db:
         db.execute("update marts.place_counts_by_ward set places = 0 where ward_name = '北区'")

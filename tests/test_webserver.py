@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.workspace import prepare
-
 pytestmark = pytest.mark.slow
 
 QUERY = """
@@ -35,8 +33,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_the_webserver_shows_assets_schedule_and_sensors(home):
-    prepare(home)
+def test_the_webserver_shows_assets_schedule_and_sensors(new_home):
+    home = new_home
     port = free_port()
     env = {**os.environ, "WELFARE_HOME": str(home.home), "DAGSTER_HOME": str(home.dagster_home)}
     webserver = Path(sys.executable).with_name("dagster-webserver")
