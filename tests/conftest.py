@@ -119,6 +119,7 @@ def new_home(sample_run, tmp_path: Path) -> Settings:
 
     settings, _ = sample_run
     fresh = Settings(tmp_path / "new_home").ensure()
+    fresh.dbt_target_dir.mkdir(parents=True, exist_ok=True)
     for name in ("manifest.json", "manifest.fingerprint"):
         shutil.copy2(settings.dbt_target_dir / name, fresh.dbt_target_dir / name)
     return prepare(fresh)

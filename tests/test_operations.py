@@ -18,7 +18,7 @@ from pipelines.ingest.lake import Lake
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 from pipelines.warehouse.publish import versions
-from tests.conftest import MINIMAL_PATH, copy_sample, ward_file
+from tests.conftest import MINIMAL_PATH, copy_sample, ward_file, welfare_cli
 
 pytestmark = pytest.mark.slow
 
@@ -84,41 +84,12 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
     assert sorted(ledger["file_name"]) == sorted([KITA, CHUO, "R6_推進計画_実績指標.xlsx"])
 
 
-def test_a_reader_keeps_its_version_during_a_run_and_sees_the_new_one_after_reconnecting(
-    published_home,
-):
-    mini = published_home
-    reader = duckdb.connect(str(mini.warehouse), read_only=True)
-    before = places(reader)
-    kept = len(versions(mini))
-    send_next_year(mini)
-    summary = run_pipeline(mini)  # publishes while the reader's connection stays open
-    assert summary.success and summary.published
-    assert places(reader) == before  # the old version, whole
-    reader.close()
-    with duckdb.connect(str(mini.warehouse), read_only=True) as fresh:
-        assert places(fresh) > before
-    # welfare rollback puts the previous version back.
-    assert len(versions(mini)) == kept + 1
-    env = {**os.environ, "WELFARE_HOME": str(mini.home)}
-    rolled = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "rollback"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert rolled.returncode == 0, rolled.stderr
-    with duckdb.connect(str(mini.warehouse), read_only=True) as restored:
-        assert places(restored) == before
-
-
-def test_a_killed_run_and_a_failed_run_leave_the_warehouse_as_it_was_and_the_next_completes(
-    published_home,
-):
-    """One home through two faults in a row (each would otherwise cost a run to set up)."""
+def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(published_home):
+    """One home through a kill, a failed run, a run under an open reader, and a rollback (each
+    step would otherwise cost a pipeline run to set up)."""
     mini = published_home
     published = mini.warehouse.read_bytes()
+    kept = len(versions(mini))
     with duckdb.connect(str(mini.warehouse), read_only=True) as db:
         received = db.execute("select count(*) from audit.submissions").fetchone()[0]
     send_next_year(mini)
@@ -173,10 +144,25 @@ def test_a_killed_run_and_a_failed_run_leave_the_warehouse_as_it_was_and_the_nex
     ).for_run_failure()
     sensor(context)
 
-    # 3. Repaired: the next run completes, takes the new file once, and records the failure.
+    # 3. Repaired: the next run completes while an analyst's connection stays open. The reader
+    # keeps the version it opened, whole; reconnecting shows the new one, which took the new
+    # file once and recorded the failed run.
     mini.working_db.rmdir()
-    assert run_pipeline(mini).success
+    reader = duckdb.connect(str(mini.warehouse), read_only=True)
+    before = places(reader)
+    recovered = run_pipeline(mini)
+    assert recovered.success and recovered.published
+    assert places(reader) == before
+    reader.close()
     with duckdb.connect(str(mini.warehouse), read_only=True) as db:
+        assert places(db) > before
         assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 1
         rows = db.execute("select run_id, failed_steps from audit.run_failures").fetchall()
     assert rows and rows[0][0] == summary.run_id and "warehouse_models" in rows[0][1]
+
+    # 4. welfare rollback puts the previous version back.
+    assert len(versions(mini)) == kept + 1
+    rolled = welfare_cli(mini.home, "rollback")
+    assert rolled.returncode == 0, rolled.stderr
+    with duckdb.connect(str(mini.warehouse), read_only=True) as restored:
+        assert places(restored) == before
