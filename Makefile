@@ -47,13 +47,13 @@ lint: setup
 	$(UV) run welfare prepare >/dev/null
 	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
 
-# The Spark suite waits on its JVM about half the time: it runs beside the main suite, its
-# output shown after it; `make test` fails if either fails.
-test: lint browser-setup spark-setup
-	$(UV) run dg check defs
+# The Spark suite waits on its JVM about half the time: it starts first and runs beside the
+# lint and the main suite, its output shown at the end; `make test` fails if anything fails.
+test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
+	$(MAKE) --no-print-directory lint && $(UV) run dg check defs && \
 	$(UV) run pytest --ignore=tests/spark; main=$$?; \
 	wait $$spark; spark_rc=$$?; \
 	echo "── Spark target (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
