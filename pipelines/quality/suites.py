@@ -70,10 +70,6 @@ class Suite:
     # {"source": "ibasho_survey", "fiscal_year": "fiscal_year", "submitter_code": "ward_code"}.
     submission: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def has_errors(self) -> bool:
-        return any(e["meta"]["severity"] == "error" for e in self.expectations)
-
 
 def _parse_suite(path: Path) -> Suite:
     raw = json.loads(path.read_text(encoding="utf-8"))
