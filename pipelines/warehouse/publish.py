@@ -31,11 +31,15 @@ class Published:
     unchanged: bool = False  # same inputs as the version already published: nothing replaced
 
 
-def published_tables(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def published_tables(
+    connection: duckdb.DuckDBPyConnection, catalog: str | None = None
+) -> list[tuple[str, str]]:
+    """The tables analysts get (marts and audit), of ``catalog`` or of the current database."""
     return connection.execute(
         "select table_schema, table_name from information_schema.tables "
-        "where table_schema in ? and table_type = 'BASE TABLE' order by 1, 2",
-        [list(PUBLISHED_SCHEMAS)],
+        "where table_catalog = coalesce(?, current_database()) and table_schema in ? "
+        "and table_type = 'BASE TABLE' order by 1, 2",
+        [catalog, list(PUBLISHED_SCHEMAS)],
     ).fetchall()
 
 
@@ -81,12 +85,7 @@ def _copy_published_schemas(working_db: Path, target: Path) -> None:
     layers (staging views, intermediate tables, reference seeds)."""
     with duckdb.connect(str(target)) as out:
         out.execute(f"attach '{working_db}' as work (read_only)")
-        tables = out.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = 'work' and table_schema in ? "
-            "and table_type = 'BASE TABLE' order by 1, 2",
-            [list(PUBLISHED_SCHEMAS)],
-        ).fetchall()
+        tables = published_tables(out, catalog="work")
         for schema in PUBLISHED_SCHEMAS:
             out.execute(f'create schema if not exists "{schema}"')
         for schema, name in tables:
@@ -102,11 +101,11 @@ def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     from pipelines.quality.suites import DQ_RESULT_SCHEMA, DQ_RESULTS_TABLE
 
     files = settings.lake / DQ_RESULTS_TABLE
-    empty = DQ_RESULT_SCHEMA.empty_table()  # noqa: F841 (read by DuckDB by name)
+    work.register("no_dq_results", DQ_RESULT_SCHEMA.empty_table())
     source = (
         f"read_parquet('{files}/*.parquet', union_by_name = true)"
         if any(files.glob("*.parquet"))
-        else "empty"
+        else "no_dq_results"
     )
     work.execute(
         f"create or replace table audit.dq_results as select * from {source} order by checked_at"
