@@ -59,12 +59,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from pipelines.ingest.lake import Lake
     from pipelines.ingest.release import ReleaseError, release_submission
 
-    settings = _settings()
     try:
-        done = release_submission(Lake(settings.lake), args.submission, args.by, args.reason)
+        done = release_submission(_settings(), args.submission, args.by, args.reason)
     except ReleaseError as error:
         print(error, file=sys.stderr)
         return 1
@@ -72,6 +70,29 @@ def cmd_release(args: argparse.Namespace) -> int:
         f"解除しました / Released: {done.source}/{done.file_name} ({done.sha256[:12]}) "
         f"by {done.released_by}: {done.reason}\n"
         "次回の実行で集計に入ります。 / The next `welfare run` puts its figures in the marts."
+    )
+    return 0
+
+
+def cmd_rebuild_lake(args: argparse.Namespace) -> int:
+    from pipelines.defs.lake_rebuild import REBUILD_LAKE_JOB
+    from pipelines.progress import show_on_terminal
+    from pipelines.runner import run_job
+    from pipelines.workspace import prepare
+
+    show_on_terminal(sys.stdout)
+    settings = prepare(_settings())
+    print(f"Rebuilding {settings.lake} from {settings.archive} ...")
+    result = run_job(settings, REBUILD_LAKE_JOB)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data.error:
+                print(f"FAILED: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+        print("The lake was left as it was.", file=sys.stderr)
+        return 1
+    print(
+        "Done. `welfare run` publishes what changed (nothing, when the contracts and suites "
+        "are those the published version was built with)."
     )
     return 0
 
@@ -197,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="(re)build the annual overview, reports/overview.html, from the published warehouse",
     ).set_defaults(func=cmd_report)
+    commands.add_parser(
+        "rebuild-lake",
+        help="derive the whole lake again from archive/ with today's contracts and suites "
+        "(after a contract change, or to recover a lost or damaged lake)",
+    ).set_defaults(func=cmd_rebuild_lake)
     commands.add_parser(
         "rollback", help="put the previously published warehouse back in place"
     ).set_defaults(func=cmd_rollback)

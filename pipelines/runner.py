@@ -24,39 +24,43 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
     When nothing is new (no file waiting, the inputs of the published version) the job is not
     started at all, unless ``force``: a night without submissions costs a second.
     """
+    from pipelines.defs.automation import WAREHOUSE_JOB
     from pipelines.workspace import reason_to_run
 
     if not force and reason_to_run(settings) is None:
         return skipped_summary(settings)
+    started = dt.datetime.now(dt.UTC)
+    log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
+    # progress lines and the summary stay on the terminal.
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = run_job(settings, WAREHOUSE_JOB)
+    return summarize(settings, result, started, log_path)
+
+
+def run_job(settings: Settings, job_name: str, run_config: dict | None = None):
+    """Execute one of the project's jobs in this process, in the WELFARE_HOME's Dagster
+    instance (its history, pools and run queue), with progress lines on the terminal."""
     import dagster as dg
     from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-    started = dt.datetime.now(dt.UTC)
+    from pipelines.defs.build import build_definitions
+
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # No "definitions state" is used here. Dagster 1.13 can leave a disposed instance's state
     # storage as the current one in a long-lived process (DagsterInstance.__exit__ does not
     # reset it), and loading definitions would then reach that dead instance.
-    with set_defs_state_storage(None):
-        return _execute(settings, instance, started)
-
-
-def _execute(settings: Settings, instance, started: dt.datetime) -> RunSummary:
-    from pipelines.defs.automation import WAREHOUSE_JOB
-    from pipelines.defs.build import build_definitions
-
-    log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        release_abandoned_runs(instance)
-        job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB)
-        # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
-        # progress lines and the summary stay on the terminal.
-        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
+        with set_defs_state_storage(None):
+            release_abandoned_runs(instance)
+            job = build_definitions(settings).resolve_job_def(job_name)
+            return job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}
+                    **(run_config or {}),
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}},
                 },
                 tags={
                     LAUNCHED_BY: "welfare run",
@@ -66,7 +70,6 @@ def _execute(settings: Settings, instance, started: dt.datetime) -> RunSummary:
             )
     finally:
         instance.dispose()
-    return summarize(settings, result, started, log_path)
 
 
 def _process_alive(pid: int) -> bool:

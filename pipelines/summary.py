@@ -31,6 +31,7 @@ class RunSummary:
     unchanged: bool = False
     skipped: bool = False  # nothing new: the job was not started at all
     report: Path | None = None
+    repairs: list[str] = field(default_factory=list)  # lake files rebuilt from the archive
 
 
 def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) -> RunSummary:
@@ -62,6 +63,9 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
             summary.failed_steps.append(f"{event.step_key}: {message}")
         if event.is_step_materialization:
             key = event.asset_key
+            metadata = event.step_materialization_data.materialization.metadata
+            if (repaired := metadata.get("lake_files_repaired")) and repaired.value != "none":
+                summary.repairs += [line[2:] for line in repaired.value.splitlines()]
             if key is not None and key.path[0] in ("marts", "audit"):
                 summary.tables_built += 1
             if key is not None and key.path == ["published_warehouse"]:
@@ -168,6 +172,12 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
                 f"  {len(quarantined)} file(s) had rows quarantined: see "
                 "audit.quarantined_rows (file, row, column, value, rule)."
             )
+    if summary.repairs:
+        lines.append(
+            f"Repaired: {len(summary.repairs)} damaged or missing lake file(s) rebuilt from "
+            "the archive (nothing to do; check the disk if this repeats):"
+        )
+        lines.extend(f"  {repair}" for repair in summary.repairs)
     lines.append(
         f"Checks: {summary.checks_passed} passed, {len(summary.checks_failed)} failed, "
         f"{len(summary.checks_warned)} warnings"

@@ -107,14 +107,19 @@ def reason_to_run(settings: Settings) -> str | None:
     """Why a warehouse run is needed now, or None when it would change nothing: no file waits
     in landing/ and the inputs are those of the published version."""
     from pipelines.ingest.intake import pending_files
-    from pipelines.warehouse.publish import published_fingerprint
+    from pipelines.ingest.repair import lake_damage
+    from pipelines.warehouse.publish import export_is_current, published_fingerprint
 
     lake = Lake(settings.lake)
     waiting = sum(len(pending_files(settings, c, lake)) for c in all_contracts())
     if waiting:
         return f"{waiting} new file(s) in the landing folder"
+    if damaged := lake_damage(settings):
+        return f"{len(damaged)} lake file(s) to rebuild from the archive ({damaged[0]}, ...)"
     if not settings.warehouse.exists():
         return "no published warehouse yet"
+    if not export_is_current(settings):
+        return "the Parquet files in published/ are behind the published warehouse"
     if published_fingerprint(settings) != inputs_fingerprint(settings):
         return "the inputs changed since the published version (files, releases, models, rules)"
     return None
@@ -160,7 +165,14 @@ def prepare_manifest(settings: Settings) -> Path:
 
 def initialize_lake(settings: Settings) -> None:
     """Every lake table exists (typed, possibly empty) so dbt can always read it."""
-    Lake(settings.lake).initialize(
+    from pipelines.ingest.repair import finish_interrupted_rebuild
+
+    finish_interrupted_rebuild(settings)
+    initialize_tables(Lake(settings.lake))
+
+
+def initialize_tables(lake: Lake) -> None:
+    lake.initialize(
         all_contracts(),
         {
             RELEASES_TABLE: RELEASE_SCHEMA,

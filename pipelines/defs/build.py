@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs.automation import nightly_schedule, warehouse_job
 from pipelines.defs.extracts import extract_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
+from pipelines.defs.lake_rebuild import rebuild_lake_job
 from pipelines.defs.quality import quality_checks
 from pipelines.defs.releases import release_job
 from pipelines.defs.reporting import overview_report
@@ -36,7 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             overview_report,
         ],
         asset_checks=quality_checks,
-        jobs=[warehouse_job, extract_job, release_job],
+        jobs=[warehouse_job, extract_job, release_job, rebuild_lake_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, run_failure_recorder],
         loggers={"console": dg.colored_console_logger, "progress": progress_logger},

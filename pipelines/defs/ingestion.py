@@ -13,6 +13,7 @@ from pipelines.defs.resources import WelfareSettings
 from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.intake import Outcome, ingest_source
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.repair import repair_lake, repair_records
 from pipelines.quality.suites import submission_suite
 from pipelines.workspace import initialize_lake
 
@@ -50,6 +51,11 @@ def submission_check_result(suite_name: str, outcomes: list[Outcome]) -> dg.Asse
     )
 
 
+def repaired_metadata(repairs: list) -> dg.MetadataValue:
+    """Lake files rebuilt from the archive by this step (the run summary lists them)."""
+    return dg.MetadataValue.md("\n".join(f"- {r}" for r in repairs) or "none")
+
+
 def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
     suite = submission_suite(contract.key)
     check_specs = (
@@ -82,7 +88,8 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
     def ingest(context: dg.AssetExecutionContext, welfare: WelfareSettings) -> dg.MaterializeResult:
         settings = welfare.get()
         initialize_lake(settings)
-
+        # Damaged or missing lake files are derived again from the archive first.
+        repairs = repair_lake(settings, contract.key, say=context.log.info)
         outcomes = ingest_source(
             settings, contract, progress=context.log.info, run_id=context.run_id
         )
@@ -94,6 +101,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             check_results=[submission_check_result(suite.name, outcomes)] if suite else [],
             metadata={
                 "new_files": len(outcomes),
+                "lake_files_repaired": repaired_metadata(repairs),
                 "files_loaded": len(by_status["loaded"]),
                 "files_held": len(by_status["held"]),
                 "files_rejected": len(by_status["rejected"]),
@@ -133,8 +141,10 @@ ingestion_assets = [build_ingestion_asset(c) for c in all_contracts()]
         ),
     ],
 )
-def submission_ledger(welfare: WelfareSettings):
+def submission_ledger(context: dg.AssetExecutionContext, welfare: WelfareSettings):
     settings = welfare.get()
+    # Releases, failed runs, extracts and check results: as archived.
+    repairs = repair_records(settings, say=context.log.info)
     lake = Lake(settings.lake)
     ledger = lake.ledger()
     counts = ledger["status"].value_counts().to_dict()
@@ -148,6 +158,7 @@ def submission_ledger(welfare: WelfareSettings):
             "rows_read": int(ledger["rows_read"].fillna(0).sum()),
             "rows_loaded": int(ledger["rows_loaded"].fillna(0).sum()),
             "files_not_accounted": len(unaccounted),
+            "lake_files_repaired": repaired_metadata(repairs),
         },
     )
     quarantine = lake.quarantine()

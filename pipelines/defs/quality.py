@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.defs.resources import WelfareSettings
+from pipelines.operations.pause_points import pause_point
 from pipelines.quality.suites import (
     Suite,
     Validator,
@@ -54,6 +55,7 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, welfare: WelfareSettings
     ) -> dg.AssetCheckResult:
         settings = welfare.get()
+        pause_point("checks.marts")
         index = (
             (suite.submission["fiscal_year"], suite.submission["submitter_code"])
             if suite.submission

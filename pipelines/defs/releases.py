@@ -21,10 +21,9 @@ class ReleaseConfig(dg.Config):
 def release_submission(
     context: dg.OpExecutionContext, config: ReleaseConfig, welfare: WelfareSettings
 ) -> dg.Output[str]:
-    from pipelines.ingest.lake import Lake
     from pipelines.ingest.release import release_submission as release
 
-    done = release(Lake(welfare.get().lake), config.submission, config.released_by, config.reason)
+    done = release(welfare.get(), config.submission, config.released_by, config.reason)
     context.log.info(f"released {done.file_name} ({done.sha256[:12]}) by {done.released_by}")
     return dg.Output(
         done.sha256,

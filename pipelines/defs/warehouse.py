@@ -11,6 +11,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.resources import WelfareSettings
+from pipelines.operations.pause_points import pause_point
 from pipelines.warehouse.publish import PUBLISHED_SCHEMAS, publish
 from pipelines.workspace import inputs_fingerprint
 
@@ -58,6 +59,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             target_path=settings.dbt_target_dir / "runs" / context.run_id,
         ).stream():
             if isinstance(event, dg.Output):
+                pause_point("dbt.build")
                 built += 1
                 key = context.asset_key_for_output(event.output_name)
                 keys.append(key)

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from pipelines.ingest.lake import write_parquet
+from pipelines.ingest.archive import keep_record
 from pipelines.settings import Settings
 
 EXTRACTS_TABLE = "extracts"
@@ -37,4 +37,4 @@ EXTRACT_SCHEMA = pa.schema(
 def record_extract(settings: Settings, entry: dict) -> None:
     row = {**entry, "created_at": entry.get("created_at") or dt.datetime.now(dt.UTC)}
     table = pa.Table.from_pylist([row], schema=EXTRACT_SCHEMA)
-    write_parquet(table, settings.lake / EXTRACTS_TABLE / f"{row['extract_id']}.parquet")
+    keep_record(settings.archive, settings.lake, EXTRACTS_TABLE, row["extract_id"], table)

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.ingest.archive import Receipt, archive_original, keep_receipt
 from pipelines.ingest.contract import Contract
-from pipelines.ingest.lake import Lake, archive_original, sha256_of, utc_now, write_parquet
+from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
 from pipelines.ingest.reader import read_submission
+from pipelines.operations.pause_points import pause_point
 from pipelines.quality.submission_checks import NOT_CHECKED, check_submission
 from pipelines.quality.suites import dq_results_path, dq_results_table
 from pipelines.settings import Settings
@@ -122,16 +124,42 @@ def _take_in(
     data = path.read_bytes()  # read once: archived and parsed from the same bytes
     sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if the file changed
     archived = archive_original(settings.archive, path.suffix, data, sha)
+    receipt = Receipt(
+        entry_id=entry_id_for(contract.key, rel, sha),
+        source=contract.key,
+        file_name=path.name,
+        landing_path=rel,
+        archive_path=archived.relative_to(settings.home).as_posix(),
+        sha256=sha,
+        received_at=utc_now(),
+        file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+    )
+    keep_receipt(settings.archive, receipt)
+    return derive_entry(lake, contract, receipt, data, seen_before, run_id)
+
+
+def derive_entry(
+    lake: Lake,
+    contract: Contract,
+    receipt: Receipt,
+    data: bytes,
+    seen_before: bool,
+    run_id: str,
+) -> Outcome:
+    """What the lake holds for one received file: its rows, quarantined cells and check
+    results, then its ledger entry (last: the commit point). The same receipt and bytes give
+    the same entry, which is how the lake is rebuilt from the archive."""
     entry = {
-        "entry_id": entry_id_for(contract.key, rel, sha),
-        "sha256": sha,
+        "entry_id": receipt.entry_id,
+        "sha256": receipt.sha256,
         "source": contract.key,
-        "file_name": path.name,
-        "landing_path": rel,
-        "archive_path": archived.relative_to(settings.home).as_posix(),
-        "received_at": utc_now(),
-        "file_modified_at": dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+        "file_name": receipt.file_name,
+        "landing_path": receipt.landing_path,
+        "archive_path": receipt.archive_path,
+        "received_at": receipt.received_at,
+        "file_modified_at": receipt.file_modified_at,
     }
+    name, sha = receipt.file_name, receipt.sha256
     if seen_before:
         entry.update(
             status="duplicate",
@@ -143,16 +171,21 @@ def _take_in(
             rows_rejected=0,
         )
         lake.record(entry)
-        return Outcome(contract.key, path.name, sha, "duplicate")
+        return Outcome(contract.key, name, sha, "duplicate")
+    pause_point("ingest.reading")
     # The reader rejects any file type it cannot read, with the same message as validate.
-    result = read_submission(data, path.name, contract)
+    result = read_submission(data, name, contract)
     check = NOT_CHECKED
+    written: list[Path | None] = []
     if result.status == "loaded":
-        check = check_submission(contract.key, result.rows, run_id, sha, path.name)
-        lake.write_rows(contract, sha, result.rows)  # held rows too: a release needs no re-read
-        lake.write_quarantine(contract.key, sha, path.name, result.quarantine)
+        check = check_submission(contract.key, result.rows, run_id, sha, name)
+        # Held rows are written too: a release needs no re-read.
+        written.append(lake.write_rows(contract, sha, result.rows))
+        written.append(lake.write_quarantine(contract.key, sha, name, result.quarantine))
         if not check.results.empty:
-            write_parquet(dq_results_table(check.results), dq_results_path(settings.lake, sha))
+            dq_path = dq_results_path(lake.root, sha)
+            write_parquet(dq_results_table(check.results), dq_path)
+            written.append(dq_path)
     status = "held" if check.held else result.status
     entry.update(
         status=status,
@@ -170,11 +203,13 @@ def _take_in(
         warnings="\n".join([*result.warnings, *check.warnings]) or None,
         encoding=result.encoding,
         sheet=result.sheet,
+        lake_files=lake.checksums(p for p in written if p is not None),
     )
+    pause_point("ingest.before_ledger")
     lake.record(entry)  # last: the commit point
     return Outcome(
         contract.key,
-        path.name,
+        name,
         sha,
         status,
         result.rows_read,

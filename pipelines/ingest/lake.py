@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import atomic_write, write_bytes
+from pipelines.atomic import atomic_write
 from pipelines.ingest.contract import Contract
 
 LEDGER_TABLE = "submissions"
@@ -51,6 +52,9 @@ LEDGER_SCHEMA = pa.schema(
         ("warnings", pa.string()),
         ("encoding", pa.string()),
         ("sheet", pa.string()),
+        # JSON {path under lake/: SHA-256} of the lake files derived from this submission,
+        # so a damaged one is found and rebuilt from the archive (pipelines.ingest.repair).
+        ("lake_files", pa.string()),
     ]
 )
 
@@ -93,14 +97,6 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def archive_original(archive_dir: Path, suffix: str, data: bytes, sha256: str) -> Path:
-    """Keep the bytes as received, named by their SHA-256 (the only copy of any personal data)."""
-    target = archive_dir / f"{sha256}{suffix.lower()}"
-    if not target.exists():
-        write_bytes(target, data)
-    return target
-
-
 class Lake:
     """Reads and appends to the lake under one root."""
 
@@ -120,7 +116,7 @@ class Lake:
         schemas.update(extra or {})
         for table, schema in schemas.items():
             path = self.table_dir(table) / EMPTY_FILE
-            if not path.exists() or pq.read_schema(path) != schema:
+            if not _has_schema(path, schema):  # missing, damaged or of an older schema
                 write_parquet(schema.empty_table(), path)
 
     # -- the ledger -----------------------------------------------------------------------
@@ -147,8 +143,14 @@ class Lake:
         table = pa.table(row, schema=LEDGER_SCHEMA)
         write_parquet(table, self.table_dir(LEDGER_TABLE) / f"{entry['entry_id']}.parquet")
 
+    def checksums(self, paths: Iterable[Path]) -> str:
+        """The ledger's record of derived files: JSON {path under the lake: SHA-256}."""
+        return json.dumps(
+            {p.relative_to(self.root).as_posix(): sha256_of(p) for p in paths}, sort_keys=True
+        )
+
     # -- rows -----------------------------------------------------------------------------
-    def write_rows(self, contract: Contract, submission_id: str, rows: pd.DataFrame) -> int:
+    def write_rows(self, contract: Contract, submission_id: str, rows: pd.DataFrame) -> Path:
         schema = source_schema(contract)
         frame = rows.copy()
         frame.insert(0, "submission_id", submission_id)
@@ -158,17 +160,15 @@ class Lake:
                 columns[field.name] = pa.array(frame[field.name], type=field.type, from_pandas=True)
             else:
                 columns[field.name] = pa.nulls(len(frame), type=field.type)
-        write_parquet(
-            pa.table(columns, schema=schema),
-            self.table_dir(contract.key) / f"{submission_id}.parquet",
-        )
-        return len(frame)
+        path = self.table_dir(contract.key) / f"{submission_id}.parquet"
+        write_parquet(pa.table(columns, schema=schema), path)
+        return path
 
     def write_quarantine(
         self, source: str, submission_id: str, file_name: str, quarantine: pd.DataFrame
-    ) -> None:
+    ) -> Path | None:
         if quarantine.empty:
-            return
+            return None
         frame = quarantine.rename(columns={"column": "column_name"})
         table = pa.table(
             {
@@ -182,7 +182,16 @@ class Lake:
             },
             schema=QUARANTINE_SCHEMA,
         )
-        write_parquet(table, self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet")
+        path = self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet"
+        write_parquet(table, path)
+        return path
+
+
+def _has_schema(path: Path, schema: pa.Schema) -> bool:
+    try:
+        return pq.read_schema(path) == schema
+    except (OSError, pa.ArrowException):
+        return False
 
 
 def utc_now() -> dt.datetime:

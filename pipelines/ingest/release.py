@@ -1,10 +1,10 @@
 """Releasing a held submission: council staff confirmed the held values with the sender.
 
-A release is one more append-only record in the lake (``lake/releases/<sha256>.parquet``):
-who, when, why, and the findings released. The ledger entry stays ``held`` as it was
-written; dbt counts a held submission with a release as loaded (int_submissions_current),
-so the next run shows its figures. Its rows are already in the lake: nothing is re-read, and
-the same findings never hold it again.
+A release is a record (``archive/records/releases/<sha256>.parquet``, copied to
+``lake/releases/``): who, when, why, and the findings released. The ledger entry stays
+``held`` as it was written; dbt counts a held submission with a release as loaded
+(int_submissions_current), so the next run shows its figures. Its rows are already in the
+lake: nothing is re-read, and the same findings never hold it again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.ingest.lake import Lake, utc_now, write_parquet
+from pipelines.ingest.archive import keep_record
+from pipelines.ingest.lake import Lake, utc_now
+from pipelines.settings import Settings
 
 RELEASES_TABLE = "releases"
 RELEASE_SCHEMA = pa.schema(
@@ -87,13 +89,14 @@ def releases(lake: Lake) -> pd.DataFrame:
     return pa.concat_tables(tables or [RELEASE_SCHEMA.empty_table()]).to_pandas()
 
 
-def release_submission(lake: Lake, ref: str, by: str, reason: str) -> Release:
+def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Release:
     """Record that a held submission may load as it is; the next run shows its figures."""
     if not by.strip() or not reason.strip():
         raise ReleaseError(
             "誰が、なぜ解除するかを記録します（--by と --reason）。 / A release records who "
             "releases it and why: give --by and --reason."
         )
+    lake = Lake(settings.lake)
     entry = find_held(lake.ledger(), ref)
     done = releases(lake)
     if entry["sha256"] in set(done["sha256"]):
@@ -111,8 +114,11 @@ def release_submission(lake: Lake, ref: str, by: str, reason: str) -> Release:
         findings=entry["reason"],
     )
     row = {name: [getattr(release, name)] for name in RELEASE_SCHEMA.names}
-    write_parquet(
+    keep_record(
+        settings.archive,
+        settings.lake,
+        RELEASES_TABLE,
+        release.sha256,
         pa.table(row, schema=RELEASE_SCHEMA),
-        lake.table_dir(RELEASES_TABLE) / f"{release.sha256}.parquet",
     )
     return release

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 import pyarrow as pa
 import yaml
 
-from pipelines.ingest.lake import write_parquet
+from pipelines.ingest.archive import keep_record
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.operations")
@@ -31,7 +31,7 @@ RUN_FAILURE_SCHEMA = pa.schema(
 def record_run_failure(
     settings: Settings, run_id: str, job_name: str, failed_steps: list[str], message: str
 ) -> None:
-    """Append the failure to the lake; the next successful build shows it in audit.run_failures.
+    """Record the failure (archive and lake); the next build shows it in audit.run_failures.
 
     (The published warehouse is only ever replaced whole, so a failure is recorded beside it
     rather than written into it.)"""
@@ -45,7 +45,7 @@ def record_run_failure(
         },
         schema=RUN_FAILURE_SCHEMA,
     )
-    write_parquet(table, settings.lake / RUN_FAILURES_TABLE / f"{run_id}.parquet")
+    keep_record(settings.archive, settings.lake, RUN_FAILURES_TABLE, run_id, table)
 
 
 def notification_config(settings: Settings) -> dict:

@@ -311,10 +311,15 @@ def dq_results_table(results: pd.DataFrame) -> pa.Table:
 
 
 def record_results(settings: Settings, results: pd.DataFrame) -> Path:
-    """Keep a mart suite's results as history (lake/dq_results → audit.dq_results)."""
-    from pipelines.ingest.lake import write_parquet
+    """Keep a mart suite's results as history (a record: archive and lake/dq_results →
+    audit.dq_results)."""
+    from pipelines.ingest.archive import keep_record
 
     run_id, suite = results["run_id"].iloc[0], results["suite"].iloc[0]
-    path = dq_results_path(settings.lake, f"{run_id}__{suite}")
-    write_parquet(dq_results_table(results), path)
-    return path
+    return keep_record(
+        settings.archive,
+        settings.lake,
+        DQ_RESULTS_TABLE,
+        f"{run_id}__{suite}",
+        dq_results_table(results),
+    )

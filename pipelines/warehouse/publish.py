@@ -15,11 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.atomic import atomic_write, copy_file
+from pipelines.atomic import atomic_write, copy_file, write_text
+from pipelines.operations.pause_points import pause_point
 from pipelines.settings import Settings
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 KEEP_VERSIONS = 5
+EXPORTED_VERSION = "VERSION"  # published/VERSION: the version the Parquet files were made from
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ def publish(
     if settings.warehouse.exists() and current and published_fingerprint(settings) == fingerprint:
         with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
             tables = table_counts(connection)
-        return Published(current[0], settings.warehouse, tables, [], unchanged=True)
+        # A run stopped between the swap and the export left the Parquet files behind.
+        exported = [] if export_is_current(settings) else export_parquet(settings)
+        return Published(current[0], settings.warehouse, tables, exported, unchanged=True)
     with duckdb.connect(str(settings.working_db)) as work:
         work.execute("create schema if not exists audit")
         work.execute(
@@ -74,7 +78,9 @@ def publish(
         work.execute("checkpoint")
     version = settings.versions / f"warehouse-{stamp}.duckdb"
     atomic_write(version, lambda tmp: _copy_published_schemas(settings.working_db, tmp))
+    pause_point("publish.before_swap")
     copy_file(version, settings.warehouse)
+    pause_point("publish.before_parquet")
     parquet_files = export_parquet(settings, version)
     prune_versions(settings, keep)
     return Published(version, settings.warehouse, tables, parquet_files)
@@ -121,20 +127,28 @@ def table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     }
 
 
-def published_fingerprint(settings: Settings) -> str | None:
-    """The input fingerprint of the warehouse analysts see now, if it has one."""
+def _last_publish(database: Path) -> tuple[str, str] | None:
+    """(version, input fingerprint) that a published database records of itself."""
     try:
-        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-            row = connection.execute(
-                "select fingerprint from audit.publishes order by published_at desc limit 1"
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return connection.execute(
+                "select version, fingerprint from audit.publishes "
+                "order by published_at desc limit 1"
             ).fetchone()
     except duckdb.Error:
         return None
-    return row[0] if row else None
 
 
-def export_parquet(settings: Settings, database: Path) -> list[Path]:
-    """Every published table as ``published/<schema>/<table>.parquet`` for non-DuckDB tools."""
+def published_fingerprint(settings: Settings) -> str | None:
+    """The input fingerprint of the warehouse analysts see now, if it has one."""
+    last = _last_publish(settings.warehouse)
+    return last[1] if last else None
+
+
+def export_parquet(settings: Settings, database: Path | None = None) -> list[Path]:
+    """Every published table as ``published/<schema>/<table>.parquet`` for non-DuckDB tools
+    (of ``database``, by default the warehouse analysts open)."""
+    database = database or settings.warehouse
     written = []
     with duckdb.connect(str(database), read_only=True) as connection:
         for schema, name in published_tables(connection):
@@ -142,7 +156,16 @@ def export_parquet(settings: Settings, database: Path) -> list[Path]:
             sql = f'copy (select * from "{schema}"."{name}") to \'{{}}\' (format parquet)'
             atomic_write(target, lambda tmp, sql=sql: connection.execute(sql.format(tmp)))
             written.append(target)
+    last = _last_publish(database)
+    write_text(settings.published / EXPORTED_VERSION, last[0] if last else "")
     return written
+
+
+def export_is_current(settings: Settings) -> bool:
+    """Whether published/*/*.parquet were made from the version analysts open."""
+    marker = settings.published / EXPORTED_VERSION
+    last = _last_publish(settings.warehouse)
+    return last is None or (marker.exists() and marker.read_text() == last[0])
 
 
 def versions(settings: Settings) -> list[Path]:
