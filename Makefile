@@ -57,7 +57,7 @@ test: setup browser-setup spark-setup
 	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	$(MAKE) --no-print-directory lint && $(UV) run dg check defs && \
-	$(UV) run pytest --ignore=tests/spark; main=$$?; \
+	$(UV) run pytest --ignore=tests/spark -n 2 --dist loadfile; main=$$?; \
 	wait $$spark; spark_rc=$$?; \
 	echo "── Spark target (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
 	exit $$(( main != 0 ? main : spark_rc ))

@@ -47,6 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Running the warehouse job for {settings.home} ...")
     summary = run_pipeline(settings, force=args.force)
     print(format_summary(summary, settings))
+    if summary.disk_full:
+        return 3
     return 0 if summary.success and not summary.checks_failed else 1
 
 
@@ -239,8 +241,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipelines.operations.disk import disk_message, is_disk_error
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as error:
+        if not is_disk_error(error):
+            raise
+        settings = _settings()
+        print(
+            str(error)
+            if type(error).__name__ == "DiskFull"
+            else disk_message(settings, detail=f"{type(error).__name__}: {error}"),
+            file=sys.stderr,
+        )
+        _record_refusal(settings, str(error))
+        return 3
+
+
+def _record_refusal(settings: Settings, message: str) -> None:
+    """Record the failure with the other failed runs (audit.run_failures), when the disk lets."""
+    import datetime as dt
+
+    from pipelines.operations.failures import record_run_failure
+
+    try:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        record_run_failure(settings, f"disk-full-{stamp}", "warehouse_job", [], message)
+    except Exception:
+        pass
 
 
 if __name__ == "__main__":

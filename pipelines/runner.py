@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import socket
 
+from pipelines.operations.disk import check_space
 from pipelines.settings import Settings
 from pipelines.summary import RunSummary, skipped_summary, summarize
 
@@ -29,6 +30,7 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
 
     if not force and reason_to_run(settings) is None:
         return skipped_summary(settings)
+    check_space(settings)  # DiskFull before anything is written
     started = dt.datetime.now(dt.UTC)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,11 +50,11 @@ def run_job(settings: Settings, job_name: str, run_config: dict | None = None):
     from pipelines.defs.build import build_definitions
 
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    # No "definitions state" is used here. Dagster 1.13 can leave a disposed instance's state
-    # storage as the current one in a long-lived process (DagsterInstance.__exit__ does not
-    # reset it), and loading definitions would then reach that dead instance.
+    # Loading definitions reads "definitions state" from the current instance's storage. Bind
+    # this (live) instance's: in a long-lived process (tests, the UI's code server) an instance
+    # disposed earlier can be left as the current one, and loading would reach a dead instance.
     try:
-        with set_defs_state_storage(None):
+        with set_defs_state_storage(instance.defs_state_storage):
             release_abandoned_runs(instance)
             job = build_definitions(settings).resolve_job_def(job_name)
             return job.execute_in_process(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.ingest.lake import Lake
+from pipelines.operations.disk import disk_message, mentions_disk_error
 from pipelines.settings import Settings
 
 
@@ -32,6 +33,7 @@ class RunSummary:
     skipped: bool = False  # nothing new: the job was not started at all
     report: Path | None = None
     repairs: list[str] = field(default_factory=list)  # lake files rebuilt from the archive
+    disk_full: str | None = None  # the operator's one line when a step ran out of disk
 
 
 def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) -> RunSummary:
@@ -61,6 +63,12 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
             error = event.step_failure_data.error
             message = error.message.strip().splitlines()[0] if error else "unknown error"
             summary.failed_steps.append(f"{event.step_key}: {message}")
+            if error and mentions_disk_error(error.message) and not summary.disk_full:
+                summary.disk_full = (
+                    message[message.index("DISK FULL") :]
+                    if "DISK FULL" in message
+                    else disk_message(settings, detail=message)
+                )
         if event.is_step_materialization:
             key = event.asset_key
             metadata = event.step_materialization_data.materialization.metadata
@@ -132,6 +140,8 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
     lines = [
         f"── welfare run {summary.run_id[:8]} ── {'SUCCEEDED' if summary.success else 'FAILED'} ──"
     ]
+    if summary.disk_full:
+        lines.append(summary.disk_full)
     if files.empty:
         lines.append("Files: no new files in the landing folder.")
     else:

@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.defs.build import build_definitions
 from pipelines.ingest.lake import Lake
+from pipelines.operations.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
 from pipelines.warehouse.publish import versions
@@ -42,6 +43,11 @@ def mini(new_home) -> Settings:
     copy_sample(settings, "ibasho_survey", KITA)
     copy_sample(settings, "plan_indicators", "R6_推進計画_実績指標.xlsx")
     return settings
+
+
+def exported_places(parquet: Path) -> int:
+    with duckdb.connect() as db:
+        return db.execute(f"select sum(places) from '{parquet}'").fetchone()[0]
 
 
 def places(connection) -> int:
@@ -84,47 +90,96 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
     assert sorted(ledger["file_name"]) == sorted([KITA, CHUO, "R6_推進計画_実績指標.xlsx"])
 
 
-def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(published_home):
-    """One home through a kill, a failed run, a run under an open reader, and a rollback (each
-    step would otherwise cost a pipeline run to set up)."""
+# The publishing step alone, as the publish asset calls it, in a process of its own.
+PUBLISH = (
+    "from pipelines.settings import Settings; from pipelines.warehouse.publish import publish; "
+    "from pipelines.workspace import inputs_fingerprint; s = Settings.from_env(); "
+    "publish(s, inputs_fingerprint(s), run_id='killed-while-publishing')"
+)
+
+
+def start(settings: Settings, pause_at: str, pause_dir: Path, publishing: bool) -> subprocess.Popen:
+    """`welfare run` (or only its publishing step) in its own process group, started by its
+    full path with a minimal PATH as cron or systemd start it (dbt must be found beside the
+    interpreter), to pause at ``pause_at``."""
+    env = {
+        **os.environ,
+        "WELFARE_HOME": str(settings.home),
+        "PATH": MINIMAL_PATH,
+        PAUSE_AT: pause_at,
+        PAUSE_DIR: str(pause_dir),
+    }
+    command = (
+        [sys.executable, "-c", PUBLISH]
+        if publishing
+        else [str(Path(sys.executable).with_name("welfare")), "run"]
+    )
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_at(settings: Settings, point: str, pause_dir: Path, publishing: bool = False) -> None:
+    """Run until ``point``, then SIGKILL the whole process group (dbt included)."""
+    process = start(settings, point, pause_dir, publishing)
+    deadline = time.monotonic() + 180
+    while not (pause_dir / point).exists():
+        assert process.poll() is None, f"the run ended before reaching {point}"
+        assert time.monotonic() < deadline, f"the run never reached {point}"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    (pause_dir / point).unlink()
+
+
+def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(
+    published_home, tmp_path
+):
+    """One home through kills at every stage, a failed run, a run under an open reader, and a
+    rollback (each step would otherwise cost a pipeline run to set up)."""
     mini = published_home
+    pauses = tmp_path / "pauses"
     published = mini.warehouse.read_bytes()
     kept = len(versions(mini))
     with duckdb.connect(str(mini.warehouse), read_only=True) as db:
         received = db.execute("select count(*) from audit.submissions").fetchone()[0]
+        before = places(db)
     send_next_year(mini)
-    # 1. Killed while dbt builds. The entry point is started by its full path with a minimal
-    # PATH, as cron or systemd start it: dbt must be found beside the interpreter.
-    env = {
-        **os.environ,
-        "WELFARE_HOME": str(mini.home),
-        "PYTHONUNBUFFERED": "1",
-        "PATH": MINIMAL_PATH,
-    }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("welfare")), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    building = False
-    for line in process.stdout:  # kill it while dbt is building the private database
-        building = "warehouse: built" in line
-        if building or time.monotonic() > deadline:
-            break
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert building, "dbt never started: is it found without the environment on PATH?"
+    # 1. `welfare run` killed (SIGKILL to its process group) while reading the new file,
+    # between its rows and its ledger entry, during dbt build and during the mart checks; each
+    # run starts from what the one before left. The published warehouse stays byte for byte.
+    for point in ("ingest.reading", "ingest.before_ledger", "dbt.build", "checks.marts"):
+        kill_at(mini, point, pauses)
+        assert mini.warehouse.read_bytes() == published, f"changed by a kill at {point}"
+    # 2. Killed while publishing (the step alone, on the working database the last run built,
+    # instead of a whole run up to it): after writing the new copy, before swapping it in...
+    kill_at(mini, "publish.before_swap", pauses, publishing=True)
     assert mini.warehouse.read_bytes() == published
+    assert len(versions(mini)) == kept  # the unpublished copy is no version to roll back to
+    # ... and between the swap and the Parquet export, while an analyst's connection is open:
+    # the reader keeps the version it opened, whole; reconnecting shows the new one, with the
+    # new file taken in once; the Parquet files are still the old version's.
+    reader = duckdb.connect(str(mini.warehouse), read_only=True)
+    kill_at(mini, "publish.before_parquet", pauses, publishing=True)
+    assert places(reader) == before
+    reader.close()
+    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
+        assert places(db) == before + 3
+        assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 1
+    exported = mini.published / "marts" / "place_counts.parquet"
+    assert exported_places(exported) == before
+    swapped = mini.warehouse.read_bytes()
 
-    # 2. The next run fails (a broken working database): recorded, publishing never starts.
+    # 3. The next run fails (a broken working database): recorded, publishing never starts.
     mini.working_db.unlink()
     mini.working_db.mkdir()  # dbt cannot open a directory as its database
     summary = run_pipeline(mini)
     assert not summary.success and summary.failed_steps
-    assert mini.warehouse.read_bytes() == published
+    assert mini.warehouse.read_bytes() == swapped
     defs = build_definitions(mini)
     sensor = defs.resolve_sensor_def("run_failure_recorder")
     instance = dg.DagsterInstance.from_config(str(mini.dagster_home))
@@ -144,25 +199,24 @@ def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(pub
     ).for_run_failure()
     sensor(context)
 
-    # 3. Repaired: the next run completes while an analyst's connection stays open. The reader
-    # keeps the version it opened, whole; reconnecting shows the new one, which took the new
-    # file once and recorded the failed run.
+    # 4. Repaired: the next run publishes the failed run's record and brings the Parquet files
+    # up to date; in all those runs the new file was taken in once.
     mini.working_db.rmdir()
-    reader = duckdb.connect(str(mini.warehouse), read_only=True)
-    before = places(reader)
     recovered = run_pipeline(mini)
-    assert recovered.success and recovered.published
-    assert places(reader) == before
-    reader.close()
+    assert recovered.success and recovered.published, recovered.failed_steps
     with duckdb.connect(str(mini.warehouse), read_only=True) as db:
-        assert places(db) > before
+        assert places(db) == before + 3
         assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 1
         rows = db.execute("select run_id, failed_steps from audit.run_failures").fetchall()
     assert rows and rows[0][0] == summary.run_id and "warehouse_models" in rows[0][1]
+    assert exported_places(exported) == before + 3
+    ledger = Lake(mini.lake).ledger()
+    assert (ledger["file_name"] == NEW_WARD_FILE).sum() == 1
 
-    # 4. welfare rollback puts the previous version back.
-    assert len(versions(mini)) == kept + 1
+    # 5. welfare rollback puts the previous version back (the one swapped in before the kill).
+    assert len(versions(mini)) == kept + 2
     rolled = welfare_cli(mini.home, "rollback")
     assert rolled.returncode == 0, rolled.stderr
     with duckdb.connect(str(mini.warehouse), read_only=True) as restored:
-        assert places(restored) == before
+        assert places(restored) == before + 3
+        assert restored.execute("select count(*) from audit.run_failures").fetchone()[0] == 0

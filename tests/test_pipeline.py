@@ -56,7 +56,10 @@ def test_every_file_is_accounted_for(sample_run):
         where rows_read <> rows_loaded + rows_quarantined + rows_skipped + rows_rejected""",
     )
     assert unbalanced == []
-    assert len(list(settings.archive.iterdir())) == landed
+    originals = [p for p in settings.archive.iterdir() if p.is_file()]
+    assert len(originals) == landed
+    # Each received file has its receipt: the archive alone can give the lake again.
+    assert len(list((settings.archive / "receipts").glob("*.json"))) == landed
 
 
 def test_quarantined_cells_are_queryable_with_file_row_column_value_rule(sample_run):

@@ -14,6 +14,7 @@ from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.intake import Outcome, ingest_source
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.repair import repair_lake, repair_records
+from pipelines.operations.disk import DiskFull, check_space, disk_message, is_disk_error
 from pipelines.quality.suites import submission_suite
 from pipelines.workspace import initialize_lake
 
@@ -87,12 +88,25 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def ingest(context: dg.AssetExecutionContext, welfare: WelfareSettings) -> dg.MaterializeResult:
         settings = welfare.get()
-        initialize_lake(settings)
-        # Damaged or missing lake files are derived again from the archive first.
-        repairs = repair_lake(settings, contract.key, say=context.log.info)
-        outcomes = ingest_source(
-            settings, contract, progress=context.log.info, run_id=context.run_id
-        )
+        try:
+            check_space(settings)
+            initialize_lake(settings)
+            # Damaged or missing lake files are derived again from the archive first.
+            repairs = repair_lake(settings, contract.key, say=context.log.info)
+            outcomes = ingest_source(
+                settings, contract, progress=context.log.info, run_id=context.run_id
+            )
+        except (DiskFull, OSError) as error:
+            if not is_disk_error(error):
+                raise
+            # Retrying cannot help; every file written so far is whole (atomic writes), and
+            # a file without its ledger entry is read again by the next run.
+            raise dg.Failure(
+                description=str(error)
+                if isinstance(error, DiskFull)
+                else disk_message(settings, detail=str(error)),
+                allow_retries=False,
+            ) from error
         by_status = {
             s: [o for o in outcomes if o.status == s]
             for s in ("loaded", "held", "rejected", "duplicate")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ingest.archive import Receipt, archive_original, keep_receipt
+from pipelines.ingest.archive import Receipt, archive_original, keep_receipt, read_receipt
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
 from pipelines.ingest.reader import read_submission
@@ -134,6 +134,8 @@ def _take_in(
         received_at=utc_now(),
         file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
     )
+    # Received once: a file read again after a crash keeps the receipt of its first arrival.
+    receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
     keep_receipt(settings.archive, receipt)
     return derive_entry(lake, contract, receipt, data, seen_before, run_id)
 

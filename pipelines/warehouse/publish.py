@@ -77,9 +77,13 @@ def publish(
         tables = table_counts(work)
         work.execute("checkpoint")
     version = settings.versions / f"warehouse-{stamp}.duckdb"
-    atomic_write(version, lambda tmp: _copy_published_schemas(settings.working_db, tmp))
+    # Hidden until it is the warehouse: a run stopped before the swap leaves no version that
+    # `welfare rollback` could mistake for a published one.
+    pending = version.with_name(f".{version.name}")
+    atomic_write(pending, lambda tmp: _copy_published_schemas(settings.working_db, tmp))
     pause_point("publish.before_swap")
-    copy_file(version, settings.warehouse)
+    copy_file(pending, settings.warehouse)
+    pending.replace(version)
     pause_point("publish.before_parquet")
     parquet_files = export_parquet(settings, version)
     prune_versions(settings, keep)
@@ -176,17 +180,24 @@ def versions(settings: Settings) -> list[Path]:
 def prune_versions(settings: Settings, keep: int) -> None:
     for old in versions(settings)[keep:]:
         old.unlink(missing_ok=True)
+    for unpublished in settings.versions.glob(".warehouse-*.duckdb"):  # of stopped runs
+        unpublished.unlink(missing_ok=True)
 
 
 def rollback(settings: Settings) -> Path:
     """Put the previous published version back in place; the newest one is set aside."""
     available = versions(settings)
-    if len(available) < 2:
+    last = _last_publish(settings.warehouse)
+    stamp = last[0] if last else None
+    older = [v for v in available if stamp and v.stem.removeprefix("warehouse-") < stamp]
+    if not older:
         raise RuntimeError(
             "戻せる以前の版がありません。 / There is no earlier published version to roll back to."
         )
-    current, previous = available[0], available[1]
+    previous = older[0]
     copy_file(previous, settings.warehouse)
-    current.rename(current.with_name(current.name.replace("warehouse-", "rolled-back-")))
-    export_parquet(settings, previous)
+    for current in available:  # the version being replaced, and any newer one, are set aside
+        if current.stem.removeprefix("warehouse-") >= stamp:
+            current.rename(current.with_name(current.name.replace("warehouse-", "rolled-back-")))
+    export_parquet(settings)
     return previous

@@ -1,0 +1,113 @@
+"""A full or failing disk is an operator's message, not a traceback.
+
+Before a run writes anything it compares the free space under WELFARE_HOME with what the run
+may need (:func:`check_space`); any write that fails for lack of space, or because the disk
+failed, is recognised (:func:`is_disk_error`) and told in one line (:func:`disk_message`).
+Every write of the pipeline is atomic (pipelines.atomic), so a write that fails half-way
+leaves the file it was replacing as it was; the next run after space is freed does the work.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import sqlite3
+from pathlib import Path
+
+from pipelines.settings import Settings
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+# What SQLite (Dagster's run history) and DuckDB say when they cannot write.
+DISK_PHRASES = (
+    "no space left on device",
+    "database or disk is full",
+    "disk i/o error",
+    "disk quota exceeded",
+    "read-only file system",
+)
+HEADROOM = 64 * 2**20  # Dagster's run history, dbt's artefacts and logs of one run
+
+
+class DiskFull(RuntimeError):
+    """There is not enough space under WELFARE_HOME for a run (the message says what to do)."""
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return 0
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the file system holding ``path`` (or its nearest existing parent)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def space_needed(settings: Settings) -> int:
+    """A generous estimate of what one run writes: each waiting file three times (archive,
+    lake, temporary copies), the working database twice (dbt rebuilds its tables beside the
+    old ones), the warehouse four times (new version, the swapped-in copy, Parquet, temporary
+    files), and the run history's headroom."""
+    from pipelines.ingest.contract import all_contracts
+    from pipelines.ingest.intake import pending_files
+    from pipelines.ingest.lake import Lake
+
+    lake = Lake(settings.lake)
+    waiting = sum(
+        path.stat().st_size for c in all_contracts() for path, _ in pending_files(settings, c, lake)
+    )
+    return 3 * waiting + 2 * _size(settings.working_db) + 4 * _size(settings.warehouse) + HEADROOM
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def disk_message(settings: Settings, needed: int | None = None, detail: str = "") -> str:
+    """The one line an operator reads: where, how much is free, how much is needed, what to do."""
+    free = free_bytes(settings.home)
+    needed = space_needed(settings) if needed is None else needed
+    detail = detail.strip().splitlines()[0][:160] if detail.strip() else ""
+    return (
+        f"DISK FULL: {settings.home} has {_mb(free)} free and a run needs about {_mb(needed)}"
+        + (f" ({detail})" if detail else "")
+        + ". Free space on that disk (or move WELFARE_HOME to a larger one) and run "
+        "`welfare run` again; the published warehouse and every received file are unchanged. "
+        "/ ディスクの空きが足りません。空きを作ってから再実行してください。"
+    )
+
+
+def check_space(settings: Settings) -> None:
+    """Raise :class:`DiskFull` when the run would not fit in the free space."""
+    needed = space_needed(settings)
+    if free_bytes(settings.home) < needed:
+        raise DiskFull(disk_message(settings, needed))
+
+
+def is_disk_error(error: BaseException | None) -> bool:
+    """Whether ``error`` (or an error it was raised from) is a full, failing or read-only disk."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, DiskFull):
+            return True
+        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+            return True
+        if isinstance(error, OSError | sqlite3.Error) or type(error).__module__.startswith(
+            ("duckdb", "sqlalchemy", "dagster", "pyarrow")
+        ):
+            text = str(error).lower()
+            if any(phrase in text for phrase in DISK_PHRASES):
+                return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def mentions_disk_error(text: str) -> bool:
+    """Whether an error message (e.g. a failed Dagster step's) is a disk error's."""
+    text = text.lower()
+    return any(phrase in text for phrase in DISK_PHRASES) or "errno 28" in text
