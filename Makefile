@@ -50,17 +50,20 @@ lint: setup
 	$(UV) run welfare prepare >/dev/null
 	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
 
-# The Spark suite waits on its JVM about half the time: it starts first and runs beside the
-# lint and the main suite, its output shown at the end; `make test` fails if anything fails.
+# The Spark suite waits on its JVM about half the time, and lint is short: both start first and
+# run beside the main suite, their output shown at the end; `make test` fails if anything fails.
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
-	$(MAKE) --no-print-directory lint && $(UV) run dg check defs && \
-	$(UV) run pytest --ignore=tests/spark -n 2 --dist loadfile; main=$$?; \
+	{ $(MAKE) --no-print-directory lint && $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
+	lint=$$!; \
+	$(UV) run pytest --ignore=tests/spark; main=$$?; \
+	wait $$lint; lint_rc=$$?; \
+	echo "── lint and dg check defs ──"; cat $(WELFARE_HOME)/lint.log; \
 	wait $$spark; spark_rc=$$?; \
 	echo "── Spark target (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
-	exit $$(( main != 0 ? main : spark_rc ))
+	exit $$(( main != 0 ? main : lint_rc != 0 ? lint_rc : spark_rc ))
 
 # The Spark target lives in its own environment (.venv-spark) so the default install stays
 # light and `make test` never has to uninstall PySpark again.
@@ -70,7 +73,7 @@ spark-setup: setup
 	@command -v java >/dev/null 2>&1 || { echo "Installing Java 17 for Spark"; \
 		apt-get install -y -qq openjdk-17-jre-headless >/dev/null || \
 		{ echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }; }
-	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet --compile-bytecode
+	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
 
 SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark -p no:cacheprovider
 

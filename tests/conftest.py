@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import shutil
 import subprocess
 import sys
@@ -86,32 +85,16 @@ def home(tmp_path: Path) -> Settings:
     return Settings(tmp_path / "welfare_home").ensure()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Made before any test runs: tests in parallel workers check that no file appears in the
-    # working directory, and this folder appearing mid-test would look like one.
-    ARTIFACTS.mkdir(exist_ok=True)
-
-
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
-    """The shipped sample taken through the whole pipeline once (real Dagster, dbt, DuckDB),
-    shared by every test and, under pytest-xdist, by every worker (the first builds it)."""
-    from filelock import FileLock
-
+def sample_run(tmp_path_factory: pytest.TempPathFactory):
+    """The shipped sample taken through the whole pipeline once (real Dagster, dbt, DuckDB)."""
     from pipelines.runner import run_pipeline
     from pipelines.workspace import load_sample, prepare
 
-    root = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
-        root = root.parent  # shared by the workers
-    built = root / "sample_run.pickle"
-    with FileLock(str(root / "sample_run.lock")):
-        if not built.exists():
-            settings = prepare(Settings(root / "sample" / "welfare_home"))
-            load_sample(settings)
-            summary = run_pipeline(settings)
-            built.write_bytes(pickle.dumps((settings, summary)))
-    return pickle.loads(built.read_bytes())
+    settings = prepare(Settings(tmp_path_factory.mktemp("sample") / "welfare_home"))
+    load_sample(settings)
+    summary = run_pipeline(settings)
+    return settings, summary
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Operations: the landing sensor, safe publishing under readers and kills, rollback, failures."""
+"""Operations: the landing sensor, and faults: kills at every stage, a full disk, a damaged or
+lost lake, readers kept open, failed runs recorded, rollback."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,11 +17,13 @@ import pytest
 
 from pipelines.defs.build import build_definitions
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.repair import lake_damage
 from pipelines.operations.pause_points import PAUSE_AT, PAUSE_DIR
-from pipelines.runner import run_pipeline
+from pipelines.runner import release_abandoned_runs, run_pipeline
 from pipelines.settings import Settings
 from pipelines.warehouse.publish import versions
-from tests.conftest import MINIMAL_PATH, copy_sample, ward_file, welfare_cli
+from pipelines.workspace import reason_to_run, write_dagster_yaml
+from tests.conftest import MINIMAL_PATH, SEED, copy_sample, ward_file, welfare_cli
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +102,9 @@ PUBLISH = (
 )
 
 
-def start(settings: Settings, pause_at: str, pause_dir: Path, publishing: bool) -> subprocess.Popen:
+def start(
+    settings: Settings, pause_at: str, pause_dir: Path, publishing: bool, output: bool = False
+) -> subprocess.Popen:
     """`welfare run` (or only its publishing step) in its own process group, started by its
     full path with a minimal PATH as cron or systemd start it (dbt must be found beside the
     interpreter), to pause at ``pause_at``."""
@@ -117,8 +123,9 @@ def start(settings: Settings, pause_at: str, pause_dir: Path, publishing: bool) 
     return subprocess.Popen(
         command,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if output else subprocess.DEVNULL,
+        text=True,
         start_new_session=True,
     )
 
@@ -136,60 +143,87 @@ def kill_at(settings: Settings, point: str, pause_dir: Path, publishing: bool = 
     (pause_dir / point).unlink()
 
 
-def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(
-    published_home, tmp_path
-):
-    """One home through kills at every stage, a failed run, a run under an open reader, and a
-    rollback (each step would otherwise cost a pipeline run to set up)."""
-    mini = published_home
-    pauses = tmp_path / "pauses"
-    published = mini.warehouse.read_bytes()
-    kept = len(versions(mini))
-    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
-        received = db.execute("select count(*) from audit.submissions").fetchone()[0]
-        before = places(db)
-    send_next_year(mini)
-    # 1. `welfare run` killed (SIGKILL to its process group) while reading the new file,
-    # between its rows and its ledger entry, during dbt build and during the mart checks; each
-    # run starts from what the one before left. The published warehouse stays byte for byte.
-    for point in ("ingest.reading", "ingest.before_ledger", "dbt.build", "checks.marts"):
-        kill_at(mini, point, pauses)
-        assert mini.warehouse.read_bytes() == published, f"changed by a kill at {point}"
-    # 2. Killed while publishing (the step alone, on the working database the last run built,
-    # instead of a whole run up to it): after writing the new copy, before swapping it in...
-    kill_at(mini, "publish.before_swap", pauses, publishing=True)
-    assert mini.warehouse.read_bytes() == published
-    assert len(versions(mini)) == kept  # the unpublished copy is no version to roll back to
-    # ... and between the swap and the Parquet export, while an analyst's connection is open:
-    # the reader keeps the version it opened, whole; reconnecting shows the new one, with the
-    # new file taken in once; the Parquet files are still the old version's.
-    reader = duckdb.connect(str(mini.warehouse), read_only=True)
-    kill_at(mini, "publish.before_parquet", pauses, publishing=True)
-    assert places(reader) == before
-    reader.close()
-    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
-        assert places(db) == before + 3
-        assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 1
-    exported = mini.published / "marts" / "place_counts.parquet"
-    assert exported_places(exported) == before
-    swapped = mini.warehouse.read_bytes()
+LAKE_TABLES = (
+    "ibasho_survey",
+    "facility_initiatives",
+    "consultations",
+    "plan_indicators",
+    "quarantined_rows",
+    "submissions",
+)
 
-    # 3. The next run fails (a broken working database): recorded, publishing never starts.
-    mini.working_db.unlink()
-    mini.working_db.mkdir()  # dbt cannot open a directory as its database
-    summary = run_pipeline(mini)
-    assert not summary.success and summary.failed_steps
-    assert mini.warehouse.read_bytes() == swapped
-    defs = build_definitions(mini)
-    sensor = defs.resolve_sensor_def("run_failure_recorder")
-    instance = dg.DagsterInstance.from_config(str(mini.dagster_home))
-    run = instance.get_run_by_id(summary.run_id)
+
+def lake_rows(settings: Settings) -> dict[str, list[tuple]]:
+    """Every row of the lake's source tables, quarantine and ledger (without the checksums of
+    derived files): what the marts are built from."""
+    with duckdb.connect() as db:
+        return {
+            table: db.execute(
+                f"select * {'exclude (lake_files)' if table == 'submissions' else ''} from "
+                f"read_parquet('{settings.lake}/{table}/*.parquet', union_by_name = true) "
+                "order by all"
+            ).fetchall()
+            for table in LAKE_TABLES
+        }
+
+
+def damage(home: Settings) -> list[Path]:
+    """What a failing disk leaves: a truncated rows file, an unreadable ledger entry, a lost
+    record (a mart suite's results)."""
+    ledger = Lake(home.lake).ledger()
+    loaded = ledger[ledger["status"] == "loaded"]
+    ibasho = loaded[loaded["source"] == "ibasho_survey"]["sha256"].iloc[0]
+    rows_file = home.lake / "ibasho_survey" / f"{ibasho}.parquet"
+    rows_file.write_bytes(rows_file.read_bytes()[:100])
+    consultations = loaded[loaded["source"] == "consultations"]["entry_id"].iloc[0]
+    entry_file = home.lake / "submissions" / f"{consultations}.parquet"
+    entry_file.write_bytes(b"PAR1 not a ledger entry")
+    record = next((home.lake / "dq_results").glob("*__*.parquet"))
+    record.unlink()
+    return [rows_file, entry_file, record]
+
+
+@pytest.fixture
+def operator_home(published_home, tmp_path):
+    """The published sample's WELFARE_HOME on a small file system of its own (200 MB more than
+    it holds: a tmpfs, which needs root), or where it is when the tests do not run as root."""
+    if os.geteuid() != 0:
+        yield published_home, False
+        return
+    used = sum(p.stat().st_size for p in published_home.home.rglob("*") if p.is_file())
+    mount = tmp_path / "small_disk"
+    mount.mkdir()
+    size = f"size={used // 2**20 + 200}m"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(mount)], check=True)
+    try:
+        home = Settings(mount / "welfare_home")
+        shutil.copytree(published_home.home, home.home, symlinks=True)
+        write_dagster_yaml(home)
+        yield home, True
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(settings: Settings, leave: int = 0) -> Path:
+    """Take the disk's free space, but ``leave`` bytes."""
+    filler = settings.home.parent / "filler"
+    free = shutil.disk_usage(settings.home).free
+    subprocess.run(["fallocate", "-l", str(max(free - leave, 4096)), str(filler)], check=True)
+    return filler
+
+
+def record_failed_run(settings: Settings) -> str:
+    """What the daemon's run-failure sensor does for the last failed run (no daemon here)."""
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    release_abandoned_runs(instance)  # as the next `welfare run` does first
+    [run] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]), limit=1)
     failure = next(
         r.event_log_entry.dagster_event
         for r in instance.get_records_for_run(
-            summary.run_id, of_type=dg.DagsterEventType.PIPELINE_FAILURE
+            run.run_id, of_type=dg.DagsterEventType.PIPELINE_FAILURE
         ).records
     )
+    defs = build_definitions(settings)
     context = dg.build_run_status_sensor_context(
         sensor_name="run_failure_recorder",
         dagster_event=failure,
@@ -197,26 +231,122 @@ def test_faults_leave_the_warehouse_as_it_was_and_readers_keep_their_version(
         dagster_run=run,
         resources=defs.resources,
     ).for_run_failure()
-    sensor(context)
+    defs.resolve_sensor_def("run_failure_recorder")(context)
+    instance.dispose()
+    return run.run_id
 
-    # 4. Repaired: the next run publishes the failed run's record and brings the Parquet files
-    # up to date; in all those runs the new file was taken in once.
-    mini.working_db.rmdir()
-    recovered = run_pipeline(mini)
-    assert recovered.success and recovered.published, recovered.failed_steps
-    with duckdb.connect(str(mini.warehouse), read_only=True) as db:
+
+def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_home, tmp_path):
+    """One WELFARE_HOME through kills at every stage, a full disk before and during a run, a
+    damaged and then a lost lake, a reader kept open, and a rollback (one home: each step
+    would otherwise cost a pipeline run to set up)."""
+    home, small_disk = operator_home
+    pauses = tmp_path / "pauses"
+    published = home.warehouse.read_bytes()
+    kept = len(versions(home))
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        received = db.execute("select count(*) from audit.submissions").fetchone()[0]
+        before = places(db)
+    sample_lake = lake_rows(home)
+    send_next_year(home)
+
+    # 1. `welfare run` killed (SIGKILL to its process group) while reading the new file,
+    # between its rows and its ledger entry, during dbt build and during the mart checks; each
+    # run starts from what the one before left. The published warehouse stays byte for byte.
+    for point in ("ingest.reading", "ingest.before_ledger", "dbt.build", "checks.marts"):
+        kill_at(home, point, pauses)
+        assert home.warehouse.read_bytes() == published, f"changed by a kill at {point}"
+    # 2. Killed while publishing (the step alone, on the working database the last run built,
+    # instead of a whole run up to it): after writing the new copy, before swapping it in...
+    kill_at(home, "publish.before_swap", pauses, publishing=True)
+    assert home.warehouse.read_bytes() == published
+    assert len(versions(home)) == kept  # the unpublished copy is no version to roll back to
+    # ... and between the swap and the Parquet export, while an analyst's connection is open:
+    # the reader keeps the version it opened, whole; reconnecting shows the new one, with the
+    # new file taken in once; the Parquet files are still the old version's.
+    reader = duckdb.connect(str(home.warehouse), read_only=True)
+    kill_at(home, "publish.before_parquet", pauses, publishing=True)
+    assert places(reader) == before
+    reader.close()
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
         assert places(db) == before + 3
         assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 1
-        rows = db.execute("select run_id, failed_steps from audit.run_failures").fetchall()
-    assert rows and rows[0][0] == summary.run_id and "warehouse_models" in rows[0][1]
-    assert exported_places(exported) == before + 3
-    ledger = Lake(mini.lake).ledger()
-    assert (ledger["file_name"] == NEW_WARD_FILE).sum() == 1
+    exported = home.published / "marts" / "place_counts.parquet"
+    assert exported_places(exported) == before
+    swapped = home.warehouse.read_bytes()
 
-    # 5. welfare rollback puts the previous version back (the one swapped in before the kill).
-    assert len(versions(mini)) == kept + 2
-    rolled = welfare_cli(mini.home, "rollback")
+    # 3. Another ward's file arrives on a full disk. Before writing, the run sees it would not
+    # fit and says so in one line (exit 3), recording the refusal; then, with the space just
+    # enough to start, the disk fills up while the run reads the file: the same one line.
+    ward_file(
+        home, "R7_中央区_居場所.csv", ["R7,中央区,森之宮地域,C7-1,サロン1,高齢者サロン,12,240"]
+    )
+    if small_disk:
+        filler = fill(home, leave=2 * 2**20)
+        refused = welfare_cli(home.home, "run")
+        assert refused.returncode == 3, refused.stdout + refused.stderr
+        assert "Traceback" not in refused.stdout + refused.stderr
+        [line] = [x for x in refused.stderr.splitlines() if x.strip()]
+        assert line.startswith(f"DISK FULL: {home.home} has 2 MB free and a run needs about")
+        filler.unlink()
+        process = start(home, "ingest.reading", pauses, publishing=False, output=True)
+        deadline = time.monotonic() + 120
+        while not (pauses / "ingest.reading").exists():
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        filler = fill(home)
+        (pauses / "ingest.reading").unlink()  # go on, onto a full disk
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 3, out + err
+        assert "Traceback" not in out + err and "DISK FULL" in out + err
+        assert home.warehouse.read_bytes() == swapped
+        filler.unlink()
+        failed_run = record_failed_run(home)
+
+    # 4. Space is freed, but lake files were damaged meanwhile. The next run rebuilds them from
+    # the archive and says so, takes the new file in once, records the failures, brings the
+    # Parquet files up to date and publishes exactly what an undisturbed run publishes.
+    damaged = damage(home)
+    found = lake_damage(home)
+    assert all(path.relative_to(home.lake).as_posix() in found for path in damaged), found
+    recovered = run_pipeline(home)
+    assert recovered.success and recovered.published, recovered.failed_steps
+    repaired = "\n".join(recovered.repairs)
+    assert all(path.relative_to(home.lake).as_posix() in repaired for path in damaged)
+    with duckdb.connect(str(home.warehouse), read_only=True) as db:
+        by_year = dict(
+            db.execute(
+                "select fiscal_year, sum(places) from marts.place_counts group by 1"
+            ).fetchall()
+        )
+        assert db.execute("select count(*) from audit.submissions").fetchone()[0] == received + 2
+        failures = {r[0] for r in db.execute("select run_id from audit.run_failures").fetchall()}
+    assert by_year == {**SEED.places, 2025: 4}
+    assert exported_places(exported) == before + 4
+    ledger = Lake(home.lake).ledger()
+    assert (ledger["file_name"] == NEW_WARD_FILE).sum() == 1
+    repaired_lake = lake_rows(home)
+    for table, rows in sample_lake.items():
+        assert set(rows) <= set(repaired_lake[table]), table
+    if small_disk:
+        assert failed_run in failures
+        assert any(run_id.startswith("disk-full-") for run_id in failures)
+
+    # 5. The whole lake lost: `welfare rebuild-lake` derives it again from the archive alone,
+    # and it is the lake the published warehouse was built from.
+    shutil.rmtree(home.lake)
+    rebuilt = welfare_cli(home.home, "rebuild-lake")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "95 received file(s) derived again (94 loaded, 1 rejected)" in rebuilt.stdout
+    assert lake_rows(home) == repaired_lake
+    assert reason_to_run(home) is None
+
+    # 6. welfare rollback puts the previous version back (the one swapped in before the kill).
+    assert len(versions(home)) == kept + 2
+    rolled = welfare_cli(home.home, "rollback")
     assert rolled.returncode == 0, rolled.stderr
-    with duckdb.connect(str(mini.warehouse), read_only=True) as restored:
+    with duckdb.connect(str(home.warehouse), read_only=True) as restored:
         assert places(restored) == before + 3
         assert restored.execute("select count(*) from audit.run_failures").fetchone()[0] == 0
+    if not small_disk:
+        pytest.skip("everything but the full disk passed; a small file system needs root")
