@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
-from pipelines.ingest.reader import ReadResult, read_submission
-from pipelines.ingest.tables import read_cells
+from pipelines.ingest.reader import ReadResult, read_submission, too_large
+from pipelines.ingest.tables import MAX_FILE_BYTES, read_cells
 from pipelines.quality.submission_checks import NOT_CHECKED, SubmissionCheck, check_submission
 
 
@@ -42,6 +42,13 @@ def guess_source(data: bytes, filename: str) -> Contract:
 
 
 def validate_file(path: Path, source: str | None = None) -> Validation:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:  # never read whole: its survey is guessed from its first lines
+        with path.open("rb") as handle:
+            head = handle.read(2**20)
+        contract = load_contract(source) if source else guess_source(head, path.name)
+        refused = too_large(size, path.name, contract)
+        return Validation(path, contract, refused, source is None, NOT_CHECKED)
     data = path.read_bytes()
     contract = load_contract(source) if source else guess_source(data, path.name)
     result = read_submission(data, path.name, contract)

@@ -37,6 +37,14 @@ def archive_original(archive_dir: Path, suffix: str, data: bytes, sha256: str) -
     return target
 
 
+def archive_file(archive_dir: Path, source: Path, sha256: str) -> Path:
+    """Keep a file as received without reading it into memory (one too large to be read)."""
+    target = archive_dir / f"{sha256}{source.suffix.lower()}"
+    if not target.exists():
+        copy_file(source, target)
+    return target
+
+
 @dataclass(frozen=True)
 class Receipt:
     """One file received: enough, with its archived bytes, to derive its lake entry again."""

@@ -12,10 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ingest.archive import Receipt, archive_original, keep_receipt, read_receipt
+from pipelines.ingest.archive import (
+    Receipt,
+    archive_file,
+    archive_original,
+    keep_receipt,
+    read_receipt,
+)
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
-from pipelines.ingest.reader import read_submission
+from pipelines.ingest.reader import read_submission, too_large
+from pipelines.ingest.tables import MAX_FILE_BYTES
 from pipelines.operations.pause_points import pause_point
 from pipelines.quality.submission_checks import NOT_CHECKED, check_submission
 from pipelines.quality.suites import dq_results_path, dq_results_table
@@ -121,9 +128,13 @@ def _take_in(
     seen_before: bool,
     run_id: str,
 ) -> Outcome:
-    data = path.read_bytes()  # read once: archived and parsed from the same bytes
-    sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if the file changed
-    archived = archive_original(settings.archive, path.suffix, data, sha)
+    if path.stat().st_size > MAX_FILE_BYTES:  # archived as it is, never read into memory
+        data, sha = None, sha256_of(path)
+        archived = archive_file(settings.archive, path, sha)
+    else:
+        data = path.read_bytes()  # read once: archived and parsed from the same bytes
+        sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if it changed
+        archived = archive_original(settings.archive, path.suffix, data, sha)
     receipt = Receipt(
         entry_id=entry_id_for(contract.key, rel, sha),
         source=contract.key,
@@ -144,13 +155,14 @@ def derive_entry(
     lake: Lake,
     contract: Contract,
     receipt: Receipt,
-    data: bytes,
+    data: bytes | None,
     seen_before: bool,
     run_id: str,
 ) -> Outcome:
     """What the lake holds for one received file: its rows, quarantined cells and check
     results, then its ledger entry (last: the commit point). The same receipt and bytes give
-    the same entry, which is how the lake is rebuilt from the archive."""
+    the same entry, which is how the lake is rebuilt from the archive. ``data`` is None for a
+    file too large to be read (it is rejected as such)."""
     entry = {
         "entry_id": receipt.entry_id,
         "sha256": receipt.sha256,
@@ -176,7 +188,11 @@ def derive_entry(
         return Outcome(contract.key, name, sha, "duplicate")
     pause_point("ingest.reading")
     # The reader rejects any file type it cannot read, with the same message as validate.
-    result = read_submission(data, name, contract)
+    result = (
+        read_submission(data, name, contract)
+        if data is not None
+        else too_large(MAX_FILE_BYTES + 1, name, contract)
+    )
     check = NOT_CHECKED
     written: list[Path | None] = []
     if result.status == "loaded":

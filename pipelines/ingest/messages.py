@@ -93,6 +93,11 @@ FILES: dict[str, tuple[str, str]] = {
         "Sheet '{sheet}' is too large ({size} MB unpacked; the limit is {limit} MB): send "
         "only the template's data.",
     ),
+    "file_too_large": (
+        "ファイルが大きすぎます（{size:,}MB、上限{limit:,}MB）。月ごとなどに分けて送ってください。",
+        "The file is too large ({size:,} MB; the limit is {limit:,} MB): send it in parts, "
+        "e.g. one file a month.",
+    ),
     "too_many_rows": (
         "行数が多すぎます（{limit:,}行まで。Excelの上限です）。",
         "Too many rows (more than {limit:,}, Excel's own limit).",

@@ -17,7 +17,7 @@ import pandas as pd
 from pipelines.ingest import normalize as nz
 from pipelines.ingest.contract import Column, Contract
 from pipelines.ingest.messages import file_message, row_message
-from pipelines.ingest.tables import CellTable, UnreadableFile, read_cells
+from pipelines.ingest.tables import MAX_FILE_BYTES, CellTable, UnreadableFile, read_cells
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
 SKIP_NOTE_PREFIXES = ("※", "注")
@@ -78,6 +78,15 @@ def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
         return hits if hits >= 2 else 0
 
     return score
+
+
+def too_large(size: int, filename: str, contract: Contract) -> ReadResult | None:
+    """The rejection of a file too large to be read (checked before its bytes are read)."""
+    if size <= MAX_FILE_BYTES:
+        return None
+    result = ReadResult(source=contract.key, filename=filename, status="loaded")
+    reason = file_message("file_too_large", size=size // 2**20, limit=MAX_FILE_BYTES // 2**20)
+    return _reject(result, reason)
 
 
 def _reject(result: ReadResult, reason: str) -> ReadResult:

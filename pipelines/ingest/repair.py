@@ -33,6 +33,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.lake import EMPTY_FILE, LEDGER_SCHEMA, LEDGER_TABLE, Lake, sha256_of, utc_now
+from pipelines.ingest.tables import MAX_FILE_BYTES
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.repair")
@@ -92,13 +93,15 @@ def _damaged_files(lake: Lake, entry: dict) -> list[tuple[str, str]]:
 
 
 # -- deriving again -------------------------------------------------------------------------
-def _archived_bytes(settings: Settings, receipt: Receipt) -> bytes:
+def _archived_bytes(settings: Settings, receipt: Receipt) -> bytes | None:
     path = settings.home / receipt.archive_path
     if not path.exists():
         raise LakeBeyondRepair(
             f"The archived original {receipt.archive_path} of {receipt.file_name} is missing, "
             "so its lake files cannot be rebuilt: restore archive/ from backup, then run again."
         )
+    if path.stat().st_size > MAX_FILE_BYTES:  # rejected unread, as when it was received
+        return None
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != receipt.sha256:
         raise LakeBeyondRepair(

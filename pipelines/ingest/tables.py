@@ -25,6 +25,9 @@ MAX_ROWS = 1_048_576  # Excel's limit: a sheet with more rows was not made by Ex
 MAX_COLUMNS = 1_000  # the widest template has 16 columns
 MAX_LINE_CHARS = 1_000_000  # one CSV line of a million characters is not a survey row
 MAX_SHEET_BYTES = 256 * 2**20  # a sheet's XML once unzipped (a zip bomb is small zipped)
+# One file as sent: a year of the whole city's consultations is a few MB. Larger files are not
+# read into memory at all; a bigger export is sent in parts (e.g. one file a month).
+MAX_FILE_BYTES = 200 * 2**20
 
 
 class UnreadableFile(Exception):
