@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 import socket
 
@@ -50,9 +51,12 @@ def run_job(settings: Settings, job_name: str, run_config: dict | None = None):
     from pipelines.defs.build import build_definitions
 
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    # Loading definitions reads "definitions state" from the current instance's storage. Bind
-    # this (live) instance's: in a long-lived process (tests, the UI's code server) an instance
-    # disposed earlier can be left as the current one, and loading would reach a dead instance.
+    # Loading definitions reads "definitions state" from the current instance's storage (a
+    # context variable). Bind this live instance's. In a long-lived process an instance context
+    # left open earlier (e.g. by a sensor or schedule context that was never closed) resets
+    # that variable to a dead instance's storage when it is garbage-collected, which could
+    # happen mid-load: collect such leftovers first.
+    gc.collect()
     try:
         with set_defs_state_storage(instance.defs_state_storage):
             release_abandoned_runs(instance)
