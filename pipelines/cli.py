@@ -264,11 +264,12 @@ def _record_refusal(settings: Settings, message: str) -> None:
     """Record the failure with the other failed runs (audit.run_failures), when the disk lets."""
     import datetime as dt
 
+    from pipelines.defs.automation import WAREHOUSE_JOB
     from pipelines.operations.failures import record_run_failure
 
     try:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        record_run_failure(settings, f"disk-full-{stamp}", "warehouse_job", [], message)
+        record_run_failure(settings, f"disk-full-{stamp}", WAREHOUSE_JOB, [], message)
     except Exception:
         pass
 

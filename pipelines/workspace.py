@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -167,7 +168,8 @@ def initialize_lake(settings: Settings) -> None:
     """Every lake table exists (typed, possibly empty) so dbt can always read it."""
     from pipelines.ingest.repair import finish_interrupted_rebuild
 
-    finish_interrupted_rebuild(settings)
+    if note := finish_interrupted_rebuild(settings):
+        logging.getLogger("welfare.repair").warning(note)
     initialize_tables(Lake(settings.lake))
 
 

@@ -274,7 +274,6 @@ class Rebuilt:
     entries: int = 0
     records: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
-    previous: str = ""
 
 
 def _rebuild_dir(settings: Settings) -> Path:
