@@ -294,6 +294,7 @@ def finish_interrupted_rebuild(settings: Settings) -> str | None:
     rebuilt, previous = _rebuild_dir(settings), _previous_dir(settings)
     if (rebuilt / COMPLETE).exists():
         rebuilt.replace(settings.lake)
+        (settings.lake / COMPLETE).unlink()
         return "finished an interrupted `welfare rebuild-lake` (the rebuilt lake is in place)"
     if previous.exists():
         previous.replace(settings.lake)

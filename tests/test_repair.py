@@ -1,0 +1,64 @@
+"""The lake derives from the archive: damage is found and rebuilt, in seconds, without a run."""
+
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+
+from pipelines.ingest.contract import all_contracts, load_contract
+from pipelines.ingest.intake import ingest_source
+from pipelines.ingest.lake import Lake
+from pipelines.ingest.repair import SET_ASIDE, finish_interrupted_rebuild, lake_damage, repair_lake
+from tests.conftest import copy_sample
+
+IBASHO = load_contract("ibasho_survey")
+
+
+def test_damaged_files_are_rebuilt_and_an_entry_without_receipt_is_taken_in_again(home):
+    Lake(home.lake).initialize(all_contracts())
+    copy_sample(home, "ibasho_survey", "令和6年度_北区_居場所.csv")
+    copy_sample(home, "ibasho_survey", "R6_西成区_居場所活動調査_修正版.csv")  # rejected
+    outcomes = ingest_source(home, IBASHO)
+    loaded = next(o for o in outcomes if o.status == "loaded")
+    rows_file = home.lake / "ibasho_survey" / f"{loaded.sha256}.parquet"
+    rows = pq.read_table(rows_file)
+    ledger = Lake(home.lake).ledger().sort_values("entry_id").reset_index(drop=True)
+
+    rows_file.unlink()
+    assert lake_damage(home) == [rows_file.relative_to(home.lake).as_posix()]
+    [repair] = repair_lake(home, "ibasho_survey", say=lambda _: None)
+    assert "missing" in str(repair) and f"archive/{loaded.sha256}.csv" in str(repair)
+    assert pq.read_table(rows_file).equals(rows)
+
+    # A lake written before receipts were kept: the damaged entry has none. It is set aside,
+    # and its file, still in landing/, is taken in again as it was.
+    rejected = next(o for o in outcomes if o.status == "rejected")
+    entry_id = ledger.loc[ledger["sha256"] == rejected.sha256, "entry_id"].iloc[0]
+    (home.archive / "receipts" / f"{entry_id}.json").unlink()
+    (home.lake / "submissions" / f"{entry_id}.parquet").write_bytes(b"not parquet")
+    [repair] = repair_lake(home, say=lambda _: None)
+    assert "no receipt" in str(repair)
+    assert list((home.lake / SET_ASIDE / "submissions").glob(f"{entry_id}-*.parquet"))
+    [again] = ingest_source(home, IBASHO)
+    assert again.status == "rejected" and again.reason == rejected.reason
+    after = Lake(home.lake).ledger().sort_values("entry_id").reset_index(drop=True)
+    same = ["entry_id", "sha256", "status", "rows_read", "rows_loaded", "reason"]
+    assert after[same].equals(ledger[same])
+    assert lake_damage(home) == []
+
+
+def test_a_rebuild_stopped_between_its_renames_is_finished_or_undone(home):
+    rebuilt, previous = home.home / "lake.rebuild", home.home / "lake.previous"
+    # Stopped after the old lake was moved aside, the new one complete: finish the swap.
+    shutil.rmtree(home.lake)
+    rebuilt.mkdir()
+    (rebuilt / ".complete").write_text("done")
+    (rebuilt / "submissions").mkdir()
+    assert "finished" in finish_interrupted_rebuild(home)
+    assert (home.lake / "submissions").exists() and not rebuilt.exists()
+    # Stopped before the new one was complete: the previous lake comes back.
+    home.lake.replace(previous)
+    assert "undid" in finish_interrupted_rebuild(home)
+    assert home.lake.exists() and not previous.exists()
+    assert finish_interrupted_rebuild(home) is None
