@@ -52,13 +52,17 @@ def space_needed(settings: Settings) -> int:
     lake, temporary copies), the working database twice (dbt rebuilds its tables beside the
     old ones), the warehouse four times (new version, the swapped-in copy, Parquet, temporary
     files), and the run history's headroom."""
-    from pipelines.ingest.contract import all_contracts
-    from pipelines.ingest.intake import pending_files
+    from pipelines.ingest.contract import SOURCE_KEYS
+    from pipelines.ingest.intake import landed_files
     from pipelines.ingest.lake import Lake
 
-    lake = Lake(settings.lake)
+    # Files whose landing path the ledger does not know (no hashing: an estimate).
+    known = set(Lake(settings.lake).ledger()["landing_path"])
     waiting = sum(
-        path.stat().st_size for c in all_contracts() for path, _ in pending_files(settings, c, lake)
+        path.stat().st_size
+        for source in SOURCE_KEYS
+        for path in landed_files(settings, source)
+        if path.relative_to(settings.landing).as_posix() not in known
     )
     return 3 * waiting + 2 * _size(settings.working_db) + 4 * _size(settings.warehouse) + HEADROOM
 
