@@ -85,7 +85,12 @@ def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
     """Apply ``func`` once per distinct value and broadcast the results back to every row."""
     if len(values) == 0:
         return pd.Series([], index=values.index, dtype=object)
-    keys = values.map(_hashable) if values.dtype == object else values
+    # Text alone (every CSV cell) needs no tagging: 1 and "1" can only meet in a workbook.
+    mixed = values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
+        "string",
+        "empty",
+    )
+    keys = values.map(_hashable) if mixed else values
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
     mapped = np.empty(len(uniques) + 1, dtype=object)
     originals = values.to_numpy(dtype=object)

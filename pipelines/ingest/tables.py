@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,9 +95,11 @@ def _check_width(width: int) -> None:
 
 def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> CellTable | None:
     text, encoding = decode_text(data)
-    if re.search(f"[^\r\n]{{{MAX_LINE_CHARS + 1}}}", text):
+    lines = text.splitlines()  # in C; a regex for a long line costs 30 times more
+    if max(map(len, lines), default=0) > MAX_LINE_CHARS:
         raise UnreadableFile(file_message("line_too_long", limit=MAX_LINE_CHARS))
-    head_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+    head_lines = lines[:HEADER_SEARCH_ROWS]
+    del lines
     head_rows = list(csv.reader(head_lines))
     index = _best_header(head_rows, header_score)
     if index is None:
