@@ -144,7 +144,7 @@ def keep_missing_archive_copies(settings: Settings) -> None:
     """Receipts and record copies for what a lake written before they were kept holds, so
     such a lake can be repaired and rebuilt too. Only whole, readable files are copied."""
     lake = Lake(settings.lake)
-    entries = _readable_entries(lake)
+    entries = readable_entries(lake)
     for entry in entries:
         if read_receipt(settings.archive, entry["entry_id"]) is None:
             keep_receipt(settings.archive, receipt_of(entry))
@@ -163,7 +163,8 @@ def _is_derived(table: str, path: Path) -> bool:
     return table == "dq_results" and re.fullmatch(r"[0-9a-f]{64}", path.stem) is not None
 
 
-def _readable_entries(lake: Lake) -> list[dict]:
+def readable_entries(lake: Lake) -> list[dict]:
+    """The ledger entries that can be read (a damaged one is skipped here, repaired elsewhere)."""
     entries = []
     for path in _ledger_files(lake):
         try:
@@ -210,10 +211,10 @@ def repair_lake(
             _set_aside(lake, path)
             done(Repair(relative, "unreadable ledger entry with no receipt", _SET_ASIDE_NOTE))
             continue
-        duplicate = _is_duplicate(receipt, _readable_entries(lake))
+        duplicate = _is_duplicate(receipt, readable_entries(lake))
         derive_again(settings, lake, receipt, duplicate)
         done(Repair(relative, "unreadable ledger entry", f"rebuilt from {receipt.archive_path}"))
-    for entry in _readable_entries(lake):
+    for entry in readable_entries(lake):
         if source is not None and entry["source"] != source:
             continue
         damaged = _damaged_files(lake, entry)
@@ -241,7 +242,7 @@ def lake_damage(settings: Settings) -> list[str]:
         for p in _ledger_files(lake)
         if not _readable(p, LEDGER_SCHEMA)
     ]
-    for entry in _readable_entries(lake):
+    for entry in readable_entries(lake):
         found += [relative for relative, _ in _damaged_files(lake, entry)]
     for table, kept in archived_records(settings.archive):
         copy = settings.lake / table / kept.name

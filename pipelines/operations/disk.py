@@ -55,9 +55,11 @@ def space_needed(settings: Settings) -> int:
     from pipelines.ingest.contract import SOURCE_KEYS
     from pipelines.ingest.intake import landed_files
     from pipelines.ingest.lake import Lake
+    from pipelines.ingest.repair import readable_entries
 
-    # Files whose landing path the ledger does not know (no hashing: an estimate).
-    known = set(Lake(settings.lake).ledger()["landing_path"])
+    # Files whose landing path the ledger does not know (no hashing: an estimate; a damaged
+    # ledger entry, repaired later in the run, is not read here).
+    known = {entry["landing_path"] for entry in readable_entries(Lake(settings.lake))}
     waiting = sum(
         path.stat().st_size
         for source in SOURCE_KEYS
