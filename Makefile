@@ -53,11 +53,13 @@ lint: setup
 
 # The Spark suite waits on its JVM about half the time, and lint is short: both start first and
 # run beside the main suite, their output shown at the end; `make test` fails if anything fails.
+# They run at a lower priority (nice): the main suite is the longest path, and mostly uses one
+# core at a time; they take what it leaves.
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
-	@$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	@nice -n 15 $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
-	{ $(MAKE) --no-print-directory lint && $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
+	{ nice -n 10 $(MAKE) --no-print-directory lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark; main=$$?; \
 	wait $$lint; lint_rc=$$?; \
