@@ -57,7 +57,7 @@ lint: setup
 # core at a time; they take what it leaves.
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
-	@nice -n 15 $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	@nice -n 15 env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	{ nice -n 10 $(MAKE) --no-print-directory lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
