@@ -1,8 +1,9 @@
-"""The archive and the append-only Parquet lake: clean rows, quarantined cells and the ledger.
+"""The append-only Parquet lake: clean rows, quarantined cells and the ledger.
 
 Every write goes to a temporary name and is renamed into place, and a file's ledger entry is
 written last: a crash leaves no ledger entry, so the file is simply read again next run, and
-models only read lake rows whose submission has a ledger entry.
+models only read lake rows whose submission has a ledger entry. Everything here derives from
+the archive (pipelines.ingest.archive) and can be rebuilt from it (pipelines.ingest.repair).
 """
 
 from __future__ import annotations

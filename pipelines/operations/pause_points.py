@@ -16,7 +16,7 @@ from pathlib import Path
 
 PAUSE_AT = "WELFARE_PAUSE_AT"
 PAUSE_DIR = "WELFARE_PAUSE_DIR"
-POINTS = (
+POINTS = (  # where the fault tests stop a run, in the order a run reaches them
     "ingest.reading",
     "ingest.before_ledger",
     "dbt.build",
