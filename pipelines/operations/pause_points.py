@@ -16,14 +16,6 @@ from pathlib import Path
 
 PAUSE_AT = "WELFARE_PAUSE_AT"
 PAUSE_DIR = "WELFARE_PAUSE_DIR"
-POINTS = (  # where the fault tests stop a run, in the order a run reaches them
-    "ingest.reading",
-    "ingest.before_ledger",
-    "dbt.build",
-    "checks.marts",
-    "publish.before_swap",
-    "publish.before_parquet",
-)
 
 
 def pause_point(name: str) -> None:
