@@ -162,6 +162,64 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipelines.web.server import serve
+
+    serve(_settings().ensure(), args.host, args.port, behind_proxy=args.proxy)
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (10 characters or more): ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from pipelines.settings import WebSettings
+    from pipelines.web.accounts import AccountError, AccountStore
+    from pipelines.web.submitters import all_submitters, submitter
+
+    settings = _settings()
+    store = AccountStore(WebSettings.from_env(settings).accounts_db)
+    try:
+        if args.action == "add":
+            if submitter(args.submitter) is None:
+                codes = ", ".join(f"{s.code} ({s.name})" for s in all_submitters())
+                print(f"Unknown submitter {args.submitter!r}. One of: {codes}", file=sys.stderr)
+                return 2
+            account = store.add(
+                args.username,
+                _new_password(args),
+                args.submitter,
+                "admin" if args.admin else "submitter",
+                args.name,
+            )
+            print(f"Added {account.username} ({account.role}) for {args.submitter}")
+        elif args.action == "password":
+            store.set_password(args.username, _new_password(args))
+            print(f"New password for {args.username}; its sessions have ended")
+        elif args.action in ("disable", "enable"):
+            store.set_active(args.username, args.action == "enable")
+            print(f"{args.username}: {args.action}d")
+        else:
+            for account in store.all():
+                state = "" if account.active else "  (disabled)"
+                print(
+                    f"{account.username}\t{account.role}\t{account.submitter_code}\t"
+                    f"{account.display_name}{state}"
+                )
+    except (AccountError, ValueError) as error:
+        print(f"REFUSED: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="welfare",
@@ -237,6 +295,41 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--by", required=True, help="who confirmed it (your name)")
     release.add_argument("--reason", required=True, help="what was confirmed, and with whom")
     release.set_defaults(func=cmd_release)
+    serve = commands.add_parser(
+        "serve",
+        help="the submission page for ward staff (send a file, see what became of it) on "
+        "http://127.0.0.1:8000 by default",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--proxy",
+        action="store_true",
+        help="behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host",
+    )
+    serve.set_defaults(func=cmd_serve)
+    users = commands.add_parser("users", help="accounts of the submission page")
+    user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = user_actions.add_parser("add", help="add an account (asks for its password)")
+    add.add_argument("username")
+    add.add_argument(
+        "--submitter",
+        required=True,
+        help="the ward code (e.g. 271276 for 北区), shisetsukyo, volunteer_centre or "
+        "planning_unit: what the account may send and see",
+    )
+    add.add_argument("--name", help="the person's name as shown on the page")
+    add.add_argument("--admin", action="store_true", help="council staff: see every submitter")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    password = user_actions.add_parser("password", help="set a new password (ends its sessions)")
+    password.add_argument("username")
+    password.add_argument("--password-stdin", action="store_true")
+    for action in ("disable", "enable"):
+        user_actions.add_parser(action, help=f"{action} an account").add_argument("username")
+    user_actions.add_parser("list", help="list the accounts")
+    users.set_defaults(func=cmd_users)
     return parser
 
 

@@ -89,6 +89,12 @@ class Settings:
     def spark_home(self) -> Path:
         return self.work_dir / "spark"
 
+    # The submission page (pipelines.web): accounts, sessions' secret, uploads awaiting a
+    # sender's confirmation. Nothing there is read by the pipeline.
+    @property
+    def web_dir(self) -> Path:
+        return self.home / "web"
+
     def landing_for(self, source: str) -> Path:
         return self.landing / source
 
@@ -124,3 +130,25 @@ class Settings:
         for source in SOURCE_KEYS:
             self.landing_for(source).mkdir(parents=True, exist_ok=True)
         return self
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The submission page's settings (`welfare serve`), from the environment."""
+
+    accounts_db: Path
+    secret_key_file: Path
+    session_minutes: float  # idle time after which a session ends
+    secure_cookies: bool  # behind an HTTPS reverse proxy: cookies only over HTTPS
+
+    @classmethod
+    def from_env(cls, settings: Settings) -> WebSettings:
+        env = os.environ
+        return cls(
+            accounts_db=Path(
+                env.get("WELFARE_WEB_ACCOUNTS", settings.web_dir / "accounts.sqlite")
+            ).resolve(),
+            secret_key_file=settings.web_dir / "secret_key",
+            session_minutes=float(env.get("WELFARE_WEB_SESSION_MINUTES", "60")),
+            secure_cookies=env.get("WELFARE_WEB_SECURE_COOKIES", "0") == "1",
+        )

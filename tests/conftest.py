@@ -57,6 +57,29 @@ def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
     return buffer.getvalue()
 
 
+def zip_bomb_xlsx(header: list, unzipped_mb: int = 300) -> bytes:
+    """A workbook under 2 MB whose sheet unzips to ``unzipped_mb`` MB of XML (a zip bomb)."""
+    import zipfile
+
+    template = zipfile.ZipFile(io.BytesIO(xlsx_bytes({"データ": [header]})))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in template.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(item, template.read(item))
+                continue
+            with target.open(item.filename, "w", force_zip64=True) as sheet:
+                sheet.write(
+                    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
+                    b'main"><sheetData>'
+                )
+                row = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000
+                for _ in range(unzipped_mb * 2**20 // len(row)):
+                    sheet.write(row)
+                sheet.write(b"</sheetData></worksheet>")
+    return bomb.getvalue()
+
+
 def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(xlsx_bytes(sheets))

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.reader import read_submission
-from tests.conftest import xlsx_bytes
+from tests.conftest import xlsx_bytes, zip_bomb_xlsx
 
 IBASHO = load_contract("ibasho_survey")
 FACILITY = load_contract("facility_initiatives")
@@ -318,26 +318,9 @@ def test_every_row_of_a_workbook_is_read_whatever_its_dimension_element_says():
 
 def test_a_workbook_that_unzips_to_gigabytes_is_refused_at_once():
     """A zip bomb: 300 MB of sheet XML in well under a megabyte, refused before unpacking."""
-    import io
     import time
-    import zipfile
 
-    template = zipfile.ZipFile(io.BytesIO(xlsx_bytes({"データ": [HEADER.split(",")]})))
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in template.infolist():
-            if item.filename == "xl/worksheets/sheet1.xml":
-                with target.open(item.filename, "w", force_zip64=True) as sheet:
-                    sheet.write(
-                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-                    )
-                    row = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000
-                    for _ in range(300 * 2**20 // len(row)):
-                        sheet.write(row)
-                    sheet.write(b"</sheetData></worksheet>")
-            else:
-                target.writestr(item, template.read(item))
-    data = bomb.getvalue()
+    data = zip_bomb_xlsx([HEADER.split(",")])
     assert len(data) < 2 * 2**20
     started = time.monotonic()
     result = read_submission(data, "R6_北区.xlsx", IBASHO)

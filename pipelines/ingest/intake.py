@@ -22,6 +22,7 @@ from pipelines.ingest.archive import (
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
 from pipelines.ingest.reader import read_submission, too_large
+from pipelines.ingest.senders import sender_of
 from pipelines.ingest.tables import MAX_FILE_BYTES
 from pipelines.operations.pause_points import pause_point
 from pipelines.quality.submission_checks import NOT_CHECKED, check_submission
@@ -144,6 +145,7 @@ def _take_in(
         sha256=sha,
         received_at=utc_now(),
         file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+        sent_by=sender_of(path, sha),
     )
     # Received once: a file read again after a crash keeps the receipt of its first arrival.
     receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
@@ -172,6 +174,7 @@ def derive_entry(
         "archive_path": receipt.archive_path,
         "received_at": receipt.received_at,
         "file_modified_at": receipt.file_modified_at,
+        "sent_by": receipt.sent_by,
     }
     name, sha = receipt.file_name, receipt.sha256
     if seen_before:

@@ -56,6 +56,8 @@ LEDGER_SCHEMA = pa.schema(
         # JSON {path under lake/: SHA-256} of the lake files derived from this submission,
         # so a damaged one is found and rebuilt from the archive (pipelines.ingest.repair).
         ("lake_files", pa.string()),
+        # The account that sent the file through the submission page (None: copied by hand).
+        ("sent_by", pa.string()),
     ]
 )
 

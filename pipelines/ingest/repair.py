@@ -137,6 +137,7 @@ def receipt_of(entry: dict) -> Receipt:
         sha256=entry["sha256"],
         received_at=entry["received_at"],
         file_modified_at=entry["file_modified_at"] or entry["received_at"],
+        sent_by=entry.get("sent_by"),
     )
 
 

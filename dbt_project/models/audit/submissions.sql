@@ -29,5 +29,6 @@ select
     release_reason,
     warnings,
     file_encoding,
-    sheet
+    sheet,
+    sent_by
 from {{ ref('int_submissions_current') }}

@@ -82,5 +82,6 @@ select
     release_reason,
     warnings,
     file_encoding,
-    sheet
+    sheet,
+    sent_by
 from ranked

@@ -26,5 +26,6 @@ select
     cast(reason as {{ dbt.type_string() }}) as reason,
     cast(warnings as {{ dbt.type_string() }}) as warnings,
     cast(encoding as {{ dbt.type_string() }}) as file_encoding,
-    cast(sheet as {{ dbt.type_string() }}) as sheet
+    cast(sheet as {{ dbt.type_string() }}) as sheet,
+    cast(sent_by as {{ dbt.type_string() }}) as sent_by
 from source

@@ -1,0 +1,87 @@
+"""What the published warehouse says about submissions: read-only, one short connection each.
+
+The page reads only the published copy (``warehouse.duckdb``), as analysts do: it never blocks
+the nightly run, and it shows what the last published run made of each file.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from pipelines.settings import Settings
+
+STATUS_LABELS = {
+    "loaded": "取込済 / loaded",
+    "superseded": "差し替え済 / superseded",
+    "held": "確認待ち / held",
+    "rejected": "却下 / rejected",
+    "duplicate": "重複（同一内容）/ duplicate",
+    "received": "受付済 / received",
+    "missing": "未提出 / missing",
+    "waiting": "次回の実行待ち / waiting for the nightly run",
+}
+
+
+def _query(settings: Settings, sql: str, parameters: list) -> pd.DataFrame | None:
+    """None when nothing has been published yet."""
+    if not settings.warehouse.exists():
+        return None
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        return connection.execute(sql, parameters).df()
+
+
+def _submitter_filter(column: str, submitter_code: str | None) -> tuple[str, list]:
+    if submitter_code is None:
+        return "true", []
+    return f"{column} = ?", [submitter_code]
+
+
+def submissions(settings: Settings, submitter_code: str | None) -> pd.DataFrame | None:
+    """Every file received from the submitter (all submitters: None), newest first."""
+    where, parameters = _submitter_filter("submitter_code", submitter_code)
+    return _query(
+        settings,
+        "select sha256, source, file_name, received_at, sent_by, status, submitter_code, "
+        "submitter_name, fiscal_year, rows_read, rows_loaded, rows_quarantined, rows_skipped, "
+        "rows_rejected, reason, hold_reason, released_at, released_by "
+        f"from audit.submissions where {where} order by received_at desc, file_name",
+        parameters,
+    )
+
+
+def submission_status(settings: Settings, submitter_code: str | None) -> pd.DataFrame | None:
+    where, parameters = _submitter_filter("submitter_code", submitter_code)
+    return _query(
+        settings,
+        "select fiscal_year, source, submitter_code, submitter_name, status, latest_file, "
+        "received_at, hold_reason, rows_loaded, rows_quarantined "
+        f"from marts.submission_status where {where} "
+        "order by fiscal_year desc, source, submitter_code",
+        parameters,
+    )
+
+
+def submission(settings: Settings, sha256: str) -> pd.DataFrame | None:
+    return _query(
+        settings,
+        "select sha256, source, file_name, submitter_code, submitter_name, status, hold_reason "
+        "from audit.submissions where sha256 = ?",
+        [sha256],
+    )
+
+
+def quarantined_rows(settings: Settings, sha256: str) -> pd.DataFrame | None:
+    return _query(
+        settings,
+        "select row_number, header, cell_value, rule, message from audit.quarantined_rows "
+        "where sha256 = ? order by row_number, column_name",
+        [sha256],
+    )
+
+
+def published_at(settings: Settings) -> str | None:
+    frame = _query(settings, "select max(published_at) as at from audit.publishes", [])
+    if frame is None or frame.empty or pd.isna(frame["at"].iloc[0]):
+        return None
+    return f"{pd.Timestamp(frame['at'].iloc[0]):%Y-%m-%d %H:%M} UTC"
