@@ -236,6 +236,7 @@ def record_failed_run(settings: Settings) -> str:
     return run.run_id
 
 
+@pytest.mark.background
 def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_home, tmp_path):
     """One WELFARE_HOME through kills at every stage, a full disk before and during a run, a
     damaged and then a lost lake, a reader kept open, and a rollback (one home: each step

@@ -85,6 +85,11 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         """A count as people read it (1,234); blank where there is none (NULL, NaN, NA)."""
         return "" if value is None or pd.isna(value) else f"{int(value):,}"
 
+    @app.template_filter("blank")
+    def blank(value) -> str:
+        """A text cell: empty where the warehouse has NULL (pandas gives None or NaN)."""
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
         message = (
