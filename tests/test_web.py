@@ -222,3 +222,25 @@ def test_bad_files_get_a_clear_answer_and_nothing_is_written_outside_the_upload_
     # A backslash reaches the page only escaped in the form's header (a quoted string).
     with pytest.raises(SendError, match="フォルダの区切り"):
         check_file_name("C:\\Users\\x\\R6_北区.csv")
+
+
+def test_the_volunteer_centre_sees_personal_columns_named_as_dropped_never_their_values(home):
+    web = web_settings(home)
+    AccountStore(web.accounts_db).add("centre", PASSWORD, "volunteer_centre")
+    client = create_app(home, web).test_client()
+    log_in(client, "centre")
+    export = SAMPLE_DIR / "consultations" / "consultations_2024-05.csv"
+    assert (
+        upload(client, KITA_FILE.read_bytes(), KITA_FILE.name).status_code == 400
+    )  # 居場所: not its survey
+    sent = upload(client, export.read_bytes(), export.name, source="consultations")
+    page = text(client.get(sent.headers["Location"]))
+    assert "個人情報の列は読み込まず" in page
+    for header in ("相談者氏名", "電話番号", "メールアドレス"):
+        assert header in page
+    raw = export.read_bytes()
+    text_of_export = (
+        raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("cp932")
+    )
+    for value in ("山本 花子", "06-6056-7710", "user385@example.jp"):
+        assert value in text_of_export and value not in page

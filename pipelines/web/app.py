@@ -65,7 +65,10 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     CSRFProtect(app)
     login = LoginManager(app)
     login.login_view = "pages.login"
-    login.login_message = "ログインしてください。 / Please log in."
+    login.login_message = (
+        "ログインしてください（しばらく操作がないと、自動的にログアウトします）。 / Please log "
+        "in (a session ends after a while without use)."
+    )
     login.session_protection = "basic"
 
     @login.user_loader
