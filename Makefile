@@ -54,12 +54,15 @@ lint: setup
 
 # Three suites run beside the main one, their output shown at the end; `make test` fails if
 # anything fails: the Spark suite (it waits on its JVM about half the time), the tests marked
-# `background` (kills, a server and a browser: mostly waiting; they build their own sample
-# run), and lint. They run at a lower priority (nice): the main suite is the longest path,
-# and mostly uses one core at a time; they take what it leaves.
+# `background` (kills, a server and a browser: mostly waiting), and lint. The pytest
+# processes share one run of the sample (WELFARE_TEST_SHARED: the first to need it builds it,
+# the others copy it). The side suites run at a lower priority (nice): the main suite mostly
+# uses one core at a time, and they take what it leaves.
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
-	@nice -n 15 env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	@rm -rf $(WELFARE_HOME)/test-shared
+	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
+	nice -n 10 env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	nice -n 5 $(UV) run pytest --ignore=tests/spark -m background -p no:cacheprovider --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \

@@ -14,17 +14,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+class AtomicFile:
+    """A file filled under a hidden temporary name beside ``path``, then put in place whole
+    (:meth:`commit`) or not at all (:meth:`abort`); for writers that take their time."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+    def commit(self) -> Path:
+        with self.tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file, then put it in place of ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    target = AtomicFile(path)
     try:
-        write(tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write(target.tmp)
+        target.commit()
     finally:
-        tmp.unlink(missing_ok=True)
+        target.abort()  # nothing left behind when the write failed
     return path
 
 

@@ -9,9 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
-from pipelines.ingest.reader import ReadResult, read_submission, too_large
-from pipelines.ingest.tables import MAX_FILE_BYTES, read_cells
-from pipelines.quality.submission_checks import NOT_CHECKED, SubmissionCheck, check_submission
+from pipelines.ingest.reader import (
+    ReadResult,
+    read_in_slices,
+    read_large_csv,
+    read_submission,
+    too_large,
+)
+from pipelines.ingest.tables import read_cells
+from pipelines.quality.submission_checks import (
+    NOT_CHECKED,
+    SubmissionCheck,
+    check_submission,
+    check_submission_in_slices,
+)
 
 
 @dataclass
@@ -43,12 +54,21 @@ def guess_source(data: bytes, filename: str) -> Contract:
 
 def validate_file(path: Path, source: str | None = None) -> Validation:
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:  # never read whole: its survey is guessed from its first lines
+    if read_in_slices(path, path.name) or too_large(size, path.name, all_contracts()[0]):
+        # Never read whole: its survey is guessed from its first lines.
         with path.open("rb") as handle:
             head = handle.read(2**20)
         contract = load_contract(source) if source else guess_source(head, path.name)
         refused = too_large(size, path.name, contract)
-        return Validation(path, contract, refused, source is None, NOT_CHECKED)
+        if refused is not None:
+            return Validation(path, contract, refused, source is None, NOT_CHECKED)
+        sliced = read_large_csv(path, path.name, contract)
+        check = check_submission_in_slices(
+            contract.key, sliced.clean_rows(), "validate", file_name=path.name
+        )
+        if sliced.result.status != "loaded":
+            check = NOT_CHECKED
+        return Validation(path, contract, sliced.result, source is None, check)
     data = path.read_bytes()
     contract = load_contract(source) if source else guess_source(data, path.name)
     result = read_submission(data, path.name, contract)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -110,14 +112,50 @@ def home(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory):
-    """The shipped sample taken through the whole pipeline once (real Dagster, dbt, DuckDB)."""
+    """The shipped sample taken through the whole pipeline once (real Dagster, dbt, DuckDB).
+
+    With WELFARE_TEST_SHARED set (as `make test` sets it for its parallel pytest processes),
+    the first process to need it builds it and leaves a snapshot there; the others wait for
+    it and start from a copy instead of running the pipeline again."""
+    home = tmp_path_factory.mktemp("sample") / "welfare_home"
+    shared = os.environ.get("WELFARE_TEST_SHARED")
+    if not shared:
+        return _build_sample_run(Settings(home))
+    snapshot = Path(shared) / "sample_run"
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    with (snapshot.parent / "sample_run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (snapshot / "summary.pickle").exists():
+            summary, built_at = pickle.loads((snapshot / "summary.pickle").read_bytes())
+            if summary.report is not None:  # the paths it names, in this copy
+                summary = replace(summary, report=home / summary.report.relative_to(built_at))
+            return _copy_home(snapshot / "welfare_home", home), summary
+        settings, summary = _build_sample_run(Settings(home))
+        _copy_home(settings.home, snapshot / "welfare_home")
+        (snapshot / "summary.pickle").write_bytes(pickle.dumps((summary, settings.home)))
+        return settings, summary
+
+
+def _build_sample_run(settings: Settings):
     from pipelines.runner import run_pipeline
     from pipelines.workspace import load_sample, prepare
 
-    settings = prepare(Settings(tmp_path_factory.mktemp("sample") / "welfare_home"))
+    settings = prepare(settings)
     load_sample(settings)
     summary = run_pipeline(settings)
     return settings, summary
+
+
+def _copy_home(source: Path, target: Path) -> Settings:
+    """A WELFARE_HOME copied whole (published, with its lake, archive, working database and
+    Dagster history), its Dagster storage pointed at the copy."""
+    from pipelines.workspace import write_dagster_yaml
+
+    # Not the temporary files of atomic writes another test may be making in the source.
+    shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".*.tmp-*"))
+    copy = Settings(target)
+    write_dagster_yaml(copy)  # its storage paths name the copy
+    return copy
 
 
 @pytest.fixture
@@ -125,16 +163,8 @@ def published_home(sample_run, tmp_path: Path) -> Settings:
     """A private copy of the sample run's WELFARE_HOME: published, with its lake, archive,
     working database and Dagster history. Tests that change a warehouse start from here
     instead of running the pipeline again; the shared sample run stays as it was built."""
-    from pipelines.workspace import write_dagster_yaml
-
     settings, _ = sample_run
-    copy = Settings(tmp_path / "welfare_home")
-    # Not the temporary files of atomic writes another test may be making in the sample home.
-    shutil.copytree(
-        settings.home, copy.home, symlinks=True, ignore=shutil.ignore_patterns(".*.tmp-*")
-    )
-    write_dagster_yaml(copy)  # its storage paths name the copy
-    return copy
+    return _copy_home(settings.home, tmp_path / "welfare_home")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from pipelines.ingest.contract import all_contracts, load_contract
 from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake, sha256_of
-from tests.conftest import copy_sample
+from tests.conftest import copy_sample, xlsx_bytes
 
 IBASHO = load_contract("ibasho_survey")
 KITA_2024 = "令和6年度_北区_居場所.csv"
@@ -69,20 +69,19 @@ def test_a_rejected_file_is_archived_and_entered_with_its_reason(home):
 
 
 def test_a_file_too_large_to_read_is_archived_unread_and_rejected_with_a_reason(home):
-    """A 10-million-row export (or anything past the stated limit) is never read into memory:
-    it is archived as it came, entered in the ledger as rejected, and `welfare validate` says
-    why before it is sent."""
+    """A workbook past the stated limit (a large CSV is read in slices: tests/test_large_csv)
+    is never read into memory: it is archived as it came, entered in the ledger as rejected,
+    and `welfare validate` says why before it is sent."""
     from pipelines.ingest.tables import MAX_FILE_BYTES
     from pipelines.validation import validate_file
 
-    header = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数\r\n"
-    huge = home.landing_for("ibasho_survey") / "R6_北区_居場所_全件.csv"
+    huge = home.landing_for("ibasho_survey") / "R6_北区_居場所_全件.xlsx"
     with huge.open("wb") as handle:
-        handle.write(header.encode("cp932"))
+        handle.write(xlsx_bytes({"データ": [["年度", "区名", "地域名", "活動ID", "活動名称"]]}))
         handle.truncate(MAX_FILE_BYTES + 1)  # sparse: the size without the disk
     [outcome] = ingest_source(home, IBASHO)
     assert outcome.status == "rejected" and "200MB" in outcome.reason and outcome.rows_read == 0
-    archived = home.archive / f"{outcome.sha256}.csv"
+    archived = home.archive / f"{outcome.sha256}.xlsx"
     assert archived.stat().st_size == huge.stat().st_size
     assert Lake(home.lake).ledger().loc[0, "status"] == "rejected"
     report = validate_file(huge)

@@ -21,11 +21,21 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
-from pipelines.ingest.reader import read_submission, too_large
+from pipelines.ingest.reader import (
+    ReadResult,
+    read_in_slices,
+    read_large_csv,
+    read_submission,
+    too_large,
+)
 from pipelines.ingest.senders import sender_of
-from pipelines.ingest.tables import MAX_FILE_BYTES
 from pipelines.operations.pause_points import pause_point
-from pipelines.quality.submission_checks import NOT_CHECKED, check_submission
+from pipelines.quality.submission_checks import (
+    NOT_CHECKED,
+    SubmissionCheck,
+    check_submission,
+    check_submission_in_slices,
+)
 from pipelines.quality.suites import dq_results_path, dq_results_table
 from pipelines.settings import Settings
 
@@ -105,6 +115,33 @@ def ingest_source(
     return outcomes
 
 
+def _read_from_disk(
+    lake: Lake, contract: Contract, archived: Path, name: str, sha: str, run_id: str
+) -> tuple[ReadResult, SubmissionCheck, Path | None]:
+    """A file too large to read whole: rejected unread past the limits, else a CSV read in
+    slices, each slice checked and written as it passes (memory bounded by the slice)."""
+    refused = too_large(archived.stat().st_size, name, contract)
+    if refused is not None:
+        return refused, NOT_CHECKED, None
+    sliced = read_large_csv(archived, name, contract)
+    writer = lake.rows_writer(contract, sha)
+
+    def written_slices():
+        for rows in sliced.clean_rows():
+            writer.write(rows)
+            yield rows
+
+    try:
+        check = check_submission_in_slices(contract.key, written_slices(), run_id, sha, name)
+    except BaseException:
+        writer.abort()
+        raise
+    if sliced.result.status != "loaded":
+        writer.abort()
+        return sliced.result, NOT_CHECKED, None
+    return sliced.result, check, writer.commit()
+
+
 def describe(outcome: Outcome) -> str:
     if outcome.status == "duplicate":
         return "already received (same bytes), nothing changes"
@@ -129,13 +166,14 @@ def _take_in(
     seen_before: bool,
     run_id: str,
 ) -> Outcome:
-    if path.stat().st_size > MAX_FILE_BYTES:  # archived as it is, never read into memory
-        data, sha = None, sha256_of(path)
-        archived = archive_file(settings.archive, path, sha)
+    original: bytes | Path
+    if read_in_slices(path, path.name) or too_large(path.stat().st_size, path.name, contract):
+        sha = sha256_of(path)  # archived as it is, never read into memory whole
+        original = archived = archive_file(settings.archive, path, sha)
     else:
-        data = path.read_bytes()  # read once: archived and parsed from the same bytes
-        sha = hashlib.sha256(data).hexdigest()  # of exactly these bytes, even if it changed
-        archived = archive_original(settings.archive, path.suffix, data, sha)
+        original = path.read_bytes()  # read once: archived and parsed from the same bytes
+        sha = hashlib.sha256(original).hexdigest()  # of exactly these bytes, even if it changed
+        archived = archive_original(settings.archive, path.suffix, original, sha)
     receipt = Receipt(
         entry_id=entry_id_for(contract.key, rel, sha),
         source=contract.key,
@@ -150,21 +188,22 @@ def _take_in(
     # Received once: a file read again after a crash keeps the receipt of its first arrival.
     receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
     keep_receipt(settings.archive, receipt)
-    return derive_entry(lake, contract, receipt, data, seen_before, run_id)
+    return derive_entry(lake, contract, receipt, original, seen_before, run_id)
 
 
 def derive_entry(
     lake: Lake,
     contract: Contract,
     receipt: Receipt,
-    data: bytes | None,
+    original: bytes | Path,
     seen_before: bool,
     run_id: str,
 ) -> Outcome:
     """What the lake holds for one received file: its rows, quarantined cells and check
     results, then its ledger entry (last: the commit point). The same receipt and bytes give
-    the same entry, which is how the lake is rebuilt from the archive. ``data`` is None for a
-    file too large to be read (it is rejected as such)."""
+    the same entry, which is how the lake is rebuilt from the archive. ``original`` is the
+    file's bytes, or its archived copy when it is too large to be read whole (a large CSV is
+    read from there in slices; a file over the limits is rejected unread)."""
     entry = {
         "entry_id": receipt.entry_id,
         "sha256": receipt.sha256,
@@ -190,18 +229,18 @@ def derive_entry(
         lake.record(entry)
         return Outcome(contract.key, name, sha, "duplicate")
     pause_point("ingest.reading")
-    # The reader rejects any file type it cannot read, with the same message as validate.
-    result = (
-        read_submission(data, name, contract)
-        if data is not None
-        else too_large(MAX_FILE_BYTES + 1, name, contract)
-    )
-    check = NOT_CHECKED
     written: list[Path | None] = []
+    if isinstance(original, bytes):
+        # The reader rejects any file type it cannot read, with the same message as validate.
+        result = read_submission(original, name, contract)
+        check = NOT_CHECKED
+        if result.status == "loaded":
+            check = check_submission(contract.key, result.rows, run_id, sha, name)
+            written.append(lake.write_rows(contract, sha, result.rows))  # held rows too
+    else:
+        result, check, rows_file = _read_from_disk(lake, contract, original, name, sha, run_id)
+        written.append(rows_file)
     if result.status == "loaded":
-        check = check_submission(contract.key, result.rows, run_id, sha, name)
-        # Held rows are written too: a release needs no re-read.
-        written.append(lake.write_rows(contract, sha, result.rows))
         written.append(lake.write_quarantine(contract.key, sha, name, result.quarantine))
         if not check.results.empty:
             dq_path = dq_results_path(lake.root, sha)

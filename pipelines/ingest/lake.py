@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import atomic_write
+from pipelines.atomic import AtomicFile, atomic_write
 from pipelines.ingest.contract import Contract
 
 LEDGER_TABLE = "submissions"
@@ -154,18 +154,15 @@ class Lake:
 
     # -- rows -----------------------------------------------------------------------------
     def write_rows(self, contract: Contract, submission_id: str, rows: pd.DataFrame) -> Path:
-        schema = source_schema(contract)
-        frame = rows.copy()
-        frame.insert(0, "submission_id", submission_id)
-        columns = {}
-        for field in schema:
-            if field.name in frame:
-                columns[field.name] = pa.array(frame[field.name], type=field.type, from_pandas=True)
-            else:
-                columns[field.name] = pa.nulls(len(frame), type=field.type)
         path = self.table_dir(contract.key) / f"{submission_id}.parquet"
-        write_parquet(pa.table(columns, schema=schema), path)
+        write_parquet(rows_table(contract, submission_id, rows), path)
         return path
+
+    def rows_writer(self, contract: Contract, submission_id: str) -> RowsWriter:
+        """For a file read in slices: its rows written as they come, in place only on commit."""
+        return RowsWriter(
+            self.table_dir(contract.key) / f"{submission_id}.parquet", contract, submission_id
+        )
 
     def write_quarantine(
         self, source: str, submission_id: str, file_name: str, quarantine: pd.DataFrame
@@ -188,6 +185,41 @@ class Lake:
         path = self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet"
         write_parquet(table, path)
         return path
+
+
+def rows_table(contract: Contract, submission_id: str, rows: pd.DataFrame) -> pa.Table:
+    """A file's clean rows in the lake's schema of its source (lineage columns first)."""
+    schema = source_schema(contract)
+    frame = rows.copy()
+    frame.insert(0, "submission_id", submission_id)
+    columns = {}
+    for field in schema:
+        if field.name in frame:
+            columns[field.name] = pa.array(frame[field.name], type=field.type, from_pandas=True)
+        else:
+            columns[field.name] = pa.nulls(len(frame), type=field.type)
+    return pa.table(columns, schema=schema)
+
+
+class RowsWriter:
+    """Row groups appended to a file that is put in place only on :meth:`commit`
+    (pipelines.atomic.AtomicFile); :meth:`abort` leaves nothing behind."""
+
+    def __init__(self, path: Path, contract: Contract, submission_id: str) -> None:
+        self.contract, self.submission_id = contract, submission_id
+        self.target = AtomicFile(path)
+        self.writer = pq.ParquetWriter(self.target.tmp, source_schema(contract), compression="zstd")
+
+    def write(self, rows: pd.DataFrame) -> None:
+        self.writer.write_table(rows_table(self.contract, self.submission_id, rows))
+
+    def commit(self) -> Path:
+        self.writer.close()
+        return self.target.commit()
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.target.abort()
 
 
 def _has_schema(path: Path, schema: pa.Schema) -> bool:

@@ -7,8 +7,9 @@ call :func:`read_submission`, so what staff see before sending is what the pipel
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,16 @@ import pandas as pd
 from pipelines.ingest import normalize as nz
 from pipelines.ingest.contract import Column, Contract
 from pipelines.ingest.messages import file_message, row_message
-from pipelines.ingest.tables import MAX_FILE_BYTES, CellTable, UnreadableFile, read_cells
+from pipelines.ingest.tables import (
+    MAX_CSV_BYTES,
+    MAX_FILE_BYTES,
+    SLICE_FROM_BYTES,
+    CellTable,
+    UnreadableFile,
+    csv_layout,
+    csv_slices,
+    read_cells,
+)
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
 SKIP_NOTE_PREFIXES = ("※", "注")
@@ -72,6 +82,68 @@ def read_submission(data: bytes, filename: str, contract: Contract) -> ReadResul
     return _read_table(table, filename, contract, result)
 
 
+class SlicedRead:
+    """A large CSV read from disk slice by slice (pipelines.ingest.tables.csv_slices), by the
+    same rules as :func:`read_submission`: iterate :meth:`clean_rows` for each slice's clean
+    rows (write them, check them), then :attr:`result` holds the file's verdict and counts
+    (its ``rows`` stay empty: they were handed out). Memory is bounded by the slice size and
+    the unique keys seen (8 bytes a row); a duplicate key is found across slices."""
+
+    def __init__(self, path: Path, filename: str, contract: Contract, slice_bytes: int | None):
+        self.path, self.filename, self.contract = path, filename, contract
+        self.slice_bytes = slice_bytes
+        self.result = ReadResult(source=contract.key, filename=filename, status="loaded")
+
+    def clean_rows(self) -> Iterator[pd.DataFrame]:
+        result, contract = self.result, self.contract
+        parts: list[_Part] = []
+        try:
+            layout = csv_layout(self.path, _header_scorer(contract))
+            if layout is None:
+                _reject(result, file_message("no_header", source=contract.label_ja))
+                return
+            result.encoding = layout.encoding
+            mapped: _Layout | str | None = None
+            seen = SeenKeys()
+            for table in csv_slices(self.path, layout, self.slice_bytes):
+                if mapped is None:
+                    mapped = _map_header(table, contract, result)
+                if isinstance(mapped, str):
+                    _reject(result, mapped)
+                    return
+                part = _read_part(table, self.filename, contract, mapped, result, seen)
+                if isinstance(part, str):
+                    _reject(result, part)
+                    return
+                if len(part.clean):
+                    yield part.clean
+                parts.append(_Part(part.clean.iloc[:0], part.quarantine, part.rows, part.bad_rows))
+        except UnreadableFile as error:
+            _reject(result, str(error))
+            return
+        except Exception as error:  # as read_submission: a damaged file is rejected, not raised
+            _reject(result, file_message("unreadable", detail=type(error).__name__))
+            return
+        if not parts:
+            _reject(result, file_message("empty"))
+            return
+        _conclude(result, contract, parts)
+        result.rows = pd.DataFrame()
+
+
+def read_large_csv(
+    path: Path, filename: str, contract: Contract, slice_bytes: int | None = None
+) -> SlicedRead:
+    """A CSV too large to read at once (over SLICE_FROM_BYTES), read in slices from disk."""
+    return SlicedRead(path, filename, contract, slice_bytes)
+
+
+def read_in_slices(path: Path, filename: str) -> bool:
+    """Whether a received file is read from disk in slices rather than whole."""
+    size = path.stat().st_size
+    return filename.lower().endswith((".csv", ".txt")) and SLICE_FROM_BYTES < size <= MAX_CSV_BYTES
+
+
 def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
     def score(row: Sequence[Any]) -> int:
         hits = sum(1 for cell in row if contract.match_header(cell) is not None)
@@ -80,12 +152,18 @@ def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
     return score
 
 
+def size_limit(filename: str) -> int:
+    """The largest file of this kind that is read: a CSV is read in slices, a workbook whole."""
+    return MAX_CSV_BYTES if filename.lower().endswith((".csv", ".txt")) else MAX_FILE_BYTES
+
+
 def too_large(size: int, filename: str, contract: Contract) -> ReadResult | None:
     """The rejection of a file too large to be read (checked before its bytes are read)."""
-    if size <= MAX_FILE_BYTES:
+    limit = size_limit(filename)
+    if size <= limit:
         return None
     result = ReadResult(source=contract.key, filename=filename, status="loaded")
-    reason = file_message("file_too_large", size=size // 2**20, limit=MAX_FILE_BYTES // 2**20)
+    reason = file_message("file_too_large", size=size // 2**20, limit=limit // 2**20)
     return _reject(result, reason)
 
 
@@ -97,7 +175,27 @@ def _reject(result: ReadResult, reason: str) -> ReadResult:
     return result
 
 
-def _read_table(table: CellTable, filename: str, contract: Contract, result: ReadResult):
+@dataclass
+class _Layout:
+    """How a file's columns map to the contract: decided once from its header."""
+
+    header: list[Any]
+    positions: dict[str, int]  # contract column → position in the file
+    personal: list[int]  # positions of personal-data columns (never read)
+
+
+@dataclass
+class _Part:
+    """The rows of one table (a whole file, or one slice of a large CSV)."""
+
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows: int  # data rows (not skipped)
+    bad_rows: int
+
+
+def _map_header(table: CellTable, contract: Contract, result: ReadResult) -> _Layout | str:
+    """The file's columns against the contract; a rejection reason when required ones miss."""
     positions: dict[str, int] = {}
     for index, cell in enumerate(table.header):
         column = contract.match_header(cell)
@@ -110,67 +208,76 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
             result.personal_columns_dropped.append(nz.header_key(cell))
         elif nz.header_key(cell) or table.body[index].notna().any():
             result.warnings.append(file_message("unknown_header", header=str(cell or "")))
-    # Personal data goes first: from here on those cells are not in memory we keep.
-    personal = [i for i, c in enumerate(table.header) if contract.is_personal(c)]
-    body = table.body.drop(columns=personal)
-
     missing = [c for c in contract.required if c.name not in positions]
     if missing:
-        return _reject(
-            result, file_message("missing_columns", columns="、".join(c.label for c in missing))
-        )
+        return file_message("missing_columns", columns="、".join(c.label for c in missing))
+    personal = [i for i, c in enumerate(table.header) if contract.is_personal(c)]
+    return _Layout(list(table.header), positions, personal)
+
+
+def _read_table(table: CellTable, filename: str, contract: Contract, result: ReadResult):
+    layout = _map_header(table, contract, result)
+    if isinstance(layout, str):
+        return _reject(result, layout)
+    part = _read_part(table, filename, contract, layout, result, SeenKeys())
+    if isinstance(part, str):
+        return _reject(result, part)
+    return _conclude(result, contract, [part])
+
+
+def _read_part(
+    table: CellTable,
+    filename: str,
+    contract: Contract,
+    layout: _Layout,
+    result: ReadResult,
+    seen: SeenKeys,
+) -> _Part | str:
+    """Read the rows of one table: parsed values, quarantined cells; the submission (fiscal
+    year, submitter) is resolved from the first part read. A reason when it contradicts."""
+    positions, header = layout.positions, layout.header
+    # Personal data goes first: from here on those cells are not in memory we keep.
+    body = table.body.drop(columns=[i for i in layout.personal if i in table.body.columns])
 
     row_numbers = pd.Series(np.arange(len(body)) + table.first_row_number, index=body.index)
     text_body = body.apply(nz.nfkc_text) if body.shape[1] else body
     skip = _rows_to_skip(text_body)
-    result.rows_read = len(body)
-    result.rows_skipped = int(skip.sum())
+    result.rows_read += len(body)
+    result.rows_skipped += int(skip.sum())
 
     def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
-        if name in positions:
+        if name in positions and positions[name] in frame.columns:
             return frame[positions[name]][~skip]
         return pd.Series([None] * int((~skip).sum()), index=body.index[~skip], dtype=object)
 
     cells = {c.name: column_of(body, c.name) for c in contract.columns}
     texts = {c.name: column_of(text_body, c.name) for c in contract.columns}
     rows = row_numbers[~skip]
-    if len(rows) == 0:
-        return _reject(result, file_message("empty"))
 
     issues: list[pd.DataFrame] = []
     parsed: dict[str, pd.Series] = {}
     for column in contract.columns:
         values, rule_per_row = _parse_column(column, cells[column.name], texts[column.name])
         parsed[column.name] = values
-        issues.append(
-            _issues(rows, column, table.header, positions, cells[column.name], rule_per_row)
-        )
+        issues.append(_issues(rows, column, header, positions, cells[column.name], rule_per_row))
 
-    verdict = _resolve_submission(contract, filename, parsed, result)
-    if verdict is not None:
-        return _reject(result, verdict)
-    issues.extend(
-        _row_context_issues(contract, table.header, positions, cells, parsed, rows, result)
-    )
+    if len(rows) and not result.submitter_code:  # the first part with rows decides
+        verdict = _resolve_submission(contract, filename, parsed, result)
+        if verdict is not None:
+            return verdict
+    issues.extend(_row_context_issues(contract, header, positions, cells, parsed, rows, result))
     # Free text is compared by its key (NFKC, no spaces): 「①サロン」 repeats 「1 サロン」.
     matching = {
         c.name: nz.match_key(texts[c.name]) if c.column_type.kind == "free_text" else parsed[c.name]
         for c in contract.columns
     }
-    issues.extend(_duplicate_key_issues(contract, table.header, positions, cells, matching, rows))
+    issues.extend(_duplicate_key_issues(contract, header, positions, cells, matching, rows, seen))
 
     quarantine = pd.concat(
         [i for i in issues if len(i)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
         ignore_index=True,
     )
     bad_rows = set(quarantine["row_number"].tolist())
-    result.rows_quarantined = len(bad_rows)
-    if result.rows_quarantined * 2 > len(rows):
-        result.quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
-        return _reject(
-            result, file_message("mostly_wrong", bad=result.rows_quarantined, total=len(rows))
-        )
-
     keep = ~rows.isin(bad_rows)
     clean = pd.DataFrame({name: values[keep] for name, values in parsed.items()})
     for column in contract.columns:
@@ -183,11 +290,56 @@ def _read_table(table: CellTable, filename: str, contract: Contract, result: Rea
         dates = clean[contract.fiscal_year_from_date]
         clean["fiscal_year"] = dates.map(nz.fiscal_year_of).astype("int64") if len(dates) else []
         if len(dates):
-            result.period_start, result.period_end = min(dates), max(dates)
-    result.rows = clean.reset_index(drop=True)
-    result.rows_loaded = len(clean)
-    result.quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
+            low, high = min(dates), max(dates)
+            result.period_start = min(low, result.period_start or low)
+            result.period_end = max(high, result.period_end or high)
+    return _Part(clean.reset_index(drop=True), quarantine, len(rows), len(bad_rows))
+
+
+def _conclude(result: ReadResult, contract: Contract, parts: list[_Part]) -> ReadResult:
+    """The file's verdict on all its rows: empty, mostly wrong, or loaded."""
+    total = sum(p.rows for p in parts)
+    bad = sum(p.bad_rows for p in parts)
+    found = [p.quarantine for p in parts if len(p.quarantine)] or [parts[0].quarantine]
+    quarantine = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
+    if total == 0:
+        return _reject(result, file_message("empty"))
+    result.rows_quarantined = bad
+    if bad * 2 > total:
+        result.quarantine = quarantine
+        return _reject(result, file_message("mostly_wrong", bad=bad, total=total))
+    result.rows = (
+        pd.concat([p.clean for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].clean
+    )
+    result.rows_loaded = total - bad
+    result.quarantine = quarantine
     return result
+
+
+class SeenKeys:
+    """The unique keys of the rows read so far, as 64-bit hashes of their text: a key seen in
+    an earlier slice of a large file makes a row a duplicate as one earlier in the same
+    slice does. (Two different keys share a hash once in billions of files of 10 million
+    rows; such a row would be quarantined as a duplicate, with its row named.)"""
+
+    def __init__(self) -> None:
+        self.hashes: dict[tuple[str, ...], np.ndarray] = {}
+
+    def seen_before(self, key: tuple[str, ...], text: pd.Series) -> np.ndarray:
+        known = self.hashes.get(key)
+        if known is None or not len(text):
+            return np.zeros(len(text), dtype=bool)
+        return np.isin(self._hash(text), known, assume_unique=False)
+
+    def remember(self, key: tuple[str, ...], text: pd.Series) -> None:
+        new = np.unique(self._hash(text))
+        known = self.hashes.get(key)
+        self.hashes[key] = new if known is None else np.union1d(known, new)
+
+    @staticmethod
+    def _hash(text: pd.Series) -> np.ndarray:
+        return pd.util.hash_array(text.to_numpy(dtype=object))
 
 
 def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
@@ -356,13 +508,29 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
     return out
 
 
-def _duplicate_key_issues(contract, header, positions, cells, matching, rows):
-    """The second and later rows with the same key; the first one stays."""
+def _key_text(parts: pd.DataFrame) -> pd.Series:
+    """Each row's key as one string (its parts joined by a separator no cell holds)."""
+    text = parts.astype(str)
+    if text.shape[1] == 1:
+        return text.iloc[:, 0]
+    if text.empty:
+        return pd.Series([], index=text.index, dtype=object)
+    return text.agg("\x1f".join, axis=1)
+
+
+def _duplicate_key_issues(contract, header, positions, cells, matching, rows, seen: SeenKeys):
+    """The second and later rows with the same key (in this part, or in a part read before);
+    the first one stays."""
     out = []
     for key in contract.unique_keys:
         parts = pd.DataFrame({name: matching[name] for name in key})
         complete = parts.notna().all(axis=1)
-        duplicated = complete & parts.astype(str).duplicated(keep="first")
+        text = _key_text(parts[complete])
+        earlier = pd.Series(seen.seen_before(key, text), index=text.index, dtype=bool)
+        within = text.duplicated(keep="first")
+        duplicated = pd.Series(False, index=parts.index)
+        duplicated[text.index] = earlier | within
+        seen.remember(key, text[~earlier & ~within])
         rule = pd.Series(None, index=parts.index, dtype=object)
         rule[duplicated] = "duplicate_key"
         column = contract.column(key[-1])

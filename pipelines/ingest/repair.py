@@ -33,7 +33,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.lake import EMPTY_FILE, LEDGER_SCHEMA, LEDGER_TABLE, Lake, sha256_of, utc_now
-from pipelines.ingest.tables import MAX_FILE_BYTES
+from pipelines.ingest.reader import read_in_slices, size_limit
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.repair")
@@ -93,23 +93,27 @@ def _damaged_files(lake: Lake, entry: dict) -> list[tuple[str, str]]:
 
 
 # -- deriving again -------------------------------------------------------------------------
-def _archived_bytes(settings: Settings, receipt: Receipt) -> bytes | None:
+def _archived_original(settings: Settings, receipt: Receipt) -> bytes | Path:
+    """The archived bytes of a receipt; its path when it is read from disk (a large CSV, in
+    slices) or rejected unread (too large), as when it was received."""
     path = settings.home / receipt.archive_path
     if not path.exists():
         raise LakeBeyondRepair(
             f"The archived original {receipt.archive_path} of {receipt.file_name} is missing, "
             "so its lake files cannot be rebuilt: restore archive/ from backup, then run again."
         )
-    if path.stat().st_size > MAX_FILE_BYTES:  # rejected unread, as when it was received
-        return None
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != receipt.sha256:
+    from_disk = read_in_slices(path, receipt.file_name) or path.stat().st_size > size_limit(
+        receipt.file_name
+    )
+    data = None if from_disk else path.read_bytes()
+    sha = sha256_of(path) if data is None else hashlib.sha256(data).hexdigest()
+    if sha != receipt.sha256:
         raise LakeBeyondRepair(
             f"The archived original {receipt.archive_path} of {receipt.file_name} is damaged "
             "(its SHA-256 changed), so its lake files cannot be rebuilt: restore archive/ from "
             "backup, then run again."
         )
-    return data
+    return path if data is None else data
 
 
 def derive_again(settings: Settings, lake: Lake, receipt: Receipt, duplicate: bool) -> None:
@@ -117,8 +121,8 @@ def derive_again(settings: Settings, lake: Lake, receipt: Receipt, duplicate: bo
     from pipelines.ingest.intake import derive_entry
 
     contract = load_contract(receipt.source)
-    data = _archived_bytes(settings, receipt)
-    derive_entry(lake, contract, receipt, data, duplicate, f"repair-{utc_now():%Y%m%dT%H%M%SZ}")
+    original = _archived_original(settings, receipt)
+    derive_entry(lake, contract, receipt, original, duplicate, f"repair-{utc_now():%Y%m%dT%H%M%SZ}")
 
 
 def _set_aside(lake: Lake, path: Path) -> None:

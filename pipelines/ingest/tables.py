@@ -5,13 +5,16 @@ Nothing here knows a source: the caller passes a function that scores a row as a
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.ingest.messages import file_message
@@ -24,9 +27,15 @@ MAX_ROWS = 1_048_576  # Excel's limit: a sheet with more rows was not made by Ex
 MAX_COLUMNS = 1_000  # the widest template has 16 columns
 MAX_LINE_CHARS = 1_000_000  # one CSV line of a million characters is not a survey row
 MAX_SHEET_BYTES = 256 * 2**20  # a sheet's XML once unzipped (a zip bomb is small zipped)
-# One file as sent: a year of the whole city's consultations is a few MB. Larger files are not
-# read into memory at all; a bigger export is sent in parts (e.g. one file a month).
+# One file as sent: a year of the whole city's consultations is a few MB. Larger workbooks are
+# not read at all (a bigger export is sent in parts, e.g. one file a month).
 MAX_FILE_BYTES = 200 * 2**20
+# A CSV export may be far larger (ten years of a prefecture's consultations: 10 million rows,
+# about 1 GB). Past SLICE_FROM_BYTES it is read from disk in slices of about SLICE_BYTES, so
+# memory stays bounded whatever its size; past MAX_CSV_BYTES it is refused unread.
+SLICE_FROM_BYTES = 64 * 2**20
+SLICE_BYTES = 32 * 2**20
+MAX_CSV_BYTES = 4 * 2**30
 
 
 class UnreadableFile(Exception):
@@ -108,6 +117,13 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     _check_width(len(header))
     parts = text.split("\n", index + 1)  # the body starts on the line after the header
     body_text = parts[index + 1] if len(parts) > index + 1 else ""
+    header, body = _csv_body(body_text, header)
+    return CellTable(header, body, first_row_number=index + 2, encoding=encoding)
+
+
+def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
+    """The rows below the header as a frame of text cells (blanks None), and the header,
+    widened with blank names when a row has more cells than it."""
     width = len(header)
     try:
         body = pd.read_csv(
@@ -129,8 +145,122 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     except pd.errors.EmptyDataError:
         body = pd.DataFrame(columns=range(width), dtype=object)
     body = body.astype(object)
-    body = body.where(body.notna() & body.ne(""), None)
-    return CellTable(header, body, first_row_number=index + 2, encoding=encoding)
+    return header, body.where(body.notna() & body.ne(""), None)
+
+
+# -- a large CSV, in slices -----------------------------------------------------------------
+@dataclass(frozen=True)
+class CsvLayout:
+    """What a first pass over a large CSV learns: its encoding and where its body starts."""
+
+    encoding: str
+    header: list[Any]
+    header_index: int  # the header's line (0-based)
+    body_offset: int  # the byte where the line after the header starts
+
+
+def _blocks(path: Path, size: int, start: int = 0) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(start)
+        while block := handle.read(size):
+            yield block
+
+
+def csv_layout(path: Path, header_score: Callable[[Sequence[Any]], int]) -> CsvLayout | None:
+    """Pass one over a large CSV, block by block: the encoding that decodes every byte of it
+    (UTF-8, else CP932), no line longer than MAX_LINE_CHARS, and the header row."""
+    head = next(_blocks(path, 2**20), b"")
+    if not head.strip():
+        raise UnreadableFile(file_message("empty_file"))
+    encoding = _scan(path, bom=head.startswith(b"\xef\xbb\xbf"))
+    text = head.decode(encoding, errors="ignore")  # the head may end inside a character
+    head_rows = list(csv.reader(text.splitlines()[:HEADER_SEARCH_ROWS]))
+    index = _best_header(head_rows, header_score)
+    if index is None:
+        return None
+    header = head_rows[index]
+    _check_width(len(header))
+    offset = 0
+    for _ in range(index + 1):
+        offset = head.index(b"\n", offset) + 1
+    return CsvLayout(encoding, header, index, offset)
+
+
+def _scan(path: Path, bom: bool) -> str:
+    """The file's encoding, having decoded all of it; refuses a line too long on the way (its
+    length in bytes, which is at least its length in characters, counted with NumPy)."""
+    decoders = (
+        {"utf-8-sig": codecs.getincrementaldecoder("utf-8-sig")()}
+        if bom
+        else {
+            "utf-8": codecs.getincrementaldecoder("utf-8")(),
+            "cp932": codecs.getincrementaldecoder("cp932")(),
+        }
+    )
+    since_newline = 0
+    for block in _blocks(path, 16 * 2**20):
+        newlines = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        if len(newlines):
+            gaps = np.diff(newlines, prepend=-1)
+            longest = max(since_newline + int(newlines[0]), int(gaps.max()) - 1)
+            since_newline = len(block) - int(newlines[-1]) - 1
+        else:
+            longest = since_newline = since_newline + len(block)
+        if longest > MAX_LINE_CHARS * 3:  # a character is 1–3 bytes (CP932: 1–2)
+            raise UnreadableFile(file_message("line_too_long", limit=MAX_LINE_CHARS))
+        for name, decoder in list(decoders.items()):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                del decoders[name]
+    for name, decoder in list(decoders.items()):
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            del decoders[name]
+    if not decoders:
+        raise UnreadableFile(
+            "文字コードを判別できません。CSVはUTF-8またはShift_JIS(CP932)で保存してください。"
+            " / The text is neither UTF-8 nor CP932 (Shift_JIS): save the CSV again from Excel."
+        )
+    return next(iter(decoders))  # UTF-8 when both decode it, as decode_text decides
+
+
+def _record_end(block: bytes) -> int:
+    """The end of the last whole record in ``block`` (which starts at a record's start): the
+    last newline outside double quotes, +1; 0 when there is none. Byte-wise, which is safe
+    in UTF-8 and CP932 alike: neither uses the bytes of '"' or a newline inside a character."""
+    quotes_before = block.count(b'"')
+    end = len(block)
+    while (newline := block.rfind(b"\n", 0, end)) >= 0:
+        quotes_before -= block.count(b'"', newline, end)
+        if quotes_before % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
+
+
+def csv_slices(
+    path: Path, layout: CsvLayout, slice_bytes: int | None = None
+) -> Iterator[CellTable]:
+    """Pass two: the body in slices of about ``slice_bytes``, each cut after a whole record
+    (a quoted cell may hold a newline), with the file's row numbers."""
+    slice_bytes = slice_bytes or SLICE_BYTES
+    encoding = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
+    header, carry, first_row = layout.header, b"", layout.header_index + 2
+    for block in _blocks(path, slice_bytes, layout.body_offset):
+        block = carry + block
+        end = _record_end(block)
+        if end == 0:  # one record longer than a slice: read on
+            carry = block
+            continue
+        carry = block[end:]
+        widened, body = _csv_body(block[:end].decode(encoding), header)
+        yield CellTable(widened, body, first_row, encoding=layout.encoding)
+        first_row += len(body)
+    if carry.strip():
+        widened, body = _csv_body(carry.decode(encoding), header)
+        yield CellTable(widened, body, first_row, encoding=layout.encoding)
 
 
 def _check_unzipped_sizes(data: bytes) -> None:

@@ -8,6 +8,7 @@ and ``welfare validate`` both call :func:`check_submission`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -68,11 +69,35 @@ def check_submission(
     file_name: str | None = None,
 ) -> SubmissionCheck:
     """Validate one file's clean rows with its source's suite (none: nothing to check)."""
+    return check_submission_in_slices(source, [rows], run_id, submission_id, file_name)
+
+
+def check_submission_in_slices(
+    source: str,
+    slices: Iterable[pd.DataFrame],
+    run_id: str,
+    submission_id: str | None = None,
+    file_name: str | None = None,
+) -> SubmissionCheck:
+    """The same, on a large file's clean rows slice by slice: every slice is consumed (the
+    caller may write each as it passes), and the findings are the whole file's."""
     suite = submission_suite(source)
-    if suite is None or rows.empty:
+    if suite is None:
+        for _ in slices:
+            pass
         return NOT_CHECKED
-    frame = with_derived(suite, rows[[*suite.columns, ROW_COLUMN]])
-    results, failing = validator().validate(suite, [frame], run_id, index_columns=(ROW_COLUMN,))
+    checked = 0
+
+    def frames() -> Iterator[pd.DataFrame]:
+        nonlocal checked
+        for rows in slices:
+            if not rows.empty:
+                checked += len(rows)
+                yield with_derived(suite, rows[[*suite.columns, ROW_COLUMN]])
+
+    results, failing = validator().validate(suite, frames(), run_id, index_columns=(ROW_COLUMN,))
+    if not checked:
+        return NOT_CHECKED
     results["submission_id"], results["file_name"] = submission_id, file_name
     results["rows"] = [
         ", ".join(str(n) for n in sorted(int(row) for (row,) in index)) or None for index in failing
