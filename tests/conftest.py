@@ -20,6 +20,16 @@ import pytest
 from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's package
+# Headless, as root, with nothing that phones home (the machine has no internet).
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 @dataclass(frozen=True)

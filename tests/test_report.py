@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -13,11 +12,9 @@ import pytest
 
 from pipelines.reporting.charts import CHARTS
 from pipelines.reporting.overview import REPORT_NAME, report_version
-from tests.conftest import ARTIFACTS, SEED, welfare_cli
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SEED, welfare_cli
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _embedded_figures(page: str) -> dict:
@@ -157,17 +154,7 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
     problems: list[str] = []
     requests: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on(

@@ -21,8 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import ARTIFACTS, MINIMAL_PATH, welfare_cli
-from tests.test_report import CHROMIUM
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MINIMAL_PATH, welfare_cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,14 +34,6 @@ pytestmark = [
 KITA, ABENO = "271276", "271195"
 CORRECTED = "令和6年度_北区_居場所_修正版.csv"
 PASSWORDS = {"kita": "kita-password-1", "council": "council-password-1"}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:
@@ -139,7 +130,7 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
     ARTIFACTS.mkdir(exist_ok=True)
     requests: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             # A narrow laptop screen.
             ward = browser.new_context(viewport={"width": 1024, "height": 700}, locale="ja-JP")
