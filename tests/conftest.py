@@ -139,9 +139,9 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory):
             summary, built_at = pickle.loads((snapshot / "summary.pickle").read_bytes())
             if summary.report is not None:  # the paths it names, in this copy
                 summary = replace(summary, report=home / summary.report.relative_to(built_at))
-            return _copy_home(snapshot / "welfare_home", home), summary
+            return copy_home(snapshot / "welfare_home", home), summary
         settings, summary = _build_sample_run(Settings(home))
-        _copy_home(settings.home, snapshot / "welfare_home")
+        copy_home(settings.home, snapshot / "welfare_home")
         (snapshot / "summary.pickle").write_bytes(pickle.dumps((summary, settings.home)))
         return settings, summary
 
@@ -156,7 +156,7 @@ def _build_sample_run(settings: Settings):
     return settings, summary
 
 
-def _copy_home(source: Path, target: Path) -> Settings:
+def copy_home(source: Path, target: Path) -> Settings:
     """A WELFARE_HOME copied whole (published, with its lake, archive, working database and
     Dagster history), its Dagster storage pointed at the copy."""
     from pipelines.workspace import write_dagster_yaml
@@ -174,7 +174,7 @@ def published_home(sample_run, tmp_path: Path) -> Settings:
     working database and Dagster history. Tests that change a warehouse start from here
     instead of running the pipeline again; the shared sample run stays as it was built."""
     settings, _ = sample_run
-    return _copy_home(settings.home, tmp_path / "welfare_home")
+    return copy_home(settings.home, tmp_path / "welfare_home")
 
 
 @pytest.fixture
