@@ -33,6 +33,27 @@ class AtomicFile:
         self.tmp.unlink(missing_ok=True)
 
 
+def orphaned_temporaries(root: Path) -> list[Path]:
+    """Temporary files under ``root`` whose writing process is gone (killed mid-write: a
+    large file's may be hundreds of MB). A live writer's are left alone."""
+    found = []
+    for path in root.rglob(".*.tmp-*"):
+        pid = path.name.rsplit(".tmp-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` to fill a temporary file, then put it in place of ``path``."""
     target = AtomicFile(path)

@@ -62,3 +62,19 @@ def test_a_rebuild_stopped_between_its_renames_is_finished_or_undone(home):
     assert "undid" in finish_interrupted_rebuild(home)
     assert home.lake.exists() and not previous.exists()
     assert finish_interrupted_rebuild(home) is None
+
+
+def test_a_temporary_file_left_by_a_killed_write_is_removed(home):
+    """A write killed half-way leaves its hidden temporary file (a large export's rows can be
+    hundreds of MB): the next ingestion removes it; a live writer's is left alone."""
+    import os
+
+    dead = home.lake / "consultations" / f".abc.parquet.tmp-{2**22 + 7}"  # past any pid
+    live = home.lake / "consultations" / f".def.parquet.tmp-{os.getpid()}"
+    for path in (dead, live):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a file")
+    said: list[str] = []
+    repair_lake(home, "consultations", said.append)
+    assert not dead.exists() and live.exists()
+    assert any("left by a write that was killed" in line for line in said)

@@ -117,7 +117,9 @@ class SlicedRead:
                     return
                 if len(part.clean):
                     yield part.clean
-                parts.append(_Part(part.clean.iloc[:0], part.quarantine, part.rows, part.bad_rows))
+                # Counts and quarantine only: an empty slice of the rows would keep them alive.
+                empty = part.clean.iloc[:0].copy()
+                parts.append(_Part(empty, part.quarantine, part.rows, part.bad_rows))
         except UnreadableFile as error:
             _reject(result, str(error))
             return
@@ -321,21 +323,33 @@ class SeenKeys:
     """The unique keys of the rows read so far, as 64-bit hashes of their text: a key seen in
     an earlier slice of a large file makes a row a duplicate as one earlier in the same
     slice does. (Two different keys share a hash once in billions of files of 10 million
-    rows; such a row would be quarantined as a duplicate, with its row named.)"""
+    rows; such a row would be quarantined as a duplicate, with its row named.)
+
+    The hashes are kept in sorted runs, merged as in a log-structured store (a run is merged
+    into the one before while that is less than twice its size): a few runs at any time, so
+    looking up a slice costs a few binary searches and the whole file O(n log n)."""
 
     def __init__(self) -> None:
-        self.hashes: dict[tuple[str, ...], np.ndarray] = {}
+        self.runs: dict[tuple[str, ...], list[np.ndarray]] = {}
 
     def seen_before(self, key: tuple[str, ...], text: pd.Series) -> np.ndarray:
-        known = self.hashes.get(key)
-        if known is None or not len(text):
-            return np.zeros(len(text), dtype=bool)
-        return np.isin(self._hash(text), known, assume_unique=False)
+        found = np.zeros(len(text), dtype=bool)
+        if not len(text):
+            return found
+        hashes = self._hash(text)
+        for run in self.runs.get(key, []):
+            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[at] == hashes
+        return found
 
     def remember(self, key: tuple[str, ...], text: pd.Series) -> None:
-        new = np.unique(self._hash(text))
-        known = self.hashes.get(key)
-        self.hashes[key] = new if known is None else np.union1d(known, new)
+        if not len(text):
+            return
+        runs = self.runs.setdefault(key, [])
+        runs.append(np.unique(self._hash(text)))
+        while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
+            last = runs.pop()
+            runs[-1] = np.union1d(runs[-1], last)
 
     @staticmethod
     def _hash(text: pd.Series) -> np.ndarray:

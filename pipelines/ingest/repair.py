@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import copy_file
+from pipelines.atomic import copy_file, orphaned_temporaries
 from pipelines.ingest.archive import (
     Receipt,
     archived_records,
@@ -208,6 +208,9 @@ def repair_lake(
         say(f"repaired {repair}")
 
     keep_missing_archive_copies(settings)
+    for orphan in orphaned_temporaries(settings.lake) + orphaned_temporaries(settings.archive):
+        orphan.unlink(missing_ok=True)
+        say(f"removed {orphan.relative_to(settings.home)}: left by a write that was killed")
     unreadable = [p for p in _ledger_files(lake) if not _readable(p, LEDGER_SCHEMA)]
     for path in unreadable:
         relative = path.relative_to(lake.root).as_posix()

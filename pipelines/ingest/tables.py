@@ -34,7 +34,7 @@ MAX_FILE_BYTES = 200 * 2**20
 # about 1 GB). Past SLICE_FROM_BYTES it is read from disk in slices of about SLICE_BYTES, so
 # memory stays bounded whatever its size; past MAX_CSV_BYTES it is refused unread.
 SLICE_FROM_BYTES = 64 * 2**20
-SLICE_BYTES = 32 * 2**20
+SLICE_BYTES = 8 * 2**20  # about 100,000 rows: some 500 MB of Python objects at most
 MAX_CSV_BYTES = 4 * 2**30
 
 
