@@ -332,27 +332,24 @@ class SeenKeys:
     def __init__(self) -> None:
         self.runs: dict[tuple[str, ...], list[np.ndarray]] = {}
 
-    def seen_before(self, key: tuple[str, ...], text: pd.Series) -> np.ndarray:
-        found = np.zeros(len(text), dtype=bool)
-        if not len(text):
-            return found
-        hashes = self._hash(text)
+    def seen_before(self, key: tuple[str, ...], hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashes), dtype=bool)
         for run in self.runs.get(key, []):
             at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
             found |= run[at] == hashes
         return found
 
-    def remember(self, key: tuple[str, ...], text: pd.Series) -> None:
-        if not len(text):
+    def remember(self, key: tuple[str, ...], hashes: np.ndarray) -> None:
+        if not len(hashes):
             return
         runs = self.runs.setdefault(key, [])
-        runs.append(np.unique(self._hash(text)))
+        runs.append(np.unique(hashes))
         while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
             last = runs.pop()
             runs[-1] = np.union1d(runs[-1], last)
 
     @staticmethod
-    def _hash(text: pd.Series) -> np.ndarray:
+    def hash(text: pd.Series) -> np.ndarray:
         return pd.util.hash_array(text.to_numpy(dtype=object))
 
 
@@ -540,11 +537,12 @@ def _duplicate_key_issues(contract, header, positions, cells, matching, rows, se
         parts = pd.DataFrame({name: matching[name] for name in key})
         complete = parts.notna().all(axis=1)
         text = _key_text(parts[complete])
-        earlier = pd.Series(seen.seen_before(key, text), index=text.index, dtype=bool)
+        hashes = seen.hash(text)
+        earlier = pd.Series(seen.seen_before(key, hashes), index=text.index, dtype=bool)
         within = text.duplicated(keep="first")
         duplicated = pd.Series(False, index=parts.index)
         duplicated[text.index] = earlier | within
-        seen.remember(key, text[~earlier & ~within])
+        seen.remember(key, hashes[(~earlier & ~within).to_numpy()])
         rule = pd.Series(None, index=parts.index, dtype=object)
         rule[duplicated] = "duplicate_key"
         column = contract.column(key[-1])
