@@ -13,6 +13,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.operations.processes import process_alive
+
 
 class AtomicFile:
     """A file filled under a hidden temporary name beside ``path``, then put in place whole
@@ -39,19 +41,9 @@ def orphaned_temporaries(root: Path) -> list[Path]:
     found = []
     for path in root.rglob(".*.tmp-*"):
         pid = path.name.rsplit(".tmp-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             found.append(path)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:

@@ -14,6 +14,7 @@ import os
 import socket
 
 from pipelines.operations.disk import check_space
+from pipelines.operations.processes import process_alive
 from pipelines.settings import Settings
 from pipelines.summary import RunSummary, skipped_summary, summarize
 
@@ -78,16 +79,6 @@ def run_job(settings: Settings, job_name: str, run_config: dict | None = None):
         instance.dispose()
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_abandoned_runs(instance) -> list[str]:
     """Close out earlier `welfare run`s whose process died (killed, power cut): mark them failed
     and give back the concurrency-pool slots they held, so the next run is not kept waiting."""
@@ -102,7 +93,7 @@ def release_abandoned_runs(instance) -> list[str]:
     )
     for run in stuck:
         pid = int(run.tags.get(PID_TAG, "0") or 0)
-        if run.tags.get(HOST_TAG) != socket.gethostname() or (pid and _process_alive(pid)):
+        if run.tags.get(HOST_TAG) != socket.gethostname() or (pid and process_alive(pid)):
             continue
         instance.report_run_failed(
             run, f"abandoned: the `welfare run` process ({pid}) ended before the run finished"

@@ -11,7 +11,7 @@ from pathlib import Path
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
 from pipelines.ingest.reader import (
     ReadResult,
-    read_in_slices,
+    never_read_whole,
     read_large_csv,
     read_submission,
     too_large,
@@ -54,7 +54,7 @@ def guess_source(data: bytes, filename: str) -> Contract:
 
 def validate_file(path: Path, source: str | None = None) -> Validation:
     size = path.stat().st_size
-    if read_in_slices(path, path.name) or too_large(size, path.name, all_contracts()[0]):
+    if never_read_whole(path, path.name):
         # Never read whole: its survey is guessed from its first lines.
         with path.open("rb") as handle:
             head = handle.read(2**20)

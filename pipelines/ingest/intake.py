@@ -23,7 +23,7 @@ from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
 from pipelines.ingest.reader import (
     ReadResult,
-    read_in_slices,
+    never_read_whole,
     read_large_csv,
     read_submission,
     too_large,
@@ -167,7 +167,7 @@ def _take_in(
     run_id: str,
 ) -> Outcome:
     original: bytes | Path
-    if read_in_slices(path, path.name) or too_large(path.stat().st_size, path.name, contract):
+    if never_read_whole(path, path.name):
         sha = sha256_of(path)  # archived as it is, never read into memory whole
         original = archived = archive_file(settings.archive, path, sha)
     else:

@@ -146,6 +146,11 @@ def read_in_slices(path: Path, filename: str) -> bool:
     return filename.lower().endswith((".csv", ".txt")) and SLICE_FROM_BYTES < size <= MAX_CSV_BYTES
 
 
+def never_read_whole(path: Path, filename: str) -> bool:
+    """Whether a received file stays on disk: read in slices, or refused unread as too large."""
+    return read_in_slices(path, filename) or path.stat().st_size > size_limit(filename)
+
+
 def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
     def score(row: Sequence[Any]) -> int:
         hits = sum(1 for cell in row if contract.match_header(cell) is not None)

@@ -33,7 +33,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.lake import EMPTY_FILE, LEDGER_SCHEMA, LEDGER_TABLE, Lake, sha256_of, utc_now
-from pipelines.ingest.reader import read_in_slices, size_limit
+from pipelines.ingest.reader import never_read_whole
 from pipelines.settings import Settings
 
 log = logging.getLogger("welfare.repair")
@@ -102,9 +102,7 @@ def _archived_original(settings: Settings, receipt: Receipt) -> bytes | Path:
             f"The archived original {receipt.archive_path} of {receipt.file_name} is missing, "
             "so its lake files cannot be rebuilt: restore archive/ from backup, then run again."
         )
-    from_disk = read_in_slices(path, receipt.file_name) or path.stat().st_size > size_limit(
-        receipt.file_name
-    )
+    from_disk = never_read_whole(path, receipt.file_name)
     data = None if from_disk else path.read_bytes()
     sha = sha256_of(path) if data is None else hashlib.sha256(data).hexdigest()
     if sha != receipt.sha256:
