@@ -37,9 +37,16 @@ def _submitter_filter(column: str, submitter_code: str | None) -> tuple[str, lis
     return f"{column} = ?", [submitter_code]
 
 
-def submissions(settings: Settings, submitter_code: str | None) -> pd.DataFrame | None:
-    """Every file received from the submitter (all submitters: None), newest first."""
+def submissions(
+    settings: Settings, submitter_code: str | None, sent: list[str] | tuple[str, ...] = ()
+) -> pd.DataFrame | None:
+    """Every file received from the submitter (all submitters: None), newest first, and the
+    files with the SHA-256s in ``sent`` (sent through the page: shown even when the reader
+    could not tell whose they are)."""
     where, parameters = _submitter_filter("submitter_code", submitter_code)
+    if submitter_code is not None and sent:
+        where = f"({where} or sha256 in (select unnest(?)))"
+        parameters = [*parameters, list(sent)]
     return _query(
         settings,
         "select sha256, source, file_name, received_at, sent_by, status, submitter_code, "

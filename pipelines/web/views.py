@@ -280,9 +280,10 @@ def _visible_submitter() -> str:
 def my_submissions():
     settings = _settings()
     code = _visible_submitter()
-    received = status.submissions(settings, code)
+    sent = _accounts().sent_uploads(code)
+    received = status.submissions(settings, code, [u.sha256 for u in sent])
     known = set(received["sha256"]) if received is not None else set()
-    waiting = [u for u in _accounts().sent_uploads(code) if u.sha256 not in known]
+    waiting = [u for u in sent if u.sha256 not in known]
     return render_template(
         "submissions.html",
         submitter=submitter(code),
@@ -301,7 +302,9 @@ def submission_detail(sha256: str):
     if found is None or found.empty:
         abort(404)
     entry = found.iloc[0]
-    if entry["submitter_code"] != _user().account.submitter_code and not _user().is_admin:
+    own = _user().account.submitter_code
+    sent_by_us = _accounts().already_sent(own, entry["source"], sha256) is not None
+    if entry["submitter_code"] != own and not sent_by_us and not _user().is_admin:
         abort(404)
     return render_template(
         "submission.html", entry=entry, rows=status.quarantined_rows(settings, sha256)
