@@ -5,6 +5,7 @@ answered. The browser walk-through is tests/test_web_browser.py."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import sqlite3
 import time
@@ -214,7 +215,12 @@ def test_bad_files_get_a_clear_answer_and_nothing_is_written_outside_the_upload_
         response = upload(client, data, name)
         assert response.status_code in (400, 413), case
         assert message in text(response), case
+    forgotten = home.web_dir / "pending" / "an-upload-nobody-sent"
+    forgotten.mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(forgotten, (day_ago, day_ago))
     bomb = upload(client, zip_bomb_xlsx(header), "R6_北区_居場所.xlsx")
+    assert not forgotten.exists()  # checked a day ago, neither sent nor discarded
     verdict = client.get(bomb.headers["Location"])
     assert "受け付けられません" in text(verdict) and "too large" in text(verdict)
     assert 'id="confirm"' not in verdict.get_data(as_text=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pipelines.web.submitters import may_send
 MAX_UPLOAD_BYTES = 20 * 2**20  # a year of a ward's places is a few hundred KB
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 MAX_NAME_CHARS = 150
+PENDING_HOURS = 24  # an upload not sent or discarded within a day is removed
 
 
 class SendError(ValueError):
@@ -133,3 +135,15 @@ def place_in_landing(settings: Settings, upload: Upload, sent_by: str) -> Path:
 
 def discard_upload(settings: Settings, upload_id: str) -> None:
     shutil.rmtree(pending_dir(settings, upload_id), ignore_errors=True)
+
+
+def forget_stale_uploads(settings: Settings, older_than: float = PENDING_HOURS * 3600) -> None:
+    """Uploads checked but neither sent nor discarded (the browser was closed) are removed
+    after a day: nothing waits in ``web/pending/`` for ever."""
+    root = settings.web_dir / "pending"
+    if not root.exists():
+        return
+    limit = time.time() - older_than
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < limit:
+            shutil.rmtree(folder, ignore_errors=True)

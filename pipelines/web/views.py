@@ -175,6 +175,7 @@ def send_upload():
         return render_template(
             "send.html", sources=list(allowed.values()), chosen=source, limit_mb=limit_mb
         ), 400
+    sending.forget_stale_uploads(_settings())
     upload = _accounts().add_upload(account, source, name, sending.sha256_hex(data))
     try:
         sending.keep_upload(_settings(), upload, data)
