@@ -5,6 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+# What became of a file (audit.submissions.status, marts.submission_status.status) →
+# (日本語, English): the one wording of every page and report that shows it.
+SUBMISSION_STATUS: dict[str, tuple[str, str]] = {
+    "loaded": ("取込済", "loaded"),
+    "superseded": ("差し替え済", "superseded"),
+    "held": ("確認待ち", "held"),
+    "rejected": ("差し戻し", "rejected"),
+    "duplicate": ("重複（同一内容）", "duplicate"),
+    "received": ("受付済", "received"),
+    "missing": ("未提出", "missing"),
+}
+
 # rule → (日本語, English); {column} is the column's header, {value} the cell as written.
 RULES: dict[str, tuple[str, str]] = {
     "required_missing": (

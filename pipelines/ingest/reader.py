@@ -26,6 +26,7 @@ from pipelines.ingest.tables import (
     UnreadableFile,
     csv_layout,
     csv_slices,
+    is_csv,
     read_cells,
 )
 
@@ -143,7 +144,7 @@ def read_large_csv(
 def read_in_slices(path: Path, filename: str) -> bool:
     """Whether a received file is read from disk in slices rather than whole."""
     size = path.stat().st_size
-    return filename.lower().endswith((".csv", ".txt")) and SLICE_FROM_BYTES < size <= MAX_CSV_BYTES
+    return is_csv(filename) and SLICE_FROM_BYTES < size <= MAX_CSV_BYTES
 
 
 def never_read_whole(path: Path, filename: str) -> bool:
@@ -161,7 +162,7 @@ def _header_scorer(contract: Contract) -> Callable[[Sequence[Any]], int]:
 
 def size_limit(filename: str) -> int:
     """The largest file of this kind that is read: a CSV is read in slices, a workbook whole."""
-    return MAX_CSV_BYTES if filename.lower().endswith((".csv", ".txt")) else MAX_FILE_BYTES
+    return MAX_CSV_BYTES if is_csv(filename) else MAX_FILE_BYTES
 
 
 def too_large(size: int, filename: str, contract: Contract) -> ReadResult | None:

@@ -82,12 +82,17 @@ def read_cells(
         raise UnreadableFile(file_message("empty_file"))
     if suffix == "xlsx":
         return _read_xlsx(data, header_score)
-    if suffix in ("csv", "txt"):
+    if is_csv(filename):
         return _read_csv(data, header_score)
     raise UnreadableFile(
         f"この形式のファイルは読めません（.{suffix}）。.xlsx または .csv で提出してください。"
         f" / Unsupported file type '.{suffix}': send .xlsx or .csv."
     )
+
+
+def is_csv(filename: str) -> bool:
+    """A text export (.csv, or .txt as some systems name it): read as CSV, in slices when large."""
+    return filename.lower().endswith((".csv", ".txt"))
 
 
 def _best_header(rows: Sequence[Sequence[Any]], header_score: Callable[[Sequence[Any]], int]):

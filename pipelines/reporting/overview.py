@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from pipelines.atomic import write_text
+from pipelines.ingest.messages import SUBMISSION_STATUS
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
 from pipelines.settings import Settings
@@ -35,9 +36,7 @@ STATUS_LABELS = {
     "match": "一致",
     "mismatch": "不一致",
     "not_computed": "—（計算対象外）",
-    "missing": "未提出",
-    "rejected": "差し戻し",
-    "held": "確認待ち",
+    **{status: ja for status, (ja, _) in SUBMISSION_STATUS.items()},
 }
 
 STYLE = """

@@ -9,18 +9,10 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from pipelines.ingest.messages import SUBMISSION_STATUS
 from pipelines.settings import Settings
 
-STATUS_LABELS = {
-    "loaded": "取込済 / loaded",
-    "superseded": "差し替え済 / superseded",
-    "held": "確認待ち / held",
-    "rejected": "却下 / rejected",
-    "duplicate": "重複（同一内容）/ duplicate",
-    "received": "受付済 / received",
-    "missing": "未提出 / missing",
-    "waiting": "次回の実行待ち / waiting for the nightly run",
-}
+STATUS_LABELS = {status: f"{ja} / {en}" for status, (ja, en) in SUBMISSION_STATUS.items()}
 
 
 def _query(settings: Settings, sql: str, parameters: list) -> pd.DataFrame | None:
