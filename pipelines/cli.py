@@ -100,7 +100,7 @@ def cmd_rebuild_lake(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pipelines.warehouse.publish import rollback
+    from pipelines.warehouse.engine import published_location, rollback
 
     settings = _settings()
     try:
@@ -108,7 +108,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
-    print(f"Restored {restored.name} as {settings.warehouse}")
+    print(f"Restored the version of {restored} as {published_location(settings)}")
     return 0
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +23,68 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else "dbt"
 
 
+ENGINES = ("duckdb", "spark")
+
+
+class UnknownEngine(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine builds and publishes the warehouse (WELFARE_ENGINE), and how to reach it.
+
+    ``duckdb`` (the default): one embedded file, published by copy. ``spark``: a Spark cluster
+    through its Thrift server (HiveServer2 protocol), which dbt, the mart checks, publishing,
+    the report and the extracts all use; ingestion still writes the lake here, at a location
+    the cluster reads as ``lake_uri``.
+    """
+
+    kind: str = "duckdb"
+    spark_host: str = "127.0.0.1"
+    spark_port: int = 10000
+    spark_user: str = "welfare"
+    # Prefix of everything the pipeline creates on the cluster: <prefix>_build_<layer> (what a
+    # run builds, private) and <prefix>_v<stamp> (published versions). Analysts query marts.*
+    # and audit.*: views onto the current version.
+    spark_prefix: str = "welfare"
+    lake_uri: str | None = None  # how the cluster addresses the lake; default file://<lake>
+
+    @classmethod
+    def from_env(cls) -> EngineSettings:
+        env = os.environ
+        kind = env.get("WELFARE_ENGINE", "duckdb").strip().lower() or "duckdb"
+        if kind not in ENGINES:
+            raise UnknownEngine(
+                f"WELFARE_ENGINE={kind!r} is not an engine this pipeline knows: use one of "
+                f"{', '.join(ENGINES)} (see README, 'When one machine is not enough')."
+            )
+        return cls(
+            kind=kind,
+            spark_host=env.get("WELFARE_SPARK_HOST", cls.spark_host),
+            spark_port=int(env.get("WELFARE_SPARK_PORT", cls.spark_port)),
+            spark_user=env.get("WELFARE_SPARK_USER", cls.spark_user),
+            spark_prefix=env.get("WELFARE_SPARK_PREFIX", cls.spark_prefix).lower(),
+            lake_uri=env.get("WELFARE_LAKE_URI") or None,
+        )
+
+    @property
+    def is_spark(self) -> bool:
+        return self.kind == "spark"
+
+    @property
+    def dbt_target(self) -> str:
+        return self.kind  # profiles.yml names its targets after the engines
+
+    @property
+    def spark_build_prefix(self) -> str:
+        return f"{self.spark_prefix}_build"
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
+    engine: EngineSettings = field(default_factory=EngineSettings.from_env)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,10 +143,11 @@ class Settings:
     def dbt_target_dir(self) -> Path:
         return self.work_dir / "dbt_target"
 
-    # The Spark target's catalog and tables (local mode; `make test-spark`).
+    # Where the cluster reads the lake (WELFARE_LAKE_URI): the same folder as a file:// URI
+    # here; in production a shared location both this machine and the cluster reach.
     @property
-    def spark_home(self) -> Path:
-        return self.work_dir / "spark"
+    def lake_uri(self) -> str:
+        return (self.engine.lake_uri or self.lake.as_uri()).rstrip("/")
 
     # The submission page (pipelines.web): accounts, sessions' secret, uploads awaiting a
     # sender's confirmation. Nothing there is read by the pipeline.
@@ -104,13 +164,17 @@ class Settings:
             "WELFARE_HOME": str(self.home),
             "WELFARE_LAKE": str(self.lake),
             "WELFARE_WORKING_DB": str(self.working_db),
-            "WELFARE_SPARK_HOME": str(self.spark_home),
+            "WELFARE_LAKE_URI": self.lake_uri,
+            "WELFARE_SPARK_HOST": self.engine.spark_host,
+            "WELFARE_SPARK_PORT": str(self.engine.spark_port),
+            "WELFARE_SPARK_USER": self.engine.spark_user,
+            "WELFARE_SPARK_BUILD_SCHEMA": self.engine.spark_build_prefix,
+            # The engine's target in profiles.yml (dbt reads DBT_TARGET; --target overrides).
+            "DBT_TARGET": self.engine.dbt_target,
             # Where `welfare prepare` parsed the project: each run's dbt starts from that
             # partial parse instead of parsing the whole project again.
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
             "DO_NOT_TRACK": "1",
-            # Spark (the `spark` target) binds its driver to loopback, not the host's address.
-            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         }
 

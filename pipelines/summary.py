@@ -98,17 +98,17 @@ def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
 
 def published_headlines(settings: Settings) -> dict[str, str]:
     """The council's published figures, read back from the published warehouse."""
-    if not settings.warehouse.exists():
+    from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures
+    from pipelines.warehouse.engine import NotPublished, open_published
+
+    try:
+        with open_published(settings, HEADLINE_TABLES) as connection:
+            return {
+                label: ", ".join(f"FY{fy} {n:,}" for fy, n in by_year) or "none"
+                for label, by_year in headline_figures(connection).items()
+            }
+    except NotPublished:
         return {}
-    import duckdb
-
-    from pipelines.reporting.figures import headline_figures
-
-    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-        return {
-            label: ", ".join(f"FY{fy} {n:,}" for fy, n in by_year) or "none"
-            for label, by_year in headline_figures(connection).items()
-        }
 
 
 def skipped_summary(settings: Settings) -> RunSummary:
@@ -125,6 +125,8 @@ def skipped_summary(settings: Settings) -> RunSummary:
 
 
 def format_summary(summary: RunSummary, settings: Settings) -> str:
+    from pipelines.warehouse.engine import is_published, published_location
+
     files = summary.files
     if summary.skipped:
         return "\n".join(
@@ -133,7 +135,7 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
                 "No new file in the landing folder, and the files, releases, models, contracts "
                 "and checks are those of the published version: nothing to do "
                 "(`welfare run --force` runs the job anyway).",
-                f"Still published: {settings.warehouse}",
+                f"Still published: {published_location(settings)}",
                 *(f"  {label}: {value}" for label, value in summary.figures.items()),
             ]
         )
@@ -197,11 +199,13 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
     lines.extend(f"  FAILED step {step}" for step in summary.failed_steps)
     lines.append(f"Tables built: {summary.tables_built} (marts and audit)")
     if summary.published:
-        lines.append(f"Published: {settings.warehouse}")
+        lines.append(f"Published: {published_location(settings)}")
     elif summary.unchanged:
-        lines.append(f"Unchanged (no new inputs), still published: {settings.warehouse}")
-    elif settings.warehouse.exists():
-        lines.append(f"Not published; the previous warehouse is unchanged: {settings.warehouse}")
+        lines.append(f"Unchanged (no new inputs), still published: {published_location(settings)}")
+    elif is_published(settings):
+        lines.append(
+            f"Not published; the previous warehouse is unchanged: {published_location(settings)}"
+        )
     else:
         lines.append("Not published; there is no warehouse yet.")
     for label, value in summary.figures.items():

@@ -109,7 +109,7 @@ def reason_to_run(settings: Settings) -> str | None:
     in landing/ and the inputs are those of the published version."""
     from pipelines.ingest.intake import pending_files
     from pipelines.ingest.repair import lake_damage
-    from pipelines.warehouse.publish import export_is_current, published_fingerprint
+    from pipelines.warehouse.engine import is_published, last_publish, publication_complete
 
     lake = Lake(settings.lake)
     waiting = sum(len(pending_files(settings, c, lake)) for c in all_contracts())
@@ -117,11 +117,12 @@ def reason_to_run(settings: Settings) -> str | None:
         return f"{waiting} new file(s) in the landing folder"
     if damaged := lake_damage(settings):
         return f"{len(damaged)} lake file(s) to rebuild from the archive ({damaged[0]}, ...)"
-    if not settings.warehouse.exists():
+    last = last_publish(settings)
+    if last is None and not is_published(settings):
         return "no published warehouse yet"
-    if not export_is_current(settings):
+    if not publication_complete(settings):
         return "the Parquet files in published/ are behind the published warehouse"
-    if published_fingerprint(settings) != inputs_fingerprint(settings):
+    if (last[1] if last else None) != inputs_fingerprint(settings):
         return "the inputs changed since the published version (files, releases, models, rules)"
     return None
 
@@ -154,7 +155,7 @@ def prepare_manifest(settings: Settings) -> Path:
     """Parse the dbt project once per change of its files (dbt parse costs about 4 s)."""
     manifest = settings.dbt_target_dir / "manifest.json"
     stamp = settings.dbt_target_dir / "manifest.fingerprint"
-    fingerprint = _dbt_fingerprint()
+    fingerprint = f"{settings.engine.dbt_target}:{_dbt_fingerprint()}"  # parsed for a target
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     result = run_dbt(settings, ["parse"])

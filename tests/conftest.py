@@ -101,9 +101,18 @@ def write_xlsx(path: Path, sheets: dict[str, list[list]]) -> Path:
 MINIMAL_PATH = "/usr/bin:/bin"  # as cron and systemd run it: the environment not on PATH
 
 
-def welfare_cli(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real `welfare` console script by its full path, with a minimal PATH."""
-    env = {**os.environ, "WELFARE_HOME": str(home), "DO_NOT_TRACK": "1", "PATH": MINIMAL_PATH}
+def welfare_cli(
+    home: Path, *args: str, timeout: int = 600, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real `welfare` console script by its full path, with a minimal PATH (and the
+    environment plus ``env``)."""
+    env = {
+        **os.environ,
+        **(env or {}),
+        "WELFARE_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PATH": MINIMAL_PATH,
+    }
     executable = Path(sys.executable).with_name("welfare")
     return subprocess.run(
         [str(executable), *args],

@@ -21,7 +21,7 @@ from pipelines.ingest.repair import lake_damage
 from pipelines.operations.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.runner import release_abandoned_runs, run_pipeline
 from pipelines.settings import Settings
-from pipelines.warehouse.publish import versions
+from pipelines.warehouse.duckdb_publish import versions
 from pipelines.workspace import reason_to_run, write_dagster_yaml
 from tests.conftest import MINIMAL_PATH, SEED, copy_sample, ward_file, welfare_cli
 
@@ -96,7 +96,7 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.
 PUBLISH = (
-    "from pipelines.settings import Settings; from pipelines.warehouse.publish import publish; "
+    "from pipelines.settings import Settings; from pipelines.warehouse.engine import publish; "
     "from pipelines.workspace import inputs_fingerprint; s = Settings.from_env(); "
     "publish(s, inputs_fingerprint(s), run_id='killed-while-publishing')"
 )

@@ -200,7 +200,7 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(sample
         )
     assert tick.run_requests == [] and "nothing new" in tick.skip_message
     # Publishing the same inputs again (what a forced run would do) replaces nothing.
-    from pipelines.warehouse.publish import publish
+    from pipelines.warehouse.engine import publish
     from pipelines.workspace import inputs_fingerprint
 
     assert publish(settings, inputs_fingerprint(settings)).unchanged

@@ -9,7 +9,6 @@ great-expectations is imported only when a check runs.
 """
 
 import dagster as dg
-import duckdb
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.operations.pause_points import pause_point
@@ -22,6 +21,9 @@ from pipelines.quality.suites import (
     suites_for,
 )
 from pipelines.settings import Settings
+from pipelines.warehouse.engine import open_built
+
+CURRENT_FILES = "intermediate.int_submissions_current"
 
 
 def files_behind(settings: Settings, suite: Suite, failing: list[tuple]) -> list[str]:
@@ -30,13 +32,13 @@ def files_behind(settings: Settings, suite: Suite, failing: list[tuple]) -> list
     mapping = suite.submission
     if not mapping or not failing:
         return []
-    with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+    with open_built(settings, [CURRENT_FILES]) as connection:
         return sorted(
             {
                 name
                 for fiscal_year, submitter in failing
                 for (name,) in connection.execute(
-                    "select file_name from intermediate.int_submissions_current where "
+                    f"select file_name from {CURRENT_FILES} where "
                     "is_current and source = ? and fiscal_year = ? and submitter_code = ?",
                     [mapping["source"], fiscal_year, submitter],
                 ).fetchall()

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.operations.pause_points import pause_point
-from pipelines.warehouse.publish import PUBLISHED_SCHEMAS, publish
+from pipelines.settings import Settings
+from pipelines.warehouse.engine import PUBLISHED_SCHEMAS, count_built_rows, publish
 from pipelines.workspace import inputs_fingerprint
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
@@ -71,18 +71,17 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             yield event
         progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
         # Row counts, read once dbt has let go of the working database.
-        yield from row_count_observations(settings.working_db, keys)
+        yield from row_count_observations(settings, keys)
         prune_dbt_runs(settings.dbt_target_dir / "runs")
 
     return warehouse_models
 
 
-def row_count_observations(database: Path, keys: list[dg.AssetKey]):
-    with duckdb.connect(str(database), read_only=True) as connection:
-        for key in keys:
-            schema, name = key.path
-            rows = connection.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-            yield dg.AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
+def row_count_observations(settings: Settings, keys: list[dg.AssetKey]):
+    counts = count_built_rows(settings, [".".join(key.path) for key in keys])
+    for key in keys:
+        rows = counts[".".join(key.path)]
+        yield dg.AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
 
 
 def prune_dbt_runs(runs_dir: Path, keep: int = 5) -> None:
@@ -105,10 +104,11 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
         deps=published_keys(dbt_defs),
         group_name="published",
         pool=WAREHOUSE_POOL,
-        kinds={"duckdb", "parquet"},
-        description="The warehouse analysts open: $WELFARE_HOME/warehouse.duckdb, replaced in one "
-        "atomic step only after every model and blocking check passed, plus every mart as "
-        "Parquet under published/.",
+        kinds={"duckdb", "spark", "parquet"},
+        description="The warehouse analysts open, replaced only after every model and blocking "
+        "check passed. DuckDB (default): $WELFARE_HOME/warehouse.duckdb, swapped in one atomic "
+        "step, plus every mart as Parquet under published/. Spark (WELFARE_ENGINE=spark): "
+        "marts.* and audit.* views repointed at a new version's tables, one step per table.",
     )
     def published_warehouse(
         context: dg.AssetExecutionContext, welfare: WelfareSettings
@@ -116,19 +116,20 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
         settings = welfare.get()
         result = publish(settings, inputs_fingerprint(settings), run_id=context.run_id)
         message = (
-            f"unchanged: no new inputs since the published version {result.version.name}"
+            f"unchanged: no new inputs since the published version {result.version}"
             if result.unchanged
-            else f"published {result.warehouse} ({len(result.tables)} tables)"
+            else f"published {result.location} ({len(result.tables)} tables)"
         )
         context.log.info(message)
         return dg.MaterializeResult(
             metadata={
-                "warehouse": dg.MetadataValue.path(str(result.warehouse)),
-                "version": result.version.name,
+                "warehouse": result.location,
+                "engine": settings.engine.kind,
+                "version": result.version,
                 "tables": dg.MetadataValue.md(
                     "\n".join(f"- `{t}`: {n:,} rows" for t, n in result.tables.items())
                 ),
-                "parquet_files": len(result.parquet_files),
+                "parquet_files": len(result.exported),
                 "unchanged": result.unchanged,
             }
         )

@@ -35,6 +35,7 @@ from pipelines.extracts.spec import ExtractSpec
 from pipelines.ingest.lake import sha256_of
 from pipelines.settings import Settings
 from pipelines.templating import render
+from pipelines.warehouse.engine import open_published
 
 PUBLISHER = "大阪市社会福祉協議会（welfare-warehouse）"
 MANIFEST = "manifest.json"
@@ -176,13 +177,9 @@ def build_extract(
     """Build, verify and log one extract package; nothing is written if a check fails."""
     from pipelines.workspace import prepare_manifest
 
-    if not settings.warehouse.exists():
-        raise FileNotFoundError(
-            f"No published warehouse at {settings.warehouse}: run `welfare run` first."
-        )
     created = dt.datetime.now(dt.UTC)
     stamp = created.strftime("%Y%m%dT%H%M%SZ")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+    with open_published(settings) as connection:
         provenance = _provenance(connection)
         tables = protect_tables(connection, spec.tables)
     provenance |= {

@@ -123,8 +123,13 @@ def with_derived(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_mart_chunks(settings: Settings, suite: Suite) -> Iterator[pd.DataFrame]:
+    """The rows a mart suite checks, from what this run built (not yet published). A suite's
+    ``query`` is DuckDB SQL over its own table only: on Spark that table is read from the
+    cluster first (pipelines.warehouse.engine.open_built)."""
+    from pipelines.warehouse.engine import open_built
+
     sql = suite.query or f"select {', '.join(suite.columns)} from {suite.table}"
-    with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+    with open_built(settings, [suite.table]) as connection:
         reader = connection.sql(sql).to_arrow_reader(CHUNK_ROWS)
         for batch in reader:
             yield batch.to_pandas()

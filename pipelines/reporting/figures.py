@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from pipelines.warehouse.engine import tables_in
+
 Rows = list[dict[str, Any]]
 
 
@@ -59,6 +61,8 @@ HEADLINE_QUERIES = {
     "volunteer consultations": "select fiscal_year, sum(consultations) "
     "from marts.consultation_volumes",
 }
+
+HEADLINE_TABLES = sorted({table for sql in HEADLINE_QUERIES.values() for table in tables_in(sql)})
 
 
 def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int, int]]]:

@@ -13,14 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from pipelines.atomic import write_text
 from pipelines.ingest.messages import SUBMISSION_STATUS
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
 from pipelines.settings import Settings
 from pipelines.templating import render
+from pipelines.warehouse.engine import open_published, published_location
 
 REPORT_NAME = "overview.html"
 VERSION_META = "welfare-warehouse-version"
@@ -139,12 +138,8 @@ def report_version(path: Path) -> str | None:
 
 def build_overview(settings: Settings, force: bool = False) -> tuple[Path, bool]:
     """(Re)build reports/overview.html from the published warehouse; (path, rebuilt)."""
-    if not settings.warehouse.exists():
-        raise FileNotFoundError(
-            f"No published warehouse at {settings.warehouse}: run `welfare run` first."
-        )
-    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-        figures = read_figures(connection, str(settings.warehouse))
+    with open_published(settings) as connection:
+        figures = read_figures(connection, published_location(settings))
     target = report_path(settings)
     if (
         not force

@@ -6,21 +6,22 @@ the nightly run, and it shows what the last published run made of each file.
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
 from pipelines.ingest.messages import SUBMISSION_STATUS
 from pipelines.settings import Settings
+from pipelines.warehouse.engine import NotPublished, open_published, tables_in
 
 STATUS_LABELS = {status: f"{ja} / {en}" for status, (ja, en) in SUBMISSION_STATUS.items()}
 
 
 def _query(settings: Settings, sql: str, parameters: list) -> pd.DataFrame | None:
     """None when nothing has been published yet."""
-    if not settings.warehouse.exists():
+    try:
+        with open_published(settings, tables_in(sql)) as connection:
+            return connection.execute(sql, parameters).df()
+    except NotPublished:
         return None
-    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-        return connection.execute(sql, parameters).df()
 
 
 def _submitter_filter(column: str, submitter_code: str | None) -> tuple[str, list]:

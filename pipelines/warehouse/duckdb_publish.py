@@ -1,4 +1,5 @@
-"""Atomic publishing of the private working database's marts and audit tables, and rollback.
+"""Publishing on DuckDB (the default engine): the private working database's marts and audit
+tables, published atomically, and rollback.
 
 Analysts only ever open ``$WELFARE_HOME/warehouse.duckdb``. It is never written in place: a
 complete copy is made beside it and renamed over it in one step (``os.replace``), so a reader
@@ -10,7 +11,6 @@ version it opened until it reconnects. Each published version is also kept in
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,19 +18,9 @@ import duckdb
 from pipelines.atomic import atomic_write, copy_file, write_text
 from pipelines.operations.pause_points import pause_point
 from pipelines.settings import Settings
+from pipelines.warehouse.engine import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
 
-PUBLISHED_SCHEMAS = ("marts", "audit")
-KEEP_VERSIONS = 5
 EXPORTED_VERSION = "VERSION"  # published/VERSION: the version the Parquet files were made from
-
-
-@dataclass(frozen=True)
-class Published:
-    version: Path
-    warehouse: Path
-    tables: dict[str, int]  # schema.table → rows
-    parquet_files: list[Path]
-    unchanged: bool = False  # same inputs as the version already published: nothing replaced
 
 
 def published_tables(
@@ -61,7 +51,9 @@ def publish(
             tables = table_counts(connection)
         # A run stopped between the swap and the export left the Parquet files behind.
         exported = [] if export_is_current(settings) else export_parquet(settings)
-        return Published(current[0], settings.warehouse, tables, exported, unchanged=True)
+        return Published(
+            _stamp(current[0]), str(settings.warehouse), tables, exported, unchanged=True
+        )
     with duckdb.connect(str(settings.working_db)) as work:
         work.execute("create schema if not exists audit")
         work.execute(
@@ -87,7 +79,11 @@ def publish(
     pause_point("publish.before_parquet")
     parquet_files = export_parquet(settings, version)
     prune_versions(settings, keep)
-    return Published(version, settings.warehouse, tables, parquet_files)
+    return Published(stamp, str(settings.warehouse), tables, parquet_files)
+
+
+def _stamp(version: Path) -> str:
+    return version.stem.removeprefix("warehouse-")
 
 
 def _copy_published_schemas(working_db: Path, target: Path) -> None:
@@ -141,6 +137,11 @@ def _last_publish(database: Path) -> tuple[str, str] | None:
             ).fetchone()
     except duckdb.Error:
         return None
+
+
+def last_publish(settings: Settings) -> tuple[str, str] | None:
+    """(version, input fingerprint) of the warehouse analysts open, if there is one."""
+    return _last_publish(settings.warehouse) if settings.warehouse.exists() else None
 
 
 def published_fingerprint(settings: Settings) -> str | None:

@@ -1,0 +1,192 @@
+"""The engine that builds and publishes the warehouse, chosen by one setting (WELFARE_ENGINE).
+
+Everything outside ``pipelines/warehouse`` asks this module, never an engine directly:
+
+- what the run built (before publishing): :func:`open_built`, :func:`count_built_rows`;
+- publishing, rollback and what is published: :func:`publish`, :func:`rollback`,
+  :func:`last_publish`, :func:`is_published`, :func:`publication_complete`;
+- reading what is published: :func:`open_published`.
+
+Readers get a DuckDB connection whatever the engine, so their SQL is written once: on DuckDB it
+is the published file itself (read-only); on Spark, the tables asked for are read from the
+cluster through its Thrift server into an in-memory DuckDB database under the same names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+PUBLISHED_SCHEMAS = ("marts", "audit")  # what analysts query; the other layers stay private
+KEEP_VERSIONS = 5
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str  # the UTC stamp of the version analysts now see
+    location: str  # where they find it
+    tables: dict[str, int]  # schema.table → rows
+    exported: list[Path]  # Parquet copies written under published/ (DuckDB engine)
+    unchanged: bool = False  # same inputs as the version already published: nothing replaced
+
+
+class NotPublished(FileNotFoundError):
+    pass
+
+
+def tables_in(sql: str) -> list[str]:
+    """The published tables (``marts.x``, ``audit.y``) a reader's SQL names."""
+    schemas = "|".join(PUBLISHED_SCHEMAS)
+    return sorted(set(re.findall(rf"\b(?:{schemas})\.\w+", sql)))
+
+
+def publish(settings: Settings, fingerprint: str, run_id: str | None = None) -> Published:
+    """Publish what the run built, once every model and blocking check passed."""
+    if settings.engine.is_spark:
+        from pipelines.warehouse import spark_publish
+
+        return spark_publish.publish(settings, fingerprint, run_id)
+    from pipelines.warehouse import duckdb_publish
+
+    return duckdb_publish.publish(settings, fingerprint, run_id)
+
+
+def rollback(settings: Settings) -> str:
+    """Put the previous published version back; returns its stamp."""
+    if settings.engine.is_spark:
+        from pipelines.warehouse import spark_publish
+
+        return spark_publish.rollback(settings)
+    from pipelines.warehouse import duckdb_publish
+
+    return duckdb_publish.rollback(settings).stem.removeprefix("warehouse-")
+
+
+def last_publish(settings: Settings) -> tuple[str, str] | None:
+    """(version, input fingerprint) of what analysts see now, or None."""
+    if settings.engine.is_spark:
+        from pipelines.warehouse import spark_publish
+
+        return spark_publish.last_publish(settings)
+    from pipelines.warehouse import duckdb_publish
+
+    return duckdb_publish.last_publish(settings)
+
+
+def is_published(settings: Settings) -> bool:
+    if settings.engine.is_spark:
+        return last_publish(settings) is not None
+    return settings.warehouse.exists()
+
+
+def publication_complete(settings: Settings) -> bool:
+    """Whether everything publishing writes exists for the version in place (on DuckDB, the
+    Parquet copies under published/; a run stopped after the swap leaves them behind)."""
+    if settings.engine.is_spark:
+        return True
+    from pipelines.warehouse import duckdb_publish
+
+    return duckdb_publish.export_is_current(settings)
+
+
+def published_location(settings: Settings) -> str:
+    if settings.engine.is_spark:
+        from pipelines.warehouse import spark_publish
+
+        return spark_publish.location(settings)
+    return str(settings.warehouse)
+
+
+def _missing(settings: Settings) -> NotPublished:
+    return NotPublished(
+        f"No published warehouse at {published_location(settings)}: run `welfare run` first."
+    )
+
+
+@contextmanager
+def open_published(
+    settings: Settings, tables: Iterable[str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only view of the published warehouse as a DuckDB connection.
+
+    ``tables`` (``schema.table``): what the reader needs; on Spark only those are fetched
+    (all published tables when None). On DuckDB every table is there anyway.
+    """
+    if not settings.engine.is_spark:
+        if not settings.warehouse.exists():
+            raise _missing(settings)
+        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+            yield connection
+        return
+    from pipelines.warehouse import spark_publish
+    from pipelines.warehouse.spark_thrift import spark_session
+
+    with spark_session(settings.engine) as session:
+        published = [f"{s}.{n}" for s, n in spark_publish.published_tables(session)]
+        if not published:
+            raise _missing(settings)
+        wanted = published if tables is None else [t for t in tables if t in published]
+        with duckdb.connect() as connection:
+            _copy_into(connection, {t: session.arrow(f"select * from {t}") for t in wanted})
+            yield connection
+
+
+@contextmanager
+def open_built(settings: Settings, tables: Iterable[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """What this run built (not yet published) as a read-only DuckDB connection: the private
+    working database, or on Spark the ``tables`` read from the run's build schemas."""
+    if not settings.engine.is_spark:
+        with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+            yield connection
+        return
+    from pipelines.warehouse.spark_publish import build_schema
+    from pipelines.warehouse.spark_thrift import quoted, spark_session
+
+    with spark_session(settings.engine) as session, duckdb.connect() as connection:
+        fetched = {}
+        for table in tables:
+            schema, name = table.split(".")
+            built = quoted(build_schema(settings.engine, schema), name)
+            fetched[table] = session.arrow(f"select * from {built}")
+        _copy_into(connection, fetched)
+        yield connection
+
+
+def _copy_into(connection: duckdb.DuckDBPyConnection, tables: dict) -> None:
+    for table, arrow in tables.items():
+        schema, name = table.split(".")
+        connection.execute(f'create schema if not exists "{schema}"')
+        connection.register("fetched", arrow)
+        connection.execute(f'create table "{schema}"."{name}" as select * from fetched')
+        connection.unregister("fetched")
+
+
+def count_built_rows(settings: Settings, tables: Iterable[str]) -> dict[str, int]:
+    """Rows of each ``schema.table`` this run built."""
+    tables = list(tables)
+    if settings.engine.is_spark:
+        from pipelines.warehouse.spark_publish import build_schema
+        from pipelines.warehouse.spark_thrift import count_rows, spark_session
+
+        built = {
+            table: "{}.{}".format(build_schema(settings.engine, table.split(".")[0]),
+                                  table.split(".")[1])
+            for table in tables
+        }  # fmt: skip
+        with spark_session(settings.engine) as session:
+            counts = count_rows(session, list(built.values()))
+        return {table: counts[name] for table, name in built.items()}
+    with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+        return {
+            table: connection.execute(
+                'select count(*) from "{}"."{}"'.format(*table.split("."))
+            ).fetchone()[0]
+            for table in tables
+        }
