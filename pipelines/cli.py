@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pipelines.ingest.contract import SOURCE_KEYS
-from pipelines.settings import Settings
+from pipelines.settings import EngineError, Settings
 
 EPILOG = """\
 Everything lives under WELFARE_HOME (default ./data): landing/<source>/ for new files,
@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except EngineError as error:  # WELFARE_ENGINE unknown, its server not answering
+        print(error, file=sys.stderr)
+        return 2
     except Exception as error:
         if not is_disk_error(error):
             raise

@@ -26,7 +26,11 @@ def dbt_executable() -> str:
 ENGINES = ("duckdb", "spark")
 
 
-class UnknownEngine(ValueError):
+class EngineError(RuntimeError):
+    """The engine cannot be used as configured: the message says what to set or start."""
+
+
+class UnknownEngine(EngineError):
     pass
 
 

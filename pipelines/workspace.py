@@ -187,6 +187,9 @@ def initialize_tables(lake: Lake) -> None:
 
 def prepare(settings: Settings) -> Settings:
     """Everything a WELFARE_HOME needs before the pipeline can run; safe to repeat."""
+    from pipelines.warehouse.engine import ensure_installed
+
+    ensure_installed(settings)
     settings.ensure()
     write_dagster_yaml(settings)
     initialize_lake(settings)

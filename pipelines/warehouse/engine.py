@@ -47,6 +47,24 @@ def tables_in(sql: str) -> list[str]:
     return sorted(set(re.findall(rf"\b(?:{schemas})\.\w+", sql)))
 
 
+def ensure_installed(settings: Settings) -> None:
+    """The engine's packages are installed (checked before dbt parses for its target)."""
+    if not settings.engine.is_spark:
+        return
+    import importlib.util
+
+    from pipelines.warehouse.spark_thrift import SparkUnavailable
+
+    missing = [
+        name for name in ("dbt.adapters.spark", "pyhive") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise SparkUnavailable(
+            f"WELFARE_ENGINE=spark needs the Spark extra ({', '.join(missing)} missing): "
+            "`uv sync --extra spark`, or `make run-spark`."
+        )
+
+
 def publish(settings: Settings, fingerprint: str, run_id: str | None = None) -> Published:
     """Publish what the run built, once every model and blocking check passed."""
     if settings.engine.is_spark:

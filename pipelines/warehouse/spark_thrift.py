@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.settings import EngineSettings
+from pipelines.settings import EngineError, EngineSettings
 
 FETCH_ROWS = 10_000
 
@@ -35,7 +35,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-class SparkUnavailable(RuntimeError):
+class SparkUnavailable(EngineError):
     pass
 
 

@@ -81,6 +81,7 @@ def spark_run(cluster, sample_run, tmp_path_factory):
         "welfare_run_seconds": round(time.monotonic() - started, 1),
         "after_the_run": cluster.usage(),
     }
+    ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "spark-run.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return settings, duckdb_home, result
 
