@@ -24,7 +24,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.settings import EngineSettings, Settings
+from pipelines.settings import PROJECT_ROOT, EngineSettings, Settings
 from tests.conftest import ARTIFACTS, copy_home, welfare_cli
 
 pytest.importorskip("pyhive", reason="the Spark extra is not installed: run `make test-spark`")
@@ -282,3 +282,23 @@ def test_the_cluster_listens_on_loopback_only(cluster):
         if state == "0A" and int(port, 16) in ports:  # LISTEN
             assert address == "0100007F", f"port {int(port, 16)} listens on {address}"
     assert os.getpgid(cluster.processes["thriftserver"].pid) != os.getpgid(0)
+
+
+def test_extracts_and_the_submission_page_read_what_the_cluster_published(spark_run):
+    from pipelines.extracts.package import build_extract
+    from pipelines.extracts.spec import extractable_marts, load_spec
+    from pipelines.web import status
+
+    settings, duckdb_home, result = spark_run
+    assert result.returncode == 0, result.stdout[-4000:]
+    spec = load_spec(
+        PROJECT_ROOT / "sources" / "extracts" / "places_and_facilities.yml",
+        extractable_marts(settings.dbt_target_dir / "manifest.json"),
+    )
+    extract = build_extract(settings, spec, requested_by="test")
+    assert extract.zip_path.exists()
+    assert extract.warehouse_version == spark_publish.last_publish(settings)[0]
+    received = status.submissions(settings, None)
+    with duckdb.connect(str(duckdb_home.warehouse), read_only=True) as connection:
+        [(files,)] = connection.execute("select count(*) from audit.submissions").fetchall()
+    assert received is not None and len(received) == files
