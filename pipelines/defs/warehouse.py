@@ -13,6 +13,7 @@ from pipelines.defs.resources import WelfareSettings
 from pipelines.operations.pause_points import pause_point
 from pipelines.settings import Settings
 from pipelines.warehouse.engine import PUBLISHED_SCHEMAS, count_built_rows, publish
+from pipelines.warehouse.layers import layer_of
 from pipelines.workspace import inputs_fingerprint
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
@@ -28,7 +29,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] in ("model", "seed", "snapshot"):
-            schema = props["config"].get("schema") or props["schema"]
+            schema = layer_of(props)
             spec = spec.replace_attributes(
                 key=dg.AssetKey([schema, props["name"]]), group_name=schema
             )

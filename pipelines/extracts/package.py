@@ -36,6 +36,7 @@ from pipelines.ingest.lake import sha256_of
 from pipelines.settings import Settings
 from pipelines.templating import render
 from pipelines.warehouse.engine import open_published
+from pipelines.warehouse.layers import is_mart
 
 PUBLISHER = "大阪市社会福祉協議会（welfare-warehouse）"
 MANIFEST = "manifest.json"
@@ -95,11 +96,7 @@ def _split_description(description: str) -> tuple[str, str]:
 
 def data_dictionary(manifest_path: Path, tables: list[ExtractTable]) -> pd.DataFrame:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    models = {
-        node["name"]: node
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["schema"] == "marts"
-    }
+    models = {node["name"]: node for node in manifest["nodes"].values() if is_mart(node)}
     rows = []
     for table in tables:
         spec = table.spec

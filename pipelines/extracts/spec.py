@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from pipelines.warehouse.layers import is_mart
+
 FORMATS = ("csv", "parquet")
 CONSULTATION_THRESHOLD = 10  # ONS: counts about people below 10 are hidden (0 is shown)
 MAX_SUPPRESSED_DIMENSIONS = 4
@@ -36,7 +38,7 @@ def extractable_marts(manifest_path: Path) -> dict[str, Mart]:
     marts = {}
     for node in manifest["nodes"].values():
         extract = (node.get("config") or {}).get("meta", {}).get("extract")
-        if node["resource_type"] == "model" and node["schema"] == "marts" and extract:
+        if is_mart(node) and extract:
             marts[node["name"]] = Mart(
                 dimensions=tuple(extract["dimensions"]),
                 measures=tuple(extract["measures"]),
