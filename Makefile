@@ -61,17 +61,13 @@ lint: setup
 # one run of the sample (WELFARE_TEST_SHARED: the first to need it builds it, the others copy
 # it). A clean clone's CI is bound by the machine's CPU (about 800 s of CPU on 2 cores): the
 # main and Spark suites (the most CPU) run at full priority, the mostly waiting ones at nice 5
-# in two processes (so that both cores stay busy to the end), lint at nice 10 (all at one
-# priority took 511 s: contention cost CPU). The test processes (about a hundred Python
-# processes: CLI runs, dbt, servers) write their bytecode once to WELFARE_HOME/pycache, never
-# into the tree, instead of compiling the same modules again in each process
-# (PYTHONDONTWRITEBYTECODE, as CI machines set it, made each pay 1-5 s of CPU for it).
+# in two processes (so that both cores stay busy to the end), lint at nice 10. Measured: all
+# at one priority took 511 s (contention cost CPU), this split about 450 s.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background -p no:cacheprovider
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	export PYTHONPYCACHEPREFIX=$(WELFARE_HOME)/pycache PYTHONDONTWRITEBYTECODE=; \
 	env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	nice -n 5 $(BACKGROUND) tests/test_operations.py --basetemp=$(WELFARE_HOME)/test-badweek \
