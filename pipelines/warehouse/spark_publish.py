@@ -171,9 +171,14 @@ def _point_views_at(session: ThriftSession, version: str, tables: list[tuple[str
 
 def _prune(session: ThriftSession, engine: EngineSettings, keep: int) -> None:
     """Keep the last ``keep`` published versions (and set-aside ones); drop older ones and
-    those of stopped runs (pending)."""
+    those of stopped runs (pending). Never the one analysts see now, whatever its state (a run
+    stopped between repointing the views and marking it published leaves it pending)."""
+    last = _last_publish(session)
+    current = f"{_version_prefix(engine)}{last[0].lower()}" if last else None
     seen = {"published": 0, "rolled_back": 0}
     for database, state in _versions(session, engine):
+        if database == current:
+            continue
         if state in seen:
             seen[state] += 1
             if seen[state] <= keep:
