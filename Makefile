@@ -59,10 +59,12 @@ lint: setup
 # week (kills, a full disk: tests/test_operations.py, marked `background`), the other tests
 # marked `background` (the submission page in Chromium), and lint. The pytest processes share
 # one run of the sample (WELFARE_TEST_SHARED: the first to need it builds it, the others copy
-# it). A clean clone's CI is bound by the machine's CPU (about 800 s of CPU on 2 cores): the
-# main and Spark suites (the most CPU) run at full priority, the mostly waiting ones at nice 5
-# in two processes (so that both cores stay busy to the end), lint at nice 10. Measured: all
-# at one priority took 511 s (contention cost CPU), this split about 450 s.
+# it). A clean clone's CI is bound by the machine's CPU (about 900 s of CPU on 2 cores: the
+# main suite and the operator's bad week about 250 s each, the Spark suite about 250 s, half of
+# it the cluster's JVMs): the main and Spark suites run at full priority, the others at nice 5
+# in two processes (so that both cores stay busy to the end), lint at nice 10. Measured on a
+# clean clone: all at one priority 511 s (contention cost CPU); this split 496 s; a bytecode
+# cache shared by the test processes made it slower (525 s: every process compiled at once).
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background -p no:cacheprovider
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
