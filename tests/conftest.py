@@ -219,3 +219,23 @@ def copy_sample(settings: Settings, source: str, name: str, new_name: str | None
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(SAMPLE_DIR / source / name, target)
     return target
+
+
+def check_then_publish(settings: Settings, asset: list[str], check_name: str):
+    """One mart's blocking check and the publish step alone, in this process, as the nightly
+    job runs them (on the engine ``settings`` and the environment name): the run's result."""
+    import dagster as dg
+
+    from pipelines.defs.build import build_definitions
+    from pipelines.defs.warehouse import PUBLISHED_KEY
+
+    check = dg.AssetCheckKey(dg.AssetKey(asset), check_name)
+    job = dg.define_asset_job(
+        "publish_after_checks",
+        selection=dg.AssetSelection.assets(PUBLISHED_KEY) | dg.AssetSelection.checks(check),
+    )
+    defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
+    with dg.instance_for_test() as instance:
+        return defs.resolve_job_def("publish_after_checks").execute_in_process(
+            instance=instance, raise_on_error=False
+        )

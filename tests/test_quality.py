@@ -14,7 +14,7 @@ from pipelines.defs.warehouse import PUBLISHED_KEY
 from pipelines.quality.suites import load_suites
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
-from tests.conftest import copy_sample, ward_file, welfare_cli, write_csv
+from tests.conftest import check_then_publish, copy_sample, ward_file, welfare_cli, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -225,19 +225,7 @@ def test_a_failed_mart_suite_leaves_the_published_warehouse_byte_for_byte(publis
     published = copy.warehouse.read_bytes()
     with duckdb.connect(str(copy.working_db)) as db:
         db.execute("update marts.place_counts_by_ward set places = 0 where ward_name = '北区'")
-    defs = build_definitions(copy)
-    check = dg.AssetCheckKey(
-        dg.AssetKey(["marts", "place_counts_by_ward"]), "gx_place_counts_by_ward"
-    )
-    job = dg.define_asset_job(
-        "publish_after_checks",
-        selection=dg.AssetSelection.assets(PUBLISHED_KEY) | dg.AssetSelection.checks(check),
-    )
-    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("publish_after_checks").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+    result = check_then_publish(copy, ["marts", "place_counts_by_ward"], "gx_place_counts_by_ward")
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed and "提出した区は1か所以上" in evaluation.description
     assert "令和6年度_北区_居場所.csv" in evaluation.description  # the file behind it

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import signal
@@ -26,9 +27,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyspark
-
-SPARK_HOME = Path(pyspark.__file__).parent
+# The PySpark distribution's folder, without importing PySpark (seconds of CPU, and a JVM
+# gateway this module does not need).
+SPARK_HOME = Path(importlib.util.find_spec("pyspark").submodule_search_locations[0])
 THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 
 

@@ -20,12 +20,11 @@ import os
 import time
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
 from pipelines.settings import PROJECT_ROOT, EngineSettings, Settings
-from tests.conftest import ARTIFACTS, copy_home, welfare_cli
+from tests.conftest import ARTIFACTS, check_then_publish, copy_home, welfare_cli
 
 pytest.importorskip("pyhive", reason="the Spark extra is not installed: run `make test-spark`")
 
@@ -219,7 +218,6 @@ def _north_ward_places(session: ThriftSession) -> int:
 
 
 def test_a_failed_blocking_check_leaves_the_cluster_as_published_then_rollback(spark_run):
-    from pipelines.defs.build import build_definitions
     from pipelines.defs.warehouse import PUBLISHED_KEY
     from pipelines.warehouse.engine import publish, rollback
 
@@ -232,21 +230,12 @@ def test_a_failed_blocking_check_leaves_the_cluster_as_published_then_rollback(s
         _break_a_ward(session)
     assert north > 0
 
-    check = dg.AssetCheckKey(
-        dg.AssetKey(["marts", "place_counts_by_ward"]), "gx_place_counts_by_ward"
-    )
     with pytest.MonkeyPatch.context() as env:
         for key, value in _environment(settings).items():  # the run's resources read it
             env.setenv(key, value)
-        job = dg.define_asset_job(
-            "publish_after_checks",
-            selection=dg.AssetSelection.assets(PUBLISHED_KEY) | dg.AssetSelection.checks(check),
+        outcome = check_then_publish(
+            settings, ["marts", "place_counts_by_ward"], "gx_place_counts_by_ward"
         )
-        defs = dg.Definitions.merge(build_definitions(settings), dg.Definitions(jobs=[job]))
-        with dg.instance_for_test() as instance:
-            outcome = defs.resolve_job_def("publish_after_checks").execute_in_process(
-                instance=instance, raise_on_error=False
-            )
     [evaluation] = outcome.get_asset_check_evaluations()
     assert not evaluation.passed and "提出した区は1か所以上" in evaluation.description
     assert "令和6年度_北区_居場所.csv" in evaluation.description  # the file behind it
