@@ -63,7 +63,7 @@ lint: setup
 # main suite and the operator's bad week about 250 s each, the Spark suite about 250 s, half of
 # it the cluster's JVMs): the main and Spark suites run at full priority, the others at nice 5
 # in two processes (so that both cores stay busy to the end), lint at nice 10. Measured on a
-# clean clone: all at one priority 511 s (contention cost CPU); this split 496 s; a bytecode
+# clean clone: all at one priority 511 s (contention cost CPU); this split 469-517 s; a bytecode
 # cache shared by the test processes made it slower (525 s: every process compiled at once).
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background -p no:cacheprovider
 test: setup browser-setup spark-setup
