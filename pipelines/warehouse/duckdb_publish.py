@@ -46,11 +46,12 @@ def publish(
     now = dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
     current = versions(settings)
-    if settings.warehouse.exists() and current and published_fingerprint(settings) == fingerprint:
+    last = last_publish(settings)
+    if current and last and last[1] == fingerprint:
         with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
             tables = table_counts(connection)
         # A run stopped between the swap and the export left the Parquet files behind.
-        exported = [] if export_is_current(settings) else export_parquet(settings)
+        exported = [] if publication_complete(settings) else export_parquet(settings)
         return Published(
             _stamp(current[0]), str(settings.warehouse), tables, exported, unchanged=True
         )
@@ -144,10 +145,8 @@ def last_publish(settings: Settings) -> tuple[str, str] | None:
     return _last_publish(settings.warehouse) if settings.warehouse.exists() else None
 
 
-def published_fingerprint(settings: Settings) -> str | None:
-    """The input fingerprint of the warehouse analysts see now, if it has one."""
-    last = _last_publish(settings.warehouse)
-    return last[1] if last else None
+def location(settings: Settings) -> str:
+    return str(settings.warehouse)
 
 
 def export_parquet(settings: Settings, database: Path | None = None) -> list[Path]:
@@ -166,8 +165,9 @@ def export_parquet(settings: Settings, database: Path | None = None) -> list[Pat
     return written
 
 
-def export_is_current(settings: Settings) -> bool:
-    """Whether published/*/*.parquet were made from the version analysts open."""
+def publication_complete(settings: Settings) -> bool:
+    """Whether published/*/*.parquet were made from the version analysts open (a run stopped
+    between the swap and the export leaves them behind)."""
     marker = settings.published / EXPORTED_VERSION
     last = _last_publish(settings.warehouse)
     return last is None or (marker.exists() and marker.read_text() == last[0])
@@ -185,8 +185,9 @@ def prune_versions(settings: Settings, keep: int) -> None:
         unpublished.unlink(missing_ok=True)
 
 
-def rollback(settings: Settings) -> Path:
-    """Put the previous published version back in place; the newest one is set aside."""
+def rollback(settings: Settings) -> str:
+    """Put the previous published version back in place; the newest one is set aside.
+    Returns the stamp of the version restored."""
     available = versions(settings)
     last = _last_publish(settings.warehouse)
     stamp = last[0] if last else None
@@ -201,4 +202,4 @@ def rollback(settings: Settings) -> Path:
         if current.stem.removeprefix("warehouse-") >= stamp:
             current.rename(current.with_name(current.name.replace("warehouse-", "rolled-back-")))
     export_parquet(settings)
-    return previous
+    return _stamp(previous)

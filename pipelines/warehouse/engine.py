@@ -65,37 +65,31 @@ def ensure_installed(settings: Settings) -> None:
         )
 
 
-def publish(settings: Settings, fingerprint: str, run_id: str | None = None) -> Published:
-    """Publish what the run built, once every model and blocking check passed."""
+def _publisher(settings: Settings):
+    """The engine's publishing module: both have publish, rollback, last_publish,
+    publication_complete and location."""
     if settings.engine.is_spark:
         from pipelines.warehouse import spark_publish
 
-        return spark_publish.publish(settings, fingerprint, run_id)
+        return spark_publish
     from pipelines.warehouse import duckdb_publish
 
-    return duckdb_publish.publish(settings, fingerprint, run_id)
+    return duckdb_publish
+
+
+def publish(settings: Settings, fingerprint: str, run_id: str | None = None) -> Published:
+    """Publish what the run built, once every model and blocking check passed."""
+    return _publisher(settings).publish(settings, fingerprint, run_id)
 
 
 def rollback(settings: Settings) -> str:
     """Put the previous published version back; returns its stamp."""
-    if settings.engine.is_spark:
-        from pipelines.warehouse import spark_publish
-
-        return spark_publish.rollback(settings)
-    from pipelines.warehouse import duckdb_publish
-
-    return duckdb_publish.rollback(settings).stem.removeprefix("warehouse-")
+    return _publisher(settings).rollback(settings)
 
 
 def last_publish(settings: Settings) -> tuple[str, str] | None:
     """(version, input fingerprint) of what analysts see now, or None."""
-    if settings.engine.is_spark:
-        from pipelines.warehouse import spark_publish
-
-        return spark_publish.last_publish(settings)
-    from pipelines.warehouse import duckdb_publish
-
-    return duckdb_publish.last_publish(settings)
+    return _publisher(settings).last_publish(settings)
 
 
 def is_published(settings: Settings) -> bool:
@@ -106,20 +100,12 @@ def is_published(settings: Settings) -> bool:
 
 def publication_complete(settings: Settings) -> bool:
     """Whether everything publishing writes exists for the version in place (on DuckDB, the
-    Parquet copies under published/; a run stopped after the swap leaves them behind)."""
-    if settings.engine.is_spark:
-        return True
-    from pipelines.warehouse import duckdb_publish
-
-    return duckdb_publish.export_is_current(settings)
+    Parquet copies under published/)."""
+    return _publisher(settings).publication_complete(settings)
 
 
 def published_location(settings: Settings) -> str:
-    if settings.engine.is_spark:
-        from pipelines.warehouse import spark_publish
-
-        return spark_publish.location(settings)
-    return str(settings.warehouse)
+    return _publisher(settings).location(settings)
 
 
 def _missing(settings: Settings) -> NotPublished:

@@ -30,6 +30,11 @@ def _version_prefix(engine: EngineSettings) -> str:
     return f"{engine.spark_prefix}_v"
 
 
+def publication_complete(settings: Settings) -> bool:
+    """Nothing is written besides the cluster's tables and views."""
+    return True
+
+
 def location(settings: Settings) -> str:
     engine = settings.engine
     return f"marts.* and audit.* on the Spark Thrift server {engine.spark_host}:{engine.spark_port}"
