@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,11 @@ class Column:
     def label(self) -> str:
         return f"{self.header} ({self.name})"
 
-    def header_keys(self) -> set[str]:
-        return {header_key(self.header), header_key(self.name), *map(header_key, self.aliases)}
+    @cached_property
+    def header_keys(self) -> frozenset[str]:
+        return frozenset(
+            {header_key(self.header), header_key(self.name), *map(header_key, self.aliases)}
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,18 @@ class Contract:
     def required(self) -> list[Column]:
         return [c for c in self.columns if c.required]
 
+    @cached_property
+    def _columns_by_header_key(self) -> dict[str, Column]:
+        """Every header a column answers to, mapped to the first column that does."""
+        by_key: dict[str, Column] = {}
+        for column in self.columns:
+            for key in column.header_keys:
+                by_key.setdefault(key, column)
+        return by_key
+
     def match_header(self, cell: Any) -> Column | None:
         key = header_key(cell)
-        return next((c for c in self.columns if key and key in c.header_keys()), None)
+        return self._columns_by_header_key.get(key) if key else None
 
     def is_personal(self, cell: Any) -> bool:
         """A personal-data header (氏名, 電話番号, ...): such a column is never read."""

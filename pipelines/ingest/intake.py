@@ -33,8 +33,9 @@ from pipelines.operations.pause_points import pause_point
 from pipelines.quality.submission_checks import (
     NOT_CHECKED,
     SubmissionCheck,
-    check_submission,
+    SubmissionRows,
     check_submission_in_slices,
+    check_submissions,
 )
 from pipelines.quality.suites import dq_results_path, dq_results_table
 from pipelines.settings import Settings
@@ -94,7 +95,9 @@ def ingest_source(
     """Take in every new file in ``landing/<source>/``; return what happened to each.
 
     Each file's rows are checked with its source's suite once, here: a failed ``error``
-    expectation holds that file back (status ``held``), and nothing else.
+    expectation holds that file back (status ``held``), and nothing else. Files are read one
+    by one and checked in batches (one great-expectations run per batch, each file's findings
+    its own); each file is then written and entered in the ledger in the order it landed.
     """
     run_id = run_id or f"intake-{utc_now():%Y%m%dT%H%M%S%fZ}"
     lake = Lake(settings.lake)
@@ -105,14 +108,39 @@ def ingest_source(
         return []
     ledger = lake.ledger()
     known = set(ledger.loc[ledger["source"] == contract.key, "sha256"])
-    outcomes = []
-    for number, (path, sha) in enumerate(pending, start=1):
+    outcomes: list[Outcome] = []
+    batch: list[Received] = []
+
+    def take_in_batch() -> None:
+        for outcome in derive_entries(lake, contract, batch, run_id):
+            outcomes.append(outcome)
+            say(
+                f"{contract.key} [{len(outcomes)}/{len(pending)}] {outcome.file_name}: "
+                f"{describe(outcome)}"
+            )
+        batch.clear()
+
+    for path, sha in pending:
         rel = path.relative_to(settings.landing).as_posix()
-        outcome = _take_in(settings, lake, contract, path, rel, sha, sha in known, run_id)
+        received = _receive(settings, contract, path, rel, sha in known)
         known.add(sha)
-        outcomes.append(outcome)
-        say(f"{contract.key} [{number}/{len(pending)}] {path.name}: {describe(outcome)}")
+        if isinstance(received.original, Path) and batch:
+            take_in_batch()  # a file read from disk in slices goes alone, in its turn
+        batch.append(received)
+        if isinstance(received.original, Path) or _batch_full(batch):
+            take_in_batch()
+    if batch:
+        take_in_batch()
     return outcomes
+
+
+BATCH_BYTES = 16 * 2**20  # new files of a source are checked together up to this size …
+BATCH_FILES = 25  # … and this many (their progress lines come when their batch is done)
+
+
+def _batch_full(batch: list[Received]) -> bool:
+    size = sum(len(r.original) for r in batch if isinstance(r.original, bytes))
+    return size >= BATCH_BYTES or len(batch) >= BATCH_FILES
 
 
 def _read_from_disk(
@@ -154,6 +182,43 @@ def describe(outcome: Outcome) -> str:
     if outcome.status == "held":
         return f"HELD ({counts}) — {outcome.reason}"
     return f"loaded {counts}" + "".join(f"; warning: {w}" for w in outcome.check_warnings)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A file received (archived, its receipt kept), not yet read into the lake."""
+
+    receipt: Receipt
+    original: bytes | Path  # its bytes, or its archived copy when too large to read whole
+    seen_before: bool  # the same bytes already came for this source
+
+
+def _receive(
+    settings: Settings, contract: Contract, path: Path, rel: str, seen_before: bool
+) -> Received:
+    original: bytes | Path
+    if never_read_whole(path, path.name):
+        sha = sha256_of(path)  # archived as it is, never read into memory whole
+        original = archived = archive_file(settings.archive, path, sha)
+    else:
+        original = path.read_bytes()  # read once: archived and parsed from the same bytes
+        sha = hashlib.sha256(original).hexdigest()  # of exactly these bytes, even if it changed
+        archived = archive_original(settings.archive, path.suffix, original, sha)
+    receipt = Receipt(
+        entry_id=entry_id_for(contract.key, rel, sha),
+        source=contract.key,
+        file_name=path.name,
+        landing_path=rel,
+        archive_path=archived.relative_to(settings.home).as_posix(),
+        sha256=sha,
+        received_at=utc_now(),
+        file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+        sent_by=sender_of(path, sha),
+    )
+    # Received once: a file read again after a crash keeps the receipt of its first arrival.
+    receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
+    keep_receipt(settings.archive, receipt)
+    return Received(receipt, original, seen_before)
 
 
 def _take_in(
@@ -204,7 +269,46 @@ def derive_entry(
     the same entry, which is how the lake is rebuilt from the archive. ``original`` is the
     file's bytes, or its archived copy when it is too large to be read whole (a large CSV is
     read from there in slices; a file over the limits is rejected unread)."""
-    entry = {
+    [outcome] = derive_entries(lake, contract, [Received(receipt, original, seen_before)], run_id)
+    return outcome
+
+
+@dataclass
+class _Derived:
+    """A received file as read: its rows not yet written unless read from disk in slices."""
+
+    received: Received
+    result: ReadResult
+    check: SubmissionCheck | None = None  # None: not checked yet
+    rows_file: Path | None = None  # written while read (slices)
+
+
+def derive_entries(
+    lake: Lake, contract: Contract, batch: list[Received], run_id: str
+) -> list[Outcome]:
+    """:func:`derive_entry` for several received files of one source, in order: all are read,
+    their rows checked together (:func:`check_submissions`: the same findings as one by one),
+    then each is written and entered in the ledger."""
+    derived = [None if r.seen_before else _read(lake, contract, r, run_id) for r in batch]
+    unchecked = [d for d in derived if d is not None and d.check is None]  # loaded, in memory
+    checks = check_submissions(
+        contract.key,
+        [
+            SubmissionRows(d.result.rows, d.received.receipt.sha256, d.received.receipt.file_name)
+            for d in unchecked
+        ],
+        run_id,
+    )
+    for d, check in zip(unchecked, checks, strict=True):
+        d.check = check
+    return [
+        _record_duplicate(lake, contract, received) if d is None else _record(lake, contract, d)
+        for received, d in zip(batch, derived, strict=True)
+    ]
+
+
+def _entry(contract: Contract, receipt: Receipt) -> dict:
+    return {
         "entry_id": receipt.entry_id,
         "sha256": receipt.sha256,
         "source": contract.key,
@@ -215,38 +319,55 @@ def derive_entry(
         "file_modified_at": receipt.file_modified_at,
         "sent_by": receipt.sent_by,
     }
-    name, sha = receipt.file_name, receipt.sha256
-    if seen_before:
-        entry.update(
-            status="duplicate",
-            duplicate_of=sha,
-            rows_read=0,
-            rows_loaded=0,
-            rows_quarantined=0,
-            rows_skipped=0,
-            rows_rejected=0,
-        )
-        lake.record(entry)
-        return Outcome(contract.key, name, sha, "duplicate")
+
+
+def _record_duplicate(lake: Lake, contract: Contract, received: Received) -> Outcome:
+    receipt = received.receipt
+    entry = _entry(contract, receipt)
+    entry.update(
+        status="duplicate",
+        duplicate_of=receipt.sha256,
+        rows_read=0,
+        rows_loaded=0,
+        rows_quarantined=0,
+        rows_skipped=0,
+        rows_rejected=0,
+    )
+    lake.record(entry)
+    return Outcome(contract.key, receipt.file_name, receipt.sha256, "duplicate")
+
+
+def _read(lake: Lake, contract: Contract, received: Received, run_id: str) -> _Derived:
+    """Read one file: from its bytes (the reader rejects any file type it cannot read, with
+    the same message as validate), or from disk in slices, checked and written as they pass."""
     pause_point("ingest.reading")
-    written: list[Path | None] = []
+    receipt, original = received.receipt, received.original
     if isinstance(original, bytes):
-        # The reader rejects any file type it cannot read, with the same message as validate.
-        result = read_submission(original, name, contract)
-        check = NOT_CHECKED
-        if result.status == "loaded":
-            check = check_submission(contract.key, result.rows, run_id, sha, name)
-            written.append(lake.write_rows(contract, sha, result.rows))  # held rows too
-    else:
-        result, check, rows_file = _read_from_disk(lake, contract, original, name, sha, run_id)
-        written.append(rows_file)
+        result = read_submission(original, receipt.file_name, contract)
+        return _Derived(received, result, None if result.status == "loaded" else NOT_CHECKED)
+    result, check, rows_file = _read_from_disk(
+        lake, contract, original, receipt.file_name, receipt.sha256, run_id
+    )
+    return _Derived(received, result, check, rows_file)
+
+
+def _record(lake: Lake, contract: Contract, derived: _Derived) -> Outcome:
+    """Write a read file's rows (held rows too), quarantined cells and check results, then
+    its ledger entry (last: the commit point)."""
+    receipt, result = derived.received.receipt, derived.result
+    check = derived.check or NOT_CHECKED
+    name, sha = receipt.file_name, receipt.sha256
+    written: list[Path | None] = [derived.rows_file]
     if result.status == "loaded":
+        if isinstance(derived.received.original, bytes):
+            written.append(lake.write_rows(contract, sha, result.rows))
         written.append(lake.write_quarantine(contract.key, sha, name, result.quarantine))
         if not check.results.empty:
             dq_path = dq_results_path(lake.root, sha)
             write_parquet(dq_results_table(check.results), dq_path)
             written.append(dq_path)
     status = "held" if check.held else result.status
+    entry = _entry(contract, receipt)
     entry.update(
         status=status,
         submitter_code=result.submitter_code,

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,12 @@ def header_key(text: Any) -> str:
     """
     if text is None:
         return ""
-    normalized = unicodedata.normalize("NFKC", str(text)).translate(WAVE_DASHES)
+    return _header_key(str(text))
+
+
+@lru_cache(maxsize=4096)  # the same few dozen headers, in every file
+def _header_key(text: str) -> str:
+    normalized = unicodedata.normalize("NFKC", text).translate(WAVE_DASHES)
     return re.sub(r"\s+", "", normalized).lower()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipelines.ingest.contract import load_contract
-from pipelines.quality.suites import submission_suite, validator, with_derived
+from pipelines.quality.suites import submission_suite, validator
 
 ROW_COLUMN = "source_row"  # the file's own row number (as Excel shows it)
 ROWS_SHOWN = 10
@@ -93,11 +93,53 @@ def check_submission_in_slices(
         for rows in slices:
             if not rows.empty:
                 checked += len(rows)
-                yield with_derived(suite, rows[[*suite.columns, ROW_COLUMN]])
+                yield rows[[*suite.columns, ROW_COLUMN]]
 
     results, failing = validator().validate(suite, frames(), run_id, index_columns=(ROW_COLUMN,))
     if not checked:
         return NOT_CHECKED
+    return _conclude(source, results, failing, submission_id, file_name)
+
+
+@dataclass(frozen=True)
+class SubmissionRows:
+    """One file's clean rows, to be checked."""
+
+    rows: pd.DataFrame
+    submission_id: str | None = None
+    file_name: str | None = None
+
+
+def check_submissions(
+    source: str, files: list[SubmissionRows], run_id: str
+) -> list[SubmissionCheck]:
+    """:func:`check_submission` for several files of one source, in as few great-expectations
+    runs as the suite allows; each file's findings are its own."""
+    suite = submission_suite(source)
+    checked = [f for f in files if not f.rows.empty]
+    if suite is None or not checked:
+        return [NOT_CHECKED for _ in files]
+    validated = validator().validate_each(
+        suite,
+        [f.rows[[*suite.columns, ROW_COLUMN]] for f in checked],
+        run_id,
+        ROW_COLUMN,
+    )
+    concluded = {
+        id(f): _conclude(source, results, failing, f.submission_id, f.file_name)
+        for f, (results, failing) in zip(checked, validated, strict=True)
+    }
+    return [concluded.get(id(f), NOT_CHECKED) for f in files]
+
+
+def _conclude(
+    source: str,
+    results: pd.DataFrame,
+    failing: list[list[tuple]],
+    submission_id: str | None,
+    file_name: str | None,
+) -> SubmissionCheck:
+    """The suite's results for one file, for the ledger and its sender."""
     results["submission_id"], results["file_name"] = submission_id, file_name
     results["rows"] = [
         ", ".join(str(n) for n in sorted(int(row) for (row,) in index)) or None for index in failing

@@ -152,7 +152,8 @@ class Validator:
         self._runners: dict[str, Any] = {}
 
     def _runner(self, suite: Suite, result_format: dict[str, Any]):
-        """A checkpoint (with Data Docs) or a validation definition, ready to run frames."""
+        """A checkpoint (with Data Docs) or a validation definition, ready to run frames; the
+        result format is the runner's first (a validation definition takes one per frame)."""
         if suite.name in self._runners:
             return self._runners[suite.name]
         gx, context = self._gx, self._context
@@ -180,7 +181,7 @@ class Validator:
             gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
         )
 
-        def runner(frame: pd.DataFrame):
+        def runner(frame: pd.DataFrame, result_format: dict[str, Any] = result_format):
             return definition.run(
                 batch_parameters={"dataframe": frame}, result_format=result_format
             )
@@ -210,7 +211,7 @@ class Validator:
                 )
             )
 
-            def runner(frame: pd.DataFrame):
+            def runner(frame: pd.DataFrame, result_format: dict[str, Any] = result_format):
                 [outcome] = checkpoint.run(
                     batch_parameters={"dataframe": frame}
                 ).run_results.values()
@@ -226,64 +227,143 @@ class Validator:
         run_id: str,
         index_columns: tuple[str, ...] = (),
     ) -> tuple[pd.DataFrame, list[list[tuple]]]:
-        """Validate the chunks of one table; one row per expectation (audit.dq_results), and
-        for each expectation the ``index_columns`` values of the rows that failed it."""
-        result_format: dict[str, Any] = {
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": EXAMPLES,
-        }
-        if index_columns:
-            result_format.update(
-                result_format="COMPLETE", unexpected_index_column_names=list(index_columns)
-            )
+        """Validate the chunks of one table (the suite's derived columns added here); one row
+        per expectation (audit.dq_results), and for each expectation the ``index_columns``
+        values of the rows that failed it."""
+        result_format = _result_format(index_columns)
         runner = self._runner(suite, result_format)
-        totals: list[dict[str, Any]] = [
-            {
-                "element_count": 0,
-                "unexpected_count": 0,
-                "success": True,
-                "examples": [],
-                "index": [],
-            }
-            for _ in suite.expectations
-        ]
+        totals = [_Total() for _ in suite.expectations]
         for chunk in chunks:
-            outcome = runner(chunk)
-            by_key = {
-                (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
-                for r in outcome.results
-            }
-            for total, expectation in zip(totals, suite.expectations, strict=True):
-                result = by_key[(expectation["type"], expectation["kwargs"].get("column"))]
-                total["success"] &= bool(result.success)
-                total["element_count"] += int(result.result.get("element_count") or len(chunk))
-                total["unexpected_count"] += int(result.result.get("unexpected_count") or 0)
-                total["examples"] += list(result.result.get("partial_unexpected_list") or [])
+            results = _by_expectation(suite, runner(with_derived(suite, chunk), result_format))
+            for total, result in zip(totals, results, strict=True):
+                total.success &= bool(result.success)
+                total.element_count += int(result.result.get("element_count") or len(chunk))
+                total.unexpected_count += int(result.result.get("unexpected_count") or 0)
+                total.examples += list(result.result.get("partial_unexpected_list") or [])
                 for index in result.result.get("unexpected_index_list") or []:
                     if isinstance(index, dict) and all(c in index for c in index_columns):
-                        total["index"].append(tuple(_plain(index[c]) for c in index_columns))
-        now = dt.datetime.now(dt.UTC)
-        results = pd.DataFrame(
-            [
-                {
-                    "run_id": run_id,
-                    "checked_at": now,
-                    "suite": suite.name,
-                    "target": suite.table,
-                    "expectation": e["type"],
-                    "column_name": e["kwargs"].get("column")
-                    or ",".join(e["kwargs"].get("column_list", [])),
-                    "description": e["meta"].get("description"),
-                    "severity": e["meta"]["severity"],
-                    "success": t["success"],
-                    "element_count": t["element_count"],
-                    "unexpected_count": t["unexpected_count"],
-                    "examples": ", ".join(map(_plain, t["examples"][:EXAMPLES])) or None,
-                }
-                for e, t in zip(suite.expectations, totals, strict=True)
-            ]
+                        total.index.append(tuple(_plain(index[c]) for c in index_columns))
+        return _results_frame(suite, totals, run_id), [sorted(set(t.index)) for t in totals]
+
+    def validate_each(
+        self, suite: Suite, frames: list[pd.DataFrame], run_id: str, index_column: str
+    ) -> list[tuple[pd.DataFrame, list[list[tuple]]]]:
+        """:meth:`validate` for each of several tables (one per file), with the same results
+        as validating them one by one. A suite whose every expectation judges each row on its
+        own (:func:`row_by_row`) runs once over all of them and its findings are split by
+        table: great-expectations costs about 70 ms a run however small the table."""
+        if not row_by_row(suite):
+            return [self.validate(suite, [frame], run_id, (index_column,)) for frame in frames]
+        columns = (_PART, index_column)
+        result_format = _result_format(columns)
+        combined = with_derived(
+            suite,
+            pd.concat(
+                [frame.assign(**{_PART: n}) for n, frame in enumerate(frames)], ignore_index=True
+            ),
         )
-        return results, [sorted(set(t["index"])) for t in totals]
+        runner = self._runner(suite, result_format)
+        results = _by_expectation(suite, runner(combined, result_format))
+        found: list[list[list[dict]]] = [[[] for _ in suite.expectations] for _ in frames]
+        for position, result in enumerate(results):
+            for index in result.result.get("unexpected_index_list") or []:
+                found[int(index[_PART])][position].append(index)
+        checked = []
+        for frame, per_expectation in zip(frames, found, strict=True):
+            totals = [
+                _Total(
+                    element_count=len(frame),
+                    unexpected_count=len(unexpected),
+                    success=not unexpected,
+                    examples=[index.get(e["kwargs"]["column"]) for index in unexpected],
+                    index=[(_plain(index[index_column]),) for index in unexpected],
+                )
+                for e, unexpected in zip(suite.expectations, per_expectation, strict=True)
+            ]
+            checked.append(
+                (_results_frame(suite, totals, run_id), [sorted(set(t.index)) for t in totals])
+            )
+        return checked
+
+
+# Expectations that judge each row by its own values alone (no `mostly`): a table's findings
+# are the union of its rows' findings, so tables can be validated together and split again.
+ROW_BY_ROW = frozenset(
+    {
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_match_regex",
+    }
+)
+_PART = "__welfare_part"  # which table of validate_each a row came from
+
+
+def row_by_row(suite: Suite) -> bool:
+    return all(
+        e["type"] in ROW_BY_ROW and "mostly" not in e["kwargs"] and "column" in e["kwargs"]
+        for e in suite.expectations
+    )
+
+
+@dataclass
+class _Total:
+    """One expectation's findings over a table (added up over its chunks)."""
+
+    element_count: int = 0
+    unexpected_count: int = 0
+    success: bool = True
+    examples: list[Any] = field(default_factory=list)
+    index: list[tuple] = field(default_factory=list)
+
+
+def _result_format(index_columns: tuple[str, ...]) -> dict[str, Any]:
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": EXAMPLES,
+    }
+    if index_columns:
+        result_format.update(
+            result_format="COMPLETE", unexpected_index_column_names=list(index_columns)
+        )
+    return result_format
+
+
+def _by_expectation(suite: Suite, outcome) -> list:
+    """The outcome's results in the order of the suite's expectations."""
+    by_key = {
+        (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
+        for r in outcome.results
+    }
+    return [by_key[(e["type"], e["kwargs"].get("column"))] for e in suite.expectations]
+
+
+def _results_frame(suite: Suite, totals: list[_Total], run_id: str) -> pd.DataFrame:
+    """One row per expectation (the columns of audit.dq_results this module fills)."""
+    now = dt.datetime.now(dt.UTC)
+    return pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "checked_at": now,
+                "suite": suite.name,
+                "target": suite.table,
+                "expectation": e["type"],
+                "column_name": e["kwargs"].get("column")
+                or ",".join(e["kwargs"].get("column_list", [])),
+                "description": e["meta"].get("description"),
+                "severity": e["meta"]["severity"],
+                "success": t.success,
+                "element_count": t.element_count,
+                "unexpected_count": t.unexpected_count,
+                "examples": ", ".join(map(_plain, t.examples[:EXAMPLES])) or None,
+            }
+            for e, t in zip(suite.expectations, totals, strict=True)
+        ]
+    )
 
 
 def _plain(value: Any) -> str:
