@@ -49,10 +49,12 @@ run: setup
 	@$(UV) run welfare run
 
 lint: setup
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(UV) run ruff check --no-cache .
+	$(UV) run ruff format --no-cache --check .
 	$(UV) run welfare prepare >/dev/null
-	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb $(UV) run sqlfluff lint models tests
+	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb \
+		DBT_TARGET_PATH=$(WELFARE_HOME)/work/lint_target DBT_LOG_PATH=$(WELFARE_HOME)/work/logs/dbt \
+		$(UV) run sqlfluff lint models tests
 
 # Four suites run beside the main one, their output shown at the end; `make test` fails if
 # anything fails: the Spark suite (the whole job on a local Spark cluster), the operator's bad
@@ -65,7 +67,7 @@ lint: setup
 # in two processes (so that both cores stay busy to the end), lint at nice 10. Measured on a
 # clean clone: all at one priority 511 s (contention cost CPU); this split 469-517 s; a bytecode
 # cache shared by the test processes made it slower (525 s: every process compiled at once).
-BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background -p no:cacheprovider
+BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@rm -rf $(WELFARE_HOME)/test-shared
@@ -103,7 +105,7 @@ spark-setup: setup
 		{ echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }; }
 	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
 
-SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark -p no:cacheprovider
+SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark
 
 test-spark: spark-setup
 	$(SPARK_TEST)

@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
     settings = prepare(_settings())
     print(f"Running the warehouse job for {settings.home} ...")
-    summary = run_pipeline(settings, force=args.force)
+    summary = run_pipeline(settings, force=args.force, full_refresh=args.full_refresh)
     print(format_summary(summary, settings))
     if summary.disk_full:
         return 3
@@ -241,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
         "is new it stops at once",
     )
     run.add_argument("--force", action="store_true", help="run the job even when nothing is new")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models whole instead of only what new files changed "
+        "(the same tables; done by itself when models or rules changed); implies --force",
+    )
     run.set_defaults(func=cmd_run)
     validate = commands.add_parser(
         "validate",

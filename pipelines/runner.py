@@ -21,16 +21,17 @@ from pipelines.summary import RunSummary, skipped_summary, summarize
 LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
 
 
-def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
+def run_pipeline(settings: Settings, force: bool = False, full_refresh: bool = False) -> RunSummary:
     """Execute the warehouse job once; never raises for a failed step (see RunSummary).
 
     When nothing is new (no file waiting, the inputs of the published version) the job is not
-    started at all, unless ``force``: a night without submissions costs a second.
+    started at all, unless ``force`` or ``full_refresh`` (incremental models rebuilt whole): a
+    night without submissions costs a second.
     """
     from pipelines.defs.automation import WAREHOUSE_JOB
     from pipelines.workspace import reason_to_run
 
-    if not force and reason_to_run(settings) is None:
+    if not (force or full_refresh) and reason_to_run(settings) is None:
         return skipped_summary(settings)
     check_space(settings)  # DiskFull before anything is written
     started = dt.datetime.now(dt.UTC)
@@ -39,7 +40,13 @@ def run_pipeline(settings: Settings, force: bool = False) -> RunSummary:
     # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
     # progress lines and the summary stay on the terminal.
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = run_job(settings, WAREHOUSE_JOB)
+        result = run_job(
+            settings,
+            WAREHOUSE_JOB,
+            {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}}
+            if full_refresh
+            else None,
+        )
     return summarize(settings, result, started, log_path)
 
 

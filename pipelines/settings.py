@@ -178,6 +178,10 @@ class Settings:
             # Where `welfare prepare` parsed the project: each run's dbt starts from that
             # partial parse instead of parsing the whole project again.
             "DBT_TARGET_PATH": str(self.dbt_target_dir),
+            # No debug log file: the run's log (work/logs/run-*.log) keeps dbt's output, and
+            # writing the file cost a tenth of a build's CPU. Any log dbt writes stays here.
+            "DBT_LOG_LEVEL_FILE": "none",
+            "DBT_LOG_PATH": str(self.work_dir / "logs" / "dbt"),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         }

@@ -91,6 +91,11 @@ def _rules_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def logic_fingerprint() -> str:
+    """What the tables are computed by: models, reference data, contracts, suites (not data)."""
+    return hashlib.sha256(f"{_dbt_fingerprint()}\n{_rules_fingerprint()}".encode()).hexdigest()
+
+
 def inputs_fingerprint(settings: Settings) -> str:
     """What a published warehouse was built from: the lake's ledger entries and releases, the
     logs of failed runs and of extracts (audit tables), the models and reference data, the

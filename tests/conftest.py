@@ -19,7 +19,9 @@ import pytest
 
 from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+# What tests leave for people to look at (screenshots, the cluster's measurements): under the
+# WELFARE_HOME `make test` uses (default data/), never in the source tree.
+ARTIFACTS = Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / "data") / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's package
 # Headless, as root, with nothing that phones home (the machine has no internet).
 CHROMIUM_ARGS = (

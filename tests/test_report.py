@@ -178,7 +178,7 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
             assert page.locator("#scorecard tr.mismatch").count() >= 1
             assert "2,182 か所" in page.locator('[data-figure="places_latest"]').inner_text()
 
-            ARTIFACTS.mkdir(exist_ok=True)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             screenshot = ARTIFACTS / "overview.png"
             page.screenshot(path=str(screenshot), full_page=True)
         finally:

@@ -8,11 +8,14 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
+from pipelines.atomic import copy_file
 from pipelines.defs.resources import WelfareSettings
 from pipelines.operations.pause_points import pause_point
 from pipelines.settings import Settings
 from pipelines.warehouse.engine import PUBLISHED_SCHEMAS, count_built_rows, publish
+from pipelines.warehouse.incremental import full_refresh_reason, record_build
 from pipelines.warehouse.layers import layer_of
 from pipelines.workspace import inputs_fingerprint
 
@@ -36,6 +39,16 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return spec
 
 
+class WarehouseBuildConfig(dg.Config):
+    """How `dbt build` runs (the schedule and sensors use the defaults)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the incremental models whole (`welfare run --full-refresh`). "
+        "Done by itself when the models, reference data, contracts or suites changed.",
+    )
+
+
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
@@ -45,22 +58,27 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         name="warehouse_models",
     )
     def warehouse_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, welfare: WelfareSettings
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        welfare: WelfareSettings,
+        config: WarehouseBuildConfig,
     ):
         """dbt build: staging → intermediate → marts, with every dbt test as an asset check."""
         # dbt reads its paths from the environment (profiles.yml, the lake source).
         settings = welfare.get()
         os.environ.update(settings.dbt_env())
         progress = context.log
-        progress.info("warehouse: dbt build (models, seeds and tests)")
+        # Unit tests check the models' logic on made-up rows: CI runs them (make test,
+        # make test-spark); the nightly build checks the data.
+        args = ["build", "--exclude-resource-type", "unit_test"]
+        if reason := full_refresh_reason(settings, config.full_refresh):
+            args.append("--full-refresh")
+            progress.info(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
+        else:
+            progress.info("warehouse: dbt build (models, seeds and tests; incremental)")
         built, checked, keys = 0, 0, []
-        for event in dbt.cli(
-            # Unit tests check the models' logic on made-up rows: CI runs them (make test,
-            # make test-spark); the nightly build checks the data.
-            ["build", "--exclude-resource-type", "unit_test"],
-            context=context,
-            target_path=settings.dbt_target_dir / "runs" / context.run_id,
-        ).stream():
+        run_target = settings.dbt_target_dir / "runs" / context.run_id
+        for event in dbt.cli(args, context=context, target_path=run_target).stream():
             if isinstance(event, dg.Output):
                 pause_point("dbt.build")
                 built += 1
@@ -71,6 +89,8 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 checked += 1
             yield event
         progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+        record_build(settings)  # dbt raised above unless every model and test succeeded
+        keep_partial_parse(settings, run_target)
         # Row counts, read once dbt has let go of the working database.
         yield from row_count_observations(settings, keys)
         prune_dbt_runs(settings.dbt_target_dir / "runs")
@@ -83,6 +103,17 @@ def row_count_observations(settings: Settings, keys: list[dg.AssetKey]):
     for key in keys:
         rows = counts[".".join(key.path)]
         yield dg.AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
+
+
+def keep_partial_parse(settings: Settings, run_target: Path) -> None:
+    """Each build starts from the parse kept in the dbt target folder (dagster-dbt copies it
+    into the run's). dbt parses the whole project again when the profile changed (the home
+    was moved or copied: the working database's path is part of it) and writes the new parse
+    into the run's folder: keep that one, so the next builds skip parsing again (~4 s)."""
+    parsed = run_target / "partial_parse.msgpack"
+    kept = settings.dbt_target_dir / "partial_parse.msgpack"
+    if parsed.exists() and (not kept.exists() or parsed.read_bytes() != kept.read_bytes()):
+        copy_file(parsed, kept)
 
 
 def prune_dbt_runs(runs_dir: Path, keep: int = 5) -> None:

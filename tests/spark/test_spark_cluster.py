@@ -52,7 +52,7 @@ def cluster(tmp_path_factory):
 
 def _record(cluster: LocalCluster, **figures) -> None:
     """What the test cluster cost (README, "When one machine is not enough")."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "spark-cluster.json"
     known = json.loads(path.read_text()) if path.exists() else {}
     known.update(getattr(cluster, "figures", {}), started_in=cluster.started_in, **figures)
@@ -80,7 +80,7 @@ def spark_run(cluster, sample_run, tmp_path_factory):
         "welfare_run_seconds": round(time.monotonic() - started, 1),
         "after_the_run": cluster.usage(),
     }
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "spark-run.log").write_text(result.stdout + result.stderr, encoding="utf-8")
     return settings, duckdb_home, result
 

@@ -1,7 +1,20 @@
 -- One row per consultation (受付番号). Exports overlap: the newest export's version wins, newest
 -- as int_submissions_current defines it (modification time, then received, then name).
+-- Incremental on DuckDB: only the consultations of exports that began or stopped counting
+-- since the last build are chosen again (macros/consultations_incremental.sql); a full
+-- refresh (`welfare run --full-refresh`) gives the same rows.
+{{ config(
+    materialized=('incremental' if consultations_incremental() else 'table'),
+    incremental_strategy='append',
+    pre_hook="{{ forget_changed_consultations() }}",
+    post_hook="{{ remember_consultation_exports() }}",
+) }}
+
 with consultations as (
     select * from {{ ref('stg_consultations') }}
+    {%- if is_incremental() %}
+        where consultation_id in ({{ changed_consultation_ids() }})
+    {%- endif %}
 ),
 
 exports as (

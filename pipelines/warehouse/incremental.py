@@ -1,0 +1,38 @@
+"""When the working database's incremental models must be rebuilt whole (dbt --full-refresh).
+
+An incremental model (int_consultations_current on DuckDB) keeps the rows earlier builds
+computed; that is only right while they were computed by the same logic. So a build is a full
+refresh when asked for (`welfare run --full-refresh`), when nothing records what built the
+working database, or when the models, reference data, contracts or suites changed since; a
+build that succeeded records the logic it used.
+"""
+
+from __future__ import annotations
+
+from pipelines.atomic import write_text
+from pipelines.settings import Settings
+
+BUILT_WITH = "built_with.fingerprint"  # in work/, beside the working database
+
+
+def full_refresh_reason(settings: Settings, requested: bool = False) -> str | None:
+    """Why this build must rebuild incremental models whole, or None."""
+    from pipelines.workspace import logic_fingerprint
+
+    if requested:
+        return "asked for (welfare run --full-refresh)"
+    if not settings.working_db.exists():
+        return "the first build of the working database"
+    recorded = settings.work_dir / BUILT_WITH
+    if not recorded.exists():
+        return "nothing records what built the working database"
+    if recorded.read_text(encoding="utf-8").strip() != logic_fingerprint():
+        return "the models, reference data, contracts or suites changed since the last build"
+    return None
+
+
+def record_build(settings: Settings) -> None:
+    """After a build that succeeded: the logic its tables were computed by."""
+    from pipelines.workspace import logic_fingerprint
+
+    write_text(settings.work_dir / BUILT_WITH, logic_fingerprint() + "\n")
