@@ -49,8 +49,8 @@ run: setup
 	@$(UV) run welfare run
 
 lint: setup
-	$(UV) run ruff check --no-cache .
-	$(UV) run ruff format --no-cache --check .
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
 	$(UV) run welfare prepare >/dev/null
 	cd dbt_project && WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb \
 		DBT_TARGET_PATH=$(WELFARE_HOME)/work/lint_target DBT_LOG_PATH=$(WELFARE_HOME)/work/logs/dbt \

@@ -9,6 +9,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,10 @@ import pytest
 
 from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
 
+# Hypothesis keeps its examples and caches outside the source tree.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "welfare-hypothesis")
+)
 # What tests leave for people to look at (screenshots, the cluster's measurements): under the
 # WELFARE_HOME `make test` uses (default data/), never in the source tree.
 ARTIFACTS = Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / "data") / "test-artifacts"

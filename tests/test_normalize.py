@@ -6,14 +6,10 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.ingest import normalize as nz
-
-# No example database (.hypothesis/) in the source tree: each run draws its examples afresh.
-settings.register_profile("welfare", database=None)
-settings.load_profile("welfare")
 
 
 def to_fullwidth(text: str) -> str:

@@ -31,6 +31,7 @@ from pipelines.ingest.tables import (
 )
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
+SKIP_TOTALS_MARK = "計"  # in every one of them
 SKIP_NOTE_PREFIXES = ("※", "注")
 QUARANTINE_COLUMNS = ["row_number", "column", "header", "value", "rule", "message"]
 
@@ -366,12 +367,17 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
     """
     if text.shape[1] == 0:
         return pd.Series(True, index=text.index)
-    first = text.bfill(axis=1).iloc[:, 0]
-    blank = first.isna()
-    first_text = first.fillna("").astype(str)
-    totals = first_text.str.replace(r"\s+", "", regex=True).isin(SKIP_TOTALS)
+    cells = text.to_numpy(dtype=object)
+    present = ~pd.isna(cells)
+    blank = ~present.any(axis=1)
+    first = cells[np.arange(len(cells)), present.argmax(axis=1)]  # each row's first cell
+    first_text = pd.Series(first, index=text.index, dtype=object).where(~blank, "").astype(str)
+    # Every totals label has 計: only such cells are stripped of spaces and compared.
+    maybe = first_text.str.contains(SKIP_TOTALS_MARK, regex=False).astype(bool)
+    totals = pd.Series(False, index=text.index)
+    totals[maybe] = first_text[maybe].str.replace(r"\s+", "", regex=True).isin(SKIP_TOTALS)
     notes = first_text.str.startswith(SKIP_NOTE_PREFIXES)
-    return (blank | totals | notes).astype(bool)
+    return pd.Series(blank, index=text.index) | totals | notes.astype(bool)
 
 
 def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
