@@ -7,6 +7,7 @@ import os
 import time
 
 import duckdb
+import pytest
 
 from pipelines.runner import run_pipeline
 from pipelines.settings import Settings
@@ -40,6 +41,7 @@ BY_YEAR = (
 )
 
 
+@pytest.mark.background  # two pipeline runs: beside the main suite in `make test`
 def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(published_home):
     settings = published_home
     before = consultations(settings)

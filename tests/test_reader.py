@@ -358,3 +358,40 @@ def test_free_text_is_kept_as_sent_and_matched_by_its_normalized_key():
     assert first["district_key"] == "曽根崎地域"
     # The second row is the same place by ward + district + name: quarantined as a repeat.
     assert result.quarantine["rule"].tolist() == ["duplicate_key"]
+
+
+def test_files_read_by_the_worker_pool_give_what_reading_them_here_gives(monkeypatch):
+    """A sizeable batch is read on every core (pipelines.ingest.parallel_read): the same rows,
+    quarantine, counts and verdicts as reading each file in this process."""
+    from pipelines.ingest import parallel_read
+    from pipelines.settings import SAMPLE_DIR
+
+    monkeypatch.setattr(parallel_read, "PARALLEL_BYTES", 0)  # these small files too
+    folder = SAMPLE_DIR / "ibasho_survey"
+    names = [
+        "2022_Nishi_ibasho.csv",  # CP932, quarantined rows
+        "FY2022_Hirano-ku_places.xlsx",  # a workbook
+        "R6_西成区_居場所活動調査_修正版.csv",  # rejected: its rows say another ward
+    ]
+    files = [((folder / name).read_bytes(), name) for name in names]
+    contract = load_contract("ibasho_survey")
+    here = [read_submission(data, name, contract) for data, name in files]
+    pooled = parallel_read.read_files(files, contract)
+    assert [r.status for r in here] == ["loaded", "loaded", "rejected"]
+    for mine, theirs in zip(here, pooled, strict=True):
+        assert (mine.status, mine.reason, mine.submitter_code, mine.fiscal_year) == (
+            theirs.status,
+            theirs.reason,
+            theirs.submitter_code,
+            theirs.fiscal_year,
+        )
+        assert mine.accounted and theirs.accounted
+        assert (mine.rows_read, mine.rows_loaded, mine.rows_quarantined) == (
+            theirs.rows_read,
+            theirs.rows_loaded,
+            theirs.rows_quarantined,
+        )
+        assert mine.rows.equals(theirs.rows)
+        assert mine.quarantine.reset_index(drop=True).equals(
+            theirs.quarantine.reset_index(drop=True)
+        )

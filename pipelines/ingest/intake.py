@@ -21,11 +21,11 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
+from pipelines.ingest.parallel_read import read_files
 from pipelines.ingest.reader import (
     ReadResult,
     never_read_whole,
     read_large_csv,
-    read_submission,
     too_large,
 )
 from pipelines.ingest.senders import sender_of
@@ -289,7 +289,7 @@ def derive_entries(
     """:func:`derive_entry` for several received files of one source, in order: all are read,
     their rows checked together (:func:`check_submissions`: the same findings as one by one),
     then each is written and entered in the ledger."""
-    derived = [None if r.seen_before else _read(lake, contract, r, run_id) for r in batch]
+    derived = _read_all(lake, contract, batch, run_id)
     unchecked = [d for d in derived if d is not None and d.check is None]  # loaded, in memory
     checks = check_submissions(
         contract.key,
@@ -337,18 +337,32 @@ def _record_duplicate(lake: Lake, contract: Contract, received: Received) -> Out
     return Outcome(contract.key, receipt.file_name, receipt.sha256, "duplicate")
 
 
-def _read(lake: Lake, contract: Contract, received: Received, run_id: str) -> _Derived:
-    """Read one file: from its bytes (the reader rejects any file type it cannot read, with
-    the same message as validate), or from disk in slices, checked and written as they pass."""
-    pause_point("ingest.reading")
-    receipt, original = received.receipt, received.original
-    if isinstance(original, bytes):
-        result = read_submission(original, receipt.file_name, contract)
-        return _Derived(received, result, None if result.status == "loaded" else NOT_CHECKED)
-    result, check, rows_file = _read_from_disk(
-        lake, contract, original, receipt.file_name, receipt.sha256, run_id
-    )
-    return _Derived(received, result, check, rows_file)
+def _read_all(
+    lake: Lake, contract: Contract, batch: list[Received], run_id: str
+) -> list[_Derived | None]:
+    """Read each file not seen before: from its bytes (the reader rejects any file type it
+    cannot read, with the same message as validate; sizeable batches on every core), or from
+    disk in slices, checked and written as they pass. None for a duplicate."""
+    derived: list[_Derived | None] = [None] * len(batch)
+    in_memory = [
+        (n, r.original, r.receipt.file_name)
+        for n, r in enumerate(batch)
+        if not r.seen_before and isinstance(r.original, bytes)
+    ]
+    for _ in in_memory:
+        pause_point("ingest.reading")
+    results = read_files([(data, name) for _, data, name in in_memory], contract)
+    for (n, _, _), result in zip(in_memory, results, strict=True):
+        derived[n] = _Derived(batch[n], result, None if result.status == "loaded" else NOT_CHECKED)
+    for n, received in enumerate(batch):
+        if not received.seen_before and isinstance(received.original, Path):
+            pause_point("ingest.reading")
+            receipt = received.receipt
+            result, check, rows_file = _read_from_disk(
+                lake, contract, received.original, receipt.file_name, receipt.sha256, run_id
+            )
+            derived[n] = _Derived(received, result, check, rows_file)
+    return derived
 
 
 def _record(lake: Lake, contract: Contract, derived: _Derived) -> Outcome:
