@@ -1,4 +1,5 @@
-"""Taking in what landed: for each new file, archive → read → lake → ledger entry.
+"""Taking in what landed: each new file archived and read, a batch checked together, then each
+file written to the lake and entered in the ledger, in the order it landed.
 
 Plain Python, no Dagster: the ingestion assets call :func:`ingest_source`, tests call it too.
 """
@@ -219,41 +220,6 @@ def _receive(
     receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
     keep_receipt(settings.archive, receipt)
     return Received(receipt, original, seen_before)
-
-
-def _take_in(
-    settings: Settings,
-    lake: Lake,
-    contract: Contract,
-    path: Path,
-    rel: str,
-    sha: str,
-    seen_before: bool,
-    run_id: str,
-) -> Outcome:
-    original: bytes | Path
-    if never_read_whole(path, path.name):
-        sha = sha256_of(path)  # archived as it is, never read into memory whole
-        original = archived = archive_file(settings.archive, path, sha)
-    else:
-        original = path.read_bytes()  # read once: archived and parsed from the same bytes
-        sha = hashlib.sha256(original).hexdigest()  # of exactly these bytes, even if it changed
-        archived = archive_original(settings.archive, path.suffix, original, sha)
-    receipt = Receipt(
-        entry_id=entry_id_for(contract.key, rel, sha),
-        source=contract.key,
-        file_name=path.name,
-        landing_path=rel,
-        archive_path=archived.relative_to(settings.home).as_posix(),
-        sha256=sha,
-        received_at=utc_now(),
-        file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
-        sent_by=sender_of(path, sha),
-    )
-    # Received once: a file read again after a crash keeps the receipt of its first arrival.
-    receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
-    keep_receipt(settings.archive, receipt)
-    return derive_entry(lake, contract, receipt, original, seen_before, run_id)
 
 
 def derive_entry(
