@@ -70,6 +70,39 @@ def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run)
     assert list((docs / "validations").rglob("*.html"))
 
 
+def test_files_checked_together_get_what_each_checked_alone_gets():
+    """A source's new files are validated in one great-expectations run and the findings
+    split by file: each file gets exactly the counts, examples and rows it would alone."""
+    import pandas as pd
+
+    from pipelines.quality.suites import submission_suite, validator
+
+    suite = submission_suite("ibasho_survey")
+
+    def places(rows: list[tuple]) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            rows, columns=["sessions_per_year", "participants", "volunteers", "start_year"]
+        ).astype("Int64")
+        frame["fiscal_year"] = pd.array([2024] * len(frame), dtype="Int64")
+        frame["source_row"] = range(3, 3 + len(frame))
+        return frame
+
+    frames = [
+        places([(12, 240, 3, 2010), (0, 35, 1, 2015)]),  # row 4: participants, no sessions
+        places([(400, 9000, 2, 2001), (10, 50, 400, 1900), (5, 20, 1, None)]),  # warnings
+        places([(24, 480, 5, 2020)]),  # nothing found
+    ]
+    together = validator().validate_each(suite, frames, "test", "source_row")
+    alone = [validator().validate(suite, [f], "test", ("source_row",)) for f in frames]
+    compared = ["expectation", "column_name", "success", "element_count", "unexpected_count"]
+    for (results, failing), (expected, expected_failing) in zip(together, alone, strict=True):
+        pd.testing.assert_frame_equal(
+            results[[*compared, "examples"]], expected[[*compared, "examples"]]
+        )
+        assert failing == expected_failing
+    assert [r["unexpected_count"].sum() for r, _ in together] == [1, 3, 0]
+
+
 def _query(settings: Settings, sql: str, *params) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         return db.execute(sql, list(params)).fetchall()
