@@ -67,7 +67,8 @@ lint: setup
 # run at full priority, the others at nice 5 in two processes (so that both cores stay busy to
 # the end), lint at nice 10. Measured on a clean clone: all at one priority 511 s (contention
 # cost CPU); this split 447-468 s (579 s once while the machine ran a fixed Python loop at half
-# its usual speed); a bytecode cache shared by the test processes made it slower (525 s).
+# its usual speed); the other background tests at full priority 494 s (70 s more CPU: the
+# contention again); a bytecode cache shared by the test processes made it slower (525 s).
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
