@@ -125,11 +125,13 @@ def check_submissions(
         run_id,
         ROW_COLUMN,
     )
-    concluded = {
-        id(f): _conclude(source, results, failing, f.submission_id, f.file_name)
-        for f, (results, failing) in zip(checked, validated, strict=True)
-    }
-    return [concluded.get(id(f), NOT_CHECKED) for f in files]
+    found = iter(validated)  # in the order of the files with rows
+    return [
+        _conclude(source, *next(found), f.submission_id, f.file_name)
+        if not f.rows.empty
+        else NOT_CHECKED
+        for f in files
+    ]
 
 
 def _conclude(
