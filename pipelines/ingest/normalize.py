@@ -94,8 +94,9 @@ def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
     mapped = np.empty(len(uniques) + 1, dtype=object)
     originals = values.to_numpy(dtype=object)
-    first_index = pd.Series(np.arange(len(codes))).groupby(codes).first()
-    for code, row in first_index.items():
+    # factorize numbers the distinct values in order of appearance: each one's first row.
+    seen, first_rows = np.unique(codes, return_index=True)
+    for code, row in zip(seen.tolist(), first_rows.tolist(), strict=True):
         if code >= 0:
             mapped[code] = func(originals[row])
     mapped[-1] = func(None)

@@ -254,14 +254,17 @@ def _read_part(
     result.rows_read += len(body)
     result.rows_skipped += int(skip.sum())
 
+    data = ~skip.to_numpy()
+    kept_cells, kept_texts = body[data], text_body[data]
+
     def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
         if name in positions and positions[name] in frame.columns:
-            return frame[positions[name]][~skip]
-        return pd.Series([None] * int((~skip).sum()), index=body.index[~skip], dtype=object)
+            return frame[positions[name]]
+        return pd.Series(None, index=frame.index, dtype=object)
 
-    cells = {c.name: column_of(body, c.name) for c in contract.columns}
-    texts = {c.name: column_of(text_body, c.name) for c in contract.columns}
-    rows = row_numbers[~skip]
+    cells = {c.name: column_of(kept_cells, c.name) for c in contract.columns}
+    texts = {c.name: column_of(kept_texts, c.name) for c in contract.columns}
+    rows = row_numbers[data]
 
     issues: list[pd.DataFrame] = []
     parsed: dict[str, pd.Series] = {}
@@ -382,43 +385,49 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
 
 def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse one column (``text`` is its NFKC form); return the values and, per row, the
-    broken rule. Free text is kept as sent, only trimmed."""
-    raw = text
-    rule = pd.Series(None, index=raw.index, dtype=object)
+    broken rule (a later rule overrides an earlier one). Free text is kept as sent, only
+    trimmed. On NumPy arrays: a file's columns are many, its rows often few."""
+    index = text.index
+    rule = np.full(len(index), None, dtype=object)
     kind = column.column_type.kind
+    values: Any
     if kind == "free_text":
         values = nz.trimmed_text(cells)
     elif column.column_type.parser is None:
         values = text
     else:
-        values = nz.map_distinct(text, column.column_type.parser(column))
-        failed = pd.Series(
-            values.to_numpy(dtype=object) == nz.MISSING, index=values.index, dtype=bool
-        )
+        parser = column.column_type.parser(column)
+        parsed = nz.map_distinct(text, parser).to_numpy(dtype=object, copy=True)
+        failed = parsed == nz.MISSING
         rule[failed] = column.column_type.rule
-        values = values.where(~failed, None)
+        parsed[failed] = None
         if kind in ("whole", "decimal"):
-            numbers = pd.to_numeric(values, errors="coerce")
+            numbers = pd.to_numeric(parsed, errors="coerce").astype("float64")
+            with np.errstate(invalid="ignore"):
+                if kind == "whole":
+                    rule[~np.isnan(numbers) & (numbers % 1 != 0)] = "not_an_integer"
+                if column.minimum is not None:
+                    below = numbers < column.minimum
+                    rule[below] = "negative_count" if column.minimum == 0 else "out_of_range"
+                if column.maximum is not None:
+                    rule[numbers > column.maximum] = "out_of_range"
             if kind == "whole":
-                rule[numbers.notna() & (numbers % 1 != 0)] = "not_an_integer"
-            if column.minimum is not None:
-                below = numbers < column.minimum
-                rule[below] = "negative_count" if column.minimum == 0 else "out_of_range"
-            if column.maximum is not None:
-                rule[numbers > column.maximum] = "out_of_range"
-            values = (
-                numbers.astype("Float64")
-                if kind == "decimal"
-                else (numbers.where(rule.isna()).round().astype("Int64"))
+                numbers = np.round(np.where(pd.isna(rule), numbers, np.nan))
+            values = pd.Series(
+                pd.array(numbers, dtype="Float64" if kind == "decimal" else "Int64"), index=index
             )
         elif kind == "year":
-            values = pd.array(values.where(values.notna(), None).tolist(), dtype="Int64")
-            values = pd.Series(values, index=raw.index)
+            values = pd.Series(pd.array(parsed.tolist(), dtype="Int64"), index=index)
         elif kind == "flag":
-            values = values.fillna(False).astype(bool)
+            values = pd.Series(parsed, index=index, dtype=object).fillna(False).astype(bool)
+        else:
+            values = pd.Series(parsed, index=index, dtype=object)
     if column.required:
-        rule[values.isna() & rule.isna()] = "required_missing"
-    return values, rule
+        rule[pd.isna(values.to_numpy()) & pd.isna(rule)] = "required_missing"
+    return values, pd.Series(rule, index=index, dtype=object)
+
+
+_NO_ISSUES = pd.DataFrame(columns=QUARANTINE_COLUMNS)
 
 
 def _issues(
@@ -431,7 +440,7 @@ def _issues(
 ) -> pd.DataFrame:
     mask = rule.notna()
     if not mask.any():
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        return _NO_ISSUES  # the usual case: never changed, only skipped by its length
     file_header = header[positions[column.name]] if column.name in positions else column.header
     frame = pd.DataFrame(
         {
@@ -538,7 +547,8 @@ def _key_text(parts: pd.DataFrame) -> pd.Series:
         return text.iloc[:, 0]
     if text.empty:
         return pd.Series([], index=text.index, dtype=object)
-    return text.agg("\x1f".join, axis=1)
+    first, *others = (text.iloc[:, n] for n in range(text.shape[1]))
+    return first.str.cat(others, sep="\x1f")
 
 
 def _duplicate_key_issues(contract, header, positions, cells, matching, rows, seen: SeenKeys):
