@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import dagster as dg
-
 TERMINAL_LOGGER = "welfare.progress"
 
 
@@ -26,13 +24,22 @@ class _OwnMessagesOnly(logging.Filter):
         return True
 
 
-@dg.logger(description="Progress lines of each asset, on the terminal of `welfare run`.")
-def progress_logger(_init_context) -> logging.Logger:
+def _progress_logger(_init_context) -> logging.Logger:
     logger = logging.getLogger(f"{TERMINAL_LOGGER}.run")
     logger.setLevel(logging.INFO)
     if not logger.filters:
         logger.addFilter(_OwnMessagesOnly())
     return logger
+
+
+def progress_logger():
+    """The Dagster logger (Dagster imported only here: a run with nothing new never does)."""
+    import dagster as dg
+
+    return dg.LoggerDefinition(
+        _progress_logger,
+        description="Progress lines of each asset, on the terminal of `welfare run`.",
+    )
 
 
 def show_on_terminal(stream) -> None:

@@ -28,11 +28,12 @@ def run_pipeline(settings: Settings, force: bool = False, full_refresh: bool = F
     started at all, unless ``force`` or ``full_refresh`` (incremental models rebuilt whole): a
     night without submissions costs a second.
     """
-    from pipelines.defs.automation import WAREHOUSE_JOB
     from pipelines.workspace import reason_to_run
 
     if not (force or full_refresh) and reason_to_run(settings) is None:
-        return skipped_summary(settings)
+        return skipped_summary(settings)  # before Dagster is even imported (~3 s)
+    from pipelines.defs.automation import WAREHOUSE_JOB
+
     check_space(settings)  # DiskFull before anything is written
     started = dt.datetime.now(dt.UTC)
     log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"

@@ -1,6 +1,9 @@
 -- Consultations in the mart equal the distinct 受付番号 of the current exports in staging.
--- Shown in Dagster as an asset check of marts/consultation_volumes.
+-- Shown in Dagster as an asset check of marts/consultation_volumes. After an increment, for
+-- the fiscal years it touched (the others' consultations did not change); every year on a
+-- full refresh (macros/consultations_incremental.sql).
 {{ config(meta={'dagster': {'ref': {'name': 'consultation_volumes'}}}) }}
+{%- set touched = consultations_changed_years('fiscal_year') %}
 
 with current_rows as (
     {{ current_rows('stg_consultations') }}
@@ -11,6 +14,9 @@ staged as (
         stg.fiscal_year,
         count(distinct stg.consultation_id) as consultations
     from current_rows as stg
+    {%- if touched %}
+        where {{ touched }}
+    {%- endif %}
     group by stg.fiscal_year
 ),
 
@@ -19,6 +25,9 @@ mart as (
         fiscal_year,
         sum(consultations) as consultations
     from {{ ref('consultation_volumes') }}
+    {%- if touched %}
+        where {{ touched }}
+    {%- endif %}
     group by fiscal_year
 )
 

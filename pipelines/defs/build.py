@@ -40,7 +40,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[warehouse_job, extract_job, release_job, rebuild_lake_job],
         schedules=[nightly_schedule],
         sensors=[landing_sensor, run_failure_recorder],
-        loggers={"console": dg.colored_console_logger, "progress": progress_logger},
+        loggers={"console": dg.colored_console_logger, "progress": progress_logger()},
         resources={
             "welfare": WelfareSettings(home=str(settings.home)),
             "dbt": dbt_resource_for(settings),

@@ -15,7 +15,7 @@ from pipelines.defs.resources import WelfareSettings
 from pipelines.operations.pause_points import pause_point
 from pipelines.settings import Settings
 from pipelines.warehouse.engine import PUBLISHED_SCHEMAS, count_built_rows, publish
-from pipelines.warehouse.incremental import full_refresh_reason, record_build
+from pipelines.warehouse.incremental import begin_build, record_build
 from pipelines.warehouse.layers import layer_of
 from pipelines.workspace import inputs_fingerprint
 
@@ -71,7 +71,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # Unit tests check the models' logic on made-up rows: CI runs them (make test,
         # make test-spark); the nightly build checks the data.
         args = ["build", "--exclude-resource-type", "unit_test"]
-        if reason := full_refresh_reason(settings, config.full_refresh):
+        if reason := begin_build(settings, config.full_refresh):
             args.append("--full-refresh")
             progress.info(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
         else:

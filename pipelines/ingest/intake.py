@@ -76,11 +76,24 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     )
 
 
+_landed_sha256: dict[tuple, str] = {}
+
+
+def landed_sha256(path: Path) -> str:
+    """A landed file's SHA-256, hashed once per process while the file stays the same (inode,
+    size, modification time): a run asks first whether anything is new, then takes it in."""
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _landed_sha256:
+        _landed_sha256[key] = sha256_of(path)
+    return _landed_sha256[key]
+
+
 def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[tuple[Path, str]]:
     """Landed files with no ledger entry yet, with their SHA-256."""
     pending = []
     for path in landed_files(settings, contract.key):
-        sha = sha256_of(path)
+        sha = landed_sha256(path)
         rel = path.relative_to(settings.landing).as_posix()
         if not lake.has_entry(entry_id_for(contract.key, rel, sha)):
             pending.append((path, sha))

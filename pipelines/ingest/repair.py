@@ -68,8 +68,33 @@ def _ledger_files(lake: Lake) -> list[Path]:
     return sorted(p for p in lake.table_dir(LEDGER_TABLE).glob("*.parquet") if p.name != EMPTY_FILE)
 
 
+_ledger_file_rows: dict[tuple, list[dict] | None] = {}
+
+
+def _ledger_rows(path: Path) -> list[dict] | None:
+    """The rows of one ledger entry file, None when it cannot be read. Read once per process
+    while the file stays the same (inode, size, modification time: lake files are replaced
+    whole, never edited in place): a run looks at every entry several times (disk space,
+    each source's repair), and a lake holds thousands."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _ledger_file_rows:
+        try:
+            _ledger_file_rows[key] = pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
+        except (OSError, pa.ArrowException):
+            _ledger_file_rows[key] = None
+    rows = _ledger_file_rows[key]
+    return None if rows is None else [dict(row) for row in rows]
+
+
 def _entry(path: Path) -> dict:
-    return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()[0]
+    rows = _ledger_rows(path)
+    if rows is None:
+        raise OSError(f"unreadable ledger entry: {path}")
+    return rows[0]
 
 
 def _damaged_files(lake: Lake, entry: dict) -> list[tuple[str, str]]:
@@ -209,7 +234,7 @@ def repair_lake(
     for orphan in orphaned_temporaries(settings.lake) + orphaned_temporaries(settings.archive):
         orphan.unlink(missing_ok=True)
         say(f"removed {orphan.relative_to(settings.home)}: left by a write that was killed")
-    unreadable = [p for p in _ledger_files(lake) if not _readable(p, LEDGER_SCHEMA)]
+    unreadable = [p for p in _ledger_files(lake) if _ledger_rows(p) is None]
     for path in unreadable:
         relative = path.relative_to(lake.root).as_posix()
         receipt = read_receipt(settings.archive, path.stem)
@@ -244,9 +269,7 @@ def lake_damage(settings: Settings) -> list[str]:
     """The lake files that are not as recorded (nothing is changed): what a run would repair."""
     lake = Lake(settings.lake)
     found = [
-        p.relative_to(lake.root).as_posix()
-        for p in _ledger_files(lake)
-        if not _readable(p, LEDGER_SCHEMA)
+        p.relative_to(lake.root).as_posix() for p in _ledger_files(lake) if _ledger_rows(p) is None
     ]
     for entry in readable_entries(lake):
         found += [relative for relative, _ in _damaged_files(lake, entry)]

@@ -6,14 +6,19 @@
 {{ config(
     materialized=('incremental' if consultations_incremental() else 'table'),
     incremental_strategy='append',
-    pre_hook="{{ forget_changed_consultations() }}",
+    pre_hook=[
+        "{{ record_changed_consultations() }}",
+        "{{ forget_changed_consultations() }}",
+    ],
     post_hook="{{ remember_consultation_exports() }}",
 ) }}
 
 with consultations as (
     select * from {{ ref('stg_consultations') }}
     {%- if is_incremental() %}
-        where consultation_id in ({{ changed_consultation_ids() }})
+        where consultation_id in (
+            select consultation_id from {{ consultations_state('changed') }}
+        )
     {%- endif %}
 ),
 
