@@ -77,11 +77,12 @@ def write_month(folder: Path, index: int, rows: int, first_id: int, truth: Truth
     return path
 
 
-def generate(folder: Path, total: int) -> tuple[list[Path], Truth]:
+def generate(folder: Path, total: int, months: int = MONTHS) -> tuple[list[Path], Truth]:
+    """``months`` monthly exports from April 2015 holding ``total`` rows, and their truth."""
     folder.mkdir(parents=True, exist_ok=True)
     truth: Truth = Counter()
-    per_month = total // MONTHS
-    files = [write_month(folder, i, per_month, i * per_month, truth) for i in range(MONTHS)]
+    per_month = total // months
+    files = [write_month(folder, i, per_month, i * per_month, truth) for i in range(months)]
     return files, truth
 
 
