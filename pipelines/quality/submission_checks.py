@@ -150,10 +150,12 @@ def _conclude(
     contract = load_contract(source)
     labels = {c.name: c.label for c in contract.columns}
 
+    findings = list(failed.itertuples())  # once: a file's few findings, a run's many files
+
     def lines(severity: str) -> tuple[str, ...]:
         return tuple(
             describe_finding(r, labels.get(r.column_name, r.column_name))
-            for r in failed.itertuples()
+            for r in findings
             if r.severity == severity
         )
 
