@@ -133,6 +133,39 @@ def test_report_figures_equal_the_marts(sample_run):
         assert file_name in page and reason in page  # which file, and why
 
 
+def test_a_chart_whose_rows_did_not_change_is_not_drawn_again(sample_run, tmp_path):
+    """One more month of consultations redraws that chart alone; the others are the SVG
+    drawn before, byte for byte what drawing them again gives."""
+    from dataclasses import replace
+
+    from pipelines.reporting.charts import render_charts
+    from pipelines.reporting.figures import read_figures
+    from pipelines.warehouse.engine import open_published, published_location
+
+    settings, _ = sample_run
+    with open_published(settings) as connection:
+        figures = read_figures(connection, published_location(settings))
+    cache = tmp_path / "charts"
+    drawn = render_charts(figures, cache_dir=cache)
+    assert set(drawn) == set(CHARTS) and len(list(cache.glob("*.svg"))) == len(CHARTS)
+    first = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.svg")}
+    assert render_charts(figures, cache_dir=cache) == drawn == render_charts(figures)
+    assert {p.name: p.stat().st_mtime_ns for p in cache.glob("*.svg")} == first  # read, not drawn
+
+    month = dict(figures.consultations_by_month_topic[-1], consultations=99)
+    more = replace(
+        figures, consultations_by_month_topic=[*figures.consultations_by_month_topic, month]
+    )
+    redrawn = render_charts(more, cache_dir=cache)
+    assert redrawn["consultations_by_month_topic"] != drawn["consultations_by_month_topic"]
+    assert {k: v for k, v in redrawn.items() if k != "consultations_by_month_topic"} == {
+        k: v for k, v in drawn.items() if k != "consultations_by_month_topic"
+    }
+    now = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.svg")}
+    assert len(now) == len(CHARTS) and len(set(now) - set(first)) == 1  # the old one left
+    assert all(now[name] == first[name] for name in set(now) & set(first))
+
+
 def test_welfare_report_rebuilds_on_demand(sample_run):
     settings, _ = sample_run
     report = settings.reports / REPORT_NAME

@@ -147,5 +147,6 @@ def build_overview(settings: Settings, force: bool = False) -> tuple[Path, bool]
         and report_version(target) == (figures.provenance.version)
     ):
         return target, False
-    write_text(target, render_html(figures, render_charts(figures)))  # never half a page
+    charts = render_charts(figures, cache_dir=settings.work_dir / "charts")
+    write_text(target, render_html(figures, charts))  # never half a page
     return target, True
