@@ -23,6 +23,7 @@ from pipelines.ingest.archive import (
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
 from pipelines.ingest.parallel_read import read_files
+from pipelines.ingest.per_file import PerFile
 from pipelines.ingest.reader import (
     ReadResult,
     never_read_whole,
@@ -76,17 +77,7 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     )
 
 
-_landed_sha256: dict[tuple, str] = {}
-
-
-def landed_sha256(path: Path) -> str:
-    """A landed file's SHA-256, hashed once per process while the file stays the same (inode,
-    size, modification time): a run asks first whether anything is new, then takes it in."""
-    stat = path.stat()
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _landed_sha256:
-        _landed_sha256[key] = sha256_of(path)
-    return _landed_sha256[key]
+landed_sha256 = PerFile(sha256_of)  # a run asks whether anything is new, then takes it in
 
 
 def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[tuple[Path, str]]:

@@ -33,6 +33,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.lake import EMPTY_FILE, LEDGER_SCHEMA, LEDGER_TABLE, Lake, sha256_of, utc_now
+from pipelines.ingest.per_file import PerFile
 from pipelines.ingest.reader import never_read_whole
 from pipelines.settings import Settings
 
@@ -68,33 +69,30 @@ def _ledger_files(lake: Lake) -> list[Path]:
     return sorted(p for p in lake.table_dir(LEDGER_TABLE).glob("*.parquet") if p.name != EMPTY_FILE)
 
 
-_ledger_file_rows: dict[tuple, list[dict] | None] = {}
-
-
-def _ledger_rows(path: Path) -> list[dict] | None:
-    """The rows of one ledger entry file, None when it cannot be read. Read once per process
-    while the file stays the same (inode, size, modification time: lake files are replaced
-    whole, never edited in place): a run looks at every entry several times (disk space,
-    each source's repair), and a lake holds thousands."""
+def _read_ledger_rows(path: Path) -> list[dict] | None:
+    """The rows of one ledger entry file; None when it cannot be read."""
     try:
-        stat = path.stat()
+        return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
+    except (OSError, pa.ArrowException):
+        return None
+
+
+_ledger_rows = PerFile(_read_ledger_rows)  # a lake holds thousands; a run reads each often
+
+
+def _readable_entry(path: Path) -> list[dict] | None:
+    """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
+    try:
+        return _ledger_rows(path)
     except OSError:
         return None
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _ledger_file_rows:
-        try:
-            _ledger_file_rows[key] = pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
-        except (OSError, pa.ArrowException):
-            _ledger_file_rows[key] = None
-    rows = _ledger_file_rows[key]
-    return None if rows is None else [dict(row) for row in rows]
 
 
 def _entry(path: Path) -> dict:
-    rows = _ledger_rows(path)
+    rows = _readable_entry(path)
     if rows is None:
         raise OSError(f"unreadable ledger entry: {path}")
-    return rows[0]
+    return dict(rows[0])  # a copy: the remembered rows stay as read
 
 
 def _damaged_files(lake: Lake, entry: dict) -> list[tuple[str, str]]:
@@ -234,7 +232,7 @@ def repair_lake(
     for orphan in orphaned_temporaries(settings.lake) + orphaned_temporaries(settings.archive):
         orphan.unlink(missing_ok=True)
         say(f"removed {orphan.relative_to(settings.home)}: left by a write that was killed")
-    unreadable = [p for p in _ledger_files(lake) if _ledger_rows(p) is None]
+    unreadable = [p for p in _ledger_files(lake) if _readable_entry(p) is None]
     for path in unreadable:
         relative = path.relative_to(lake.root).as_posix()
         receipt = read_receipt(settings.archive, path.stem)
@@ -269,7 +267,9 @@ def lake_damage(settings: Settings) -> list[str]:
     """The lake files that are not as recorded (nothing is changed): what a run would repair."""
     lake = Lake(settings.lake)
     found = [
-        p.relative_to(lake.root).as_posix() for p in _ledger_files(lake) if _ledger_rows(p) is None
+        p.relative_to(lake.root).as_posix()
+        for p in _ledger_files(lake)
+        if _readable_entry(p) is None
     ]
     for entry in readable_entries(lake):
         found += [relative for relative, _ in _damaged_files(lake, entry)]
