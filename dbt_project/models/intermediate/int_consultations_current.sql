@@ -14,10 +14,11 @@
 ) }}
 
 with consultations as (
-    select * from {{ ref('stg_consultations') }}
+    select staged.* from {{ ref('stg_consultations') }} as staged
     {%- if is_incremental() %}
-        where consultation_id in (
-            select consultation_id from {{ consultations_state('changed') }}
+        where staged.consultation_id in (
+            select changed.consultation_id
+            from {{ consultations_state('changed') }} as changed
         )
     {%- endif %}
 ),
