@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 from pipelines.ingest.contract import all_contracts, load_contract
 from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake, sha256_of
+from pipelines.settings import Settings
 from tests.conftest import copy_sample, xlsx_bytes
 
 IBASHO = load_contract("ibasho_survey")
@@ -86,3 +87,43 @@ def test_a_file_too_large_to_read_is_archived_unread_and_rejected_with_a_reason(
     assert Lake(home.lake).ledger().loc[0, "status"] == "rejected"
     report = validate_file(huge)
     assert report.result.status == "rejected" and report.contract.key == "ibasho_survey"
+
+
+def test_reading_the_next_batch_while_one_is_checked_changes_nothing(home, tmp_path, monkeypatch):
+    """Ingestion reads a batch (on the worker pool) while it checks and writes the one before:
+    the outcomes, their order and the ledger are those of taking in one batch at a time."""
+    from pipelines.ingest import intake, parallel_read
+
+    names = [
+        "2022_Chuo_ibasho.csv",
+        "2022_Nishi_ibasho.csv",  # quarantined rows
+        "R6_西成区_居場所活動調査_修正版.csv",  # rejected: its rows say another ward
+        "令和6年度_北区_居場所.csv",  # a warning of its suite
+        "2023_Kita_ibasho.csv",
+        "FY2022_Hirano-ku_places.xlsx",
+    ]
+    monkeypatch.setattr(intake, "BATCH_FILES", 2)  # three batches
+    monkeypatch.setattr(parallel_read, "PARALLEL_BYTES", 0)  # each read by the pool
+
+    def take_in(settings, read_ahead: int):
+        monkeypatch.setattr(intake, "READ_AHEAD", read_ahead)
+        for name in names:
+            copy_sample(settings, "ibasho_survey", name)
+        copy_sample(settings, "ibasho_survey", names[0], "2022_Chuo_再送.csv")  # a duplicate
+        Lake(settings.lake).initialize(all_contracts())
+        outcomes = ingest_source(settings, IBASHO)
+        ledger = Lake(settings.lake).ledger()
+        rows = {p.name: pq.read_table(p) for p in (settings.lake / "ibasho_survey").iterdir()}
+        # when and where it was received, and its check results' files (they name the run)
+        ledger = ledger.drop(columns=["received_at", "archive_path", "lake_files"])
+        return outcomes, ledger.sort_values("entry_id").reset_index(drop=True), rows
+
+    ahead, ahead_ledger, ahead_rows = take_in(home, read_ahead=1)
+    one_by_one, ledger, rows = take_in(Settings(tmp_path / "one_by_one").ensure(), read_ahead=0)
+    assert ahead == one_by_one
+    assert [o.status for o in ahead].count("rejected") == 1
+    assert [o.status for o in ahead].count("duplicate") == 1
+    assert [o.file_name for o in ahead] == sorted([*names, "2022_Chuo_再送.csv"])
+    assert ahead_ledger.equals(ledger)
+    assert ahead_rows.keys() == rows.keys()
+    assert all(ahead_rows[name].equals(table) for name, table in rows.items())

@@ -22,7 +22,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
-from pipelines.ingest.parallel_read import read_files
+from pipelines.ingest.parallel_read import start_reading
 from pipelines.ingest.per_file import PerFile
 from pipelines.ingest.reader import (
     ReadResult,
@@ -100,9 +100,11 @@ def ingest_source(
     """Take in every new file in ``landing/<source>/``; return what happened to each.
 
     Each file's rows are checked with its source's suite once, here: a failed ``error``
-    expectation holds that file back (status ``held``), and nothing else. Files are read one
-    by one and checked in batches (one great-expectations run per batch, each file's findings
-    its own); each file is then written and entered in the ledger in the order it landed.
+    expectation holds that file back (status ``held``), and nothing else. Files are read in
+    batches (a sizeable one on every core) and checked a batch at a time (one
+    great-expectations run per batch, each file's findings its own); each file is then written
+    and entered in the ledger in the order it landed. The next batch is being read while one
+    is checked and written.
     """
     run_id = run_id or f"intake-{utc_now():%Y%m%dT%H%M%S%fZ}"
     lake = Lake(settings.lake)
@@ -115,15 +117,23 @@ def ingest_source(
     known = set(ledger.loc[ledger["source"] == contract.key, "sha256"])
     outcomes: list[Outcome] = []
     batch: list[Received] = []
+    being_read: list[Callable[[], list[Outcome]]] = []  # batches begun, oldest first
 
-    def take_in_batch() -> None:
-        for outcome in derive_entries(lake, contract, batch, run_id):
+    def finish_oldest() -> None:
+        for outcome in being_read.pop(0)():
             outcomes.append(outcome)
             say(
                 f"{contract.key} [{len(outcomes)}/{len(pending)}] {outcome.file_name}: "
                 f"{describe(outcome)}"
             )
+
+    def take_in_batch() -> None:
+        # This batch's files start being read; then the one before is checked and written
+        # (READ_AHEAD batches in memory at most), in the order the files landed.
+        being_read.append(begin_entries(lake, contract, list(batch), run_id))
         batch.clear()
+        if len(being_read) > READ_AHEAD:
+            finish_oldest()
 
     for path, sha in pending:
         rel = path.relative_to(settings.landing).as_posix()
@@ -136,11 +146,14 @@ def ingest_source(
             take_in_batch()
     if batch:
         take_in_batch()
+    while being_read:
+        finish_oldest()
     return outcomes
 
 
 BATCH_BYTES = 16 * 2**20  # new files of a source are checked together up to this size …
 BATCH_FILES = 25  # … and this many (their progress lines come when their batch is done)
+READ_AHEAD = 1  # batches being read while the one before is checked and written
 
 
 def _batch_full(batch: list[Received]) -> bool:
@@ -259,22 +272,50 @@ def derive_entries(
     """:func:`derive_entry` for several received files of one source, in order: all are read,
     their rows checked together (:func:`check_submissions`: the same findings as one by one),
     then each is written and entered in the ledger."""
-    derived = _read_all(lake, contract, batch, run_id)
-    unchecked = [d for d in derived if d is not None and d.check is None]  # loaded, in memory
-    checks = check_submissions(
-        contract.key,
-        [
-            SubmissionRows(d.result.rows, d.received.receipt.sha256, d.received.receipt.file_name)
-            for d in unchecked
-        ],
-        run_id,
-    )
-    for d, check in zip(unchecked, checks, strict=True):
-        d.check = check
-    return [
-        _record_duplicate(lake, contract, received) if d is None else _record(lake, contract, d)
-        for received, d in zip(batch, derived, strict=True)
+    return begin_entries(lake, contract, batch, run_id)()
+
+
+def begin_entries(
+    lake: Lake, contract: Contract, batch: list[Received], run_id: str
+) -> Callable[[], list[Outcome]]:
+    """:func:`derive_entries` in two steps: reading the batch's files begins now (on the worker
+    pool, when it pays); the function returned finishes it (reads what is left, checks, writes,
+    enters in the ledger) and gives the outcomes. Between the two, another batch can be
+    checked and written while this one is read."""
+    in_memory = [
+        (n, r.original, r.receipt.file_name)
+        for n, r in enumerate(batch)
+        if not r.seen_before and isinstance(r.original, bytes)
     ]
+    for _ in in_memory:
+        pause_point("ingest.reading")
+    reading = start_reading([(data, name) for _, data, name in in_memory], contract)
+
+    def finish() -> list[Outcome]:
+        derived: list[_Derived | None] = [None] * len(batch)
+        for (n, _, _), result in zip(in_memory, reading(), strict=True):
+            status_known = None if result.status == "loaded" else NOT_CHECKED
+            derived[n] = _Derived(batch[n], result, status_known)
+        _read_from_disk_in_turn(lake, contract, batch, derived, run_id)
+        unchecked = [d for d in derived if d is not None and d.check is None]  # loaded
+        checks = check_submissions(
+            contract.key,
+            [
+                SubmissionRows(
+                    d.result.rows, d.received.receipt.sha256, d.received.receipt.file_name
+                )
+                for d in unchecked
+            ],
+            run_id,
+        )
+        for d, check in zip(unchecked, checks, strict=True):
+            d.check = check
+        return [
+            _record_duplicate(lake, contract, received) if d is None else _record(lake, contract, d)
+            for received, d in zip(batch, derived, strict=True)
+        ]
+
+    return finish
 
 
 def _entry(contract: Contract, receipt: Receipt) -> dict:
@@ -307,23 +348,15 @@ def _record_duplicate(lake: Lake, contract: Contract, received: Received) -> Out
     return Outcome(contract.key, receipt.file_name, receipt.sha256, "duplicate")
 
 
-def _read_all(
-    lake: Lake, contract: Contract, batch: list[Received], run_id: str
-) -> list[_Derived | None]:
-    """Read each file not seen before: from its bytes (the reader rejects any file type it
-    cannot read, with the same message as validate; sizeable batches on every core), or from
-    disk in slices, checked and written as they pass. None for a duplicate."""
-    derived: list[_Derived | None] = [None] * len(batch)
-    in_memory = [
-        (n, r.original, r.receipt.file_name)
-        for n, r in enumerate(batch)
-        if not r.seen_before and isinstance(r.original, bytes)
-    ]
-    for _ in in_memory:
-        pause_point("ingest.reading")
-    results = read_files([(data, name) for _, data, name in in_memory], contract)
-    for (n, _, _), result in zip(in_memory, results, strict=True):
-        derived[n] = _Derived(batch[n], result, None if result.status == "loaded" else NOT_CHECKED)
+def _read_from_disk_in_turn(
+    lake: Lake,
+    contract: Contract,
+    batch: list[Received],
+    derived: list[_Derived | None],
+    run_id: str,
+) -> None:
+    """Each file of the batch too large to read whole: read from disk in slices, checked and
+    written as they pass (the slices' rows are already in the lake when this returns)."""
     for n, received in enumerate(batch):
         if not received.seen_before and isinstance(received.original, Path):
             pause_point("ingest.reading")
@@ -332,7 +365,6 @@ def _read_all(
                 lake, contract, received.original, receipt.file_name, receipt.sha256, run_id
             )
             derived[n] = _Derived(received, result, check, rows_file)
-    return derived
 
 
 def _record(lake: Lake, contract: Contract, derived: _Derived) -> Outcome:

@@ -8,6 +8,10 @@ starting the pool costs more than they do. The pool is started once per process 
 process with threads). Workers receive a file's bytes and return what the reader made of it:
 personal-data columns are dropped there, on read, as here. If the pool breaks (a worker was
 killed), the batch is read here instead.
+
+Reading can begin before its results are needed (:func:`start_reading`): ingestion starts
+reading a source's next batch, then checks and writes the batch before it while the workers
+read, so the cores are not idle while great-expectations runs or Parquet is written.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -31,14 +36,34 @@ def workers() -> int:
 
 def read_files(files: list[tuple[bytes, str]], contract: Contract) -> list[ReadResult]:
     """``read_submission`` for each (bytes, file name), in order; in parallel when it pays."""
-    if len(files) < 2 or workers() < 2 or sum(len(data) for data, _ in files) < PARALLEL_BYTES:
+    return start_reading(files, contract)()
+
+
+def start_reading(
+    files: list[tuple[bytes, str]], contract: Contract
+) -> Callable[[], list[ReadResult]]:
+    """Begin reading ``files``; the function returned gives what :func:`read_files` gives,
+    waiting for the workers (or, for a batch too small to pay for them, reading it then)."""
+
+    def here() -> list[ReadResult]:
         return [read_submission(data, name, contract) for data, name in files]
+
+    if len(files) < 2 or workers() < 2 or sum(len(data) for data, _ in files) < PARALLEL_BYTES:
+        return here
     try:
         jobs = [_reader_pool().submit(read_submission, d, n, contract) for d, n in files]
-        return [job.result() for job in jobs]
-    except (BrokenProcessPool, OSError):  # a worker killed, or none could start
+    except (BrokenProcessPool, OSError):  # none could start
         _shut_down()
-        return [read_submission(data, name, contract) for data, name in files]
+        return here
+
+    def results() -> list[ReadResult]:
+        try:
+            return [job.result() for job in jobs]
+        except (BrokenProcessPool, OSError):  # a worker killed
+            _shut_down()
+            return here()
+
+    return results
 
 
 def _reader_pool() -> Executor:
