@@ -38,6 +38,10 @@ def nfkc_text(values: pd.Series) -> pd.Series:
     """
     if len(values) == 0:
         return values.astype(object)
+    if is_arrow_text(values):  # a CSV's cells: Arrow from the split to here
+        arr = pc.utf8_trim_whitespace(pc.utf8_normalize(arrow_of(values), "NFKC"))
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=values.index, copy=False)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         arr = pa.array(values.to_numpy(dtype=object), pa.string(), from_pandas=True)
         arr = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, "NFKC"))
@@ -45,6 +49,19 @@ def nfkc_text(values: pd.Series) -> pd.Series:
         out[pd.isna(out) | (out == "")] = None
         return pd.Series(out, index=values.index, dtype=object)
     return map_distinct(values, _nfkc_scalar)
+
+
+def is_arrow_text(values: pd.Series) -> bool:
+    """Whether a column is text held by Arrow (a CSV's cells), rather than Python objects."""
+    dtype = values.dtype
+    return isinstance(dtype, pd.ArrowDtype) and (
+        pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    )
+
+
+def arrow_of(values: pd.Series) -> pa.ChunkedArray:
+    """The Arrow array behind an Arrow-backed column (no copy)."""
+    return pa.chunked_array(values.array.__arrow_array__())
 
 
 def trimmed_text(values: pd.Series) -> pd.Series:
@@ -85,20 +102,20 @@ def map_distinct(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
     """Apply ``func`` once per distinct value and broadcast the results back to every row."""
     if len(values) == 0:
         return pd.Series([], index=values.index, dtype=object)
-    # Text alone (every CSV cell) needs no tagging: 1 and "1" can only meet in a workbook.
-    mixed = values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in (
-        "string",
-        "empty",
+    # Values of one kind (every CSV cell is text; parsed dates are dates) need no tagging:
+    # 1 and "1", or True and 1, can only meet in a column of mixed kinds (a workbook's).
+    mixed = values.dtype == object and pd.api.types.infer_dtype(values, skipna=True).startswith(
+        "mixed"
     )
     keys = values.map(_hashable) if mixed else values
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
     mapped = np.empty(len(uniques) + 1, dtype=object)
-    originals = values.to_numpy(dtype=object)
     # factorize numbers the distinct values in order of appearance: each one's first row.
     seen, first_rows = np.unique(codes, return_index=True)
-    for code, row in zip(seen.tolist(), first_rows.tolist(), strict=True):
+    originals = values.iloc[first_rows].to_numpy(dtype=object)  # as sent, not as keyed
+    for code, original in zip(seen.tolist(), originals, strict=True):
         if code >= 0:
-            mapped[code] = func(originals[row])
+            mapped[code] = func(original)
     mapped[-1] = func(None)
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from pipelines.ingest import normalize as nz
 from pipelines.ingest.contract import Column, Contract
@@ -300,7 +301,11 @@ def _read_part(
         clean[contract.fiscal_year_column] = result.fiscal_year
     if contract.fiscal_year_from_date:
         dates = clean[contract.fiscal_year_from_date]
-        clean["fiscal_year"] = dates.map(nz.fiscal_year_of).astype("int64") if len(dates) else []
+        clean["fiscal_year"] = (
+            nz.map_distinct(dates, lambda day: day and nz.fiscal_year_of(day)).astype("int64")
+            if len(dates)
+            else []
+        )
         if len(dates):
             low, high = min(dates), max(dates)
             result.period_start = min(low, result.period_start or low)
@@ -370,10 +375,15 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
     """
     if text.shape[1] == 0:
         return pd.Series(True, index=text.index)
-    cells = text.to_numpy(dtype=object)
-    present = ~pd.isna(cells)
-    blank = ~present.any(axis=1)
-    first = cells[np.arange(len(cells)), present.argmax(axis=1)]  # each row's first cell
+    if all(nz.is_arrow_text(text[c]) for c in text.columns):  # a CSV's: first cells in Arrow
+        first_cells = pc.coalesce(*(nz.arrow_of(text[c]) for c in text.columns))
+        blank = pc.is_null(first_cells).to_numpy(zero_copy_only=False)
+        first = first_cells.fill_null("").to_numpy(zero_copy_only=False)
+    else:
+        cells = text.to_numpy(dtype=object)
+        present = ~pd.isna(cells)
+        blank = ~present.any(axis=1)
+        first = cells[np.arange(len(cells)), present.argmax(axis=1)]  # each row's first cell
     first_text = pd.Series(first, index=text.index, dtype=object).where(~blank, "").astype(str)
     # Every totals label has 計: only such cells are stripped of spaces and compared.
     maybe = first_text.str.contains(SKIP_TOTALS_MARK, regex=False).astype(bool)
@@ -423,7 +433,7 @@ def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd
         else:
             values = pd.Series(parsed, index=index, dtype=object)
     if column.required:
-        rule[pd.isna(values.to_numpy()) & pd.isna(rule)] = "required_missing"
+        rule[values.isna().to_numpy() & pd.isna(rule)] = "required_missing"
     return values, pd.Series(rule, index=index, dtype=object)
 
 
@@ -447,7 +457,7 @@ def _issues(
             "row_number": rows[mask].astype("int64"),
             "column": column.name,
             "header": str(file_header),
-            "value": raw[mask].map(_display),
+            "value": raw[mask].astype(object).map(_display),
             "rule": rule[mask],
         }
     )
@@ -458,7 +468,7 @@ def _issues(
 
 
 def _display(value: Any) -> str | None:
-    if value is None:
+    if value is None or value is pd.NA:  # pd.NA: a blank cell of a CSV (Arrow)
         return None
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from pipelines.ingest.messages import file_message
 
@@ -128,8 +130,16 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
 
 def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
     """The rows below the header as a frame of text cells (blanks None), and the header,
-    widened with blank names when a row has more cells than it."""
+    widened with blank names when a row has more cells than it.
+
+    Split by Arrow's CSV reader into Arrow string columns (the reader's steps after this stay
+    in Arrow where they can); a body it does not take as it is (a row with more or fewer cells
+    than the header, a blank line between rows) is split by pandas as before, with the same
+    cells and rows."""
     width = len(header)
+    body = _arrow_csv_body(body_text, width)
+    if body is not None:
+        return header, body
     try:
         body = pd.read_csv(
             io.StringIO(body_text),
@@ -151,6 +161,31 @@ def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFram
         body = pd.DataFrame(columns=range(width), dtype=object)
     body = body.astype(object)
     return header, body.where(body.notna() & body.ne(""), None)
+
+
+def _arrow_csv_body(body_text: str, width: int) -> pd.DataFrame | None:
+    """The body as Arrow string columns 0..width-1 (blanks null); None when Arrow's reader
+    would not keep every line as one row of ``width`` cells."""
+    if not body_text.strip():
+        return None
+    names = [str(n) for n in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(body_text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    return pd.DataFrame(
+        {n: pd.arrays.ArrowExtensionArray(table.column(n)) for n in range(width)}, copy=False
+    )
 
 
 # -- a large CSV, in slices -----------------------------------------------------------------
