@@ -49,7 +49,9 @@ class CellTable:
     """The cells below the header row, each as text (CSV) or as Excel gave it (.xlsx)."""
 
     header: list[Any]
-    body: pd.DataFrame  # object columns 0..n-1, one row per line below the header
+    # columns 0..n-1, one row per line below the header: a CSV's as Arrow strings (blanks
+    # null), a workbook's as the objects Excel gave (text, numbers, dates; blanks None)
+    body: pd.DataFrame
     first_row_number: int  # the file's row number (1-based, as Excel shows it) of body row 0
     encoding: str
     sheet: str | None = None
