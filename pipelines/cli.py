@@ -43,7 +43,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.workspace import prepare
 
     show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
-    settings = prepare(_settings())
+    # A dbt parse (a new home, changed models) runs while Dagster is imported.
+    settings = prepare(_settings(), manifest_in_background=True)
     print(f"Running the warehouse job for {settings.home} ...")
     summary = run_pipeline(settings, force=args.force, full_refresh=args.full_refresh)
     print(format_summary(summary, settings))

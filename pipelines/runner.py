@@ -28,9 +28,10 @@ def run_pipeline(settings: Settings, force: bool = False, full_refresh: bool = F
     started at all, unless ``force`` or ``full_refresh`` (incremental models rebuilt whole): a
     night without submissions costs a second.
     """
-    from pipelines.workspace import reason_to_run
+    from pipelines.workspace import manifest_ready, reason_to_run
 
     if not (force or full_refresh) and reason_to_run(settings) is None:
+        manifest_ready(settings)  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
     from pipelines.defs.automation import WAREHOUSE_JOB
 

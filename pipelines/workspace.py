@@ -140,6 +140,17 @@ def run_dbt(
     target_path: Path | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
 ) -> subprocess.CompletedProcess:
+    command, env = _dbt_command(settings, args, quiet, target_path, project_dir)
+    return subprocess.run(command, env=env, capture_output=capture, text=True, check=False)
+
+
+def _dbt_command(
+    settings: Settings,
+    args: list[str],
+    quiet: bool = True,
+    target_path: Path | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, **settings.dbt_env()}
     command = [
         dbt_executable(),
@@ -153,20 +164,42 @@ def run_dbt(
     ]
     if quiet:
         command.insert(1, "--quiet")
-    return subprocess.run(command, env=env, capture_output=capture, text=True, check=False)
+    return command, env
 
 
-def prepare_manifest(settings: Settings) -> Path:
-    """Parse the dbt project once per change of its files (dbt parse costs about 4 s)."""
+# dbt parses begun in the background by this process (target folder → process, fingerprint)
+_parsing: dict[Path, tuple[subprocess.Popen, str]] = {}
+
+
+def prepare_manifest(settings: Settings, background: bool = False) -> Path:
+    """Parse the dbt project once per change of its files (dbt parse costs 4–8 s). With
+    ``background``, a parse that is needed only begins: :func:`manifest_ready` waits for it
+    (`welfare run` imports Dagster meanwhile, on the other core)."""
     manifest = settings.dbt_target_dir / "manifest.json"
     stamp = settings.dbt_target_dir / "manifest.fingerprint"
     fingerprint = f"{settings.engine.dbt_target}:{_dbt_fingerprint()}"  # parsed for a target
+    if settings.dbt_target_dir in _parsing:
+        return manifest if background else manifest_ready(settings)
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
-    result = run_dbt(settings, ["parse"])
-    if result.returncode != 0 or not manifest.exists():
-        raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
-    stamp.write_text(fingerprint)
+    command, env = _dbt_command(settings, ["parse"])
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _parsing[settings.dbt_target_dir] = (process, fingerprint)
+    return manifest if background else manifest_ready(settings)
+
+
+def manifest_ready(settings: Settings) -> Path:
+    """The dbt manifest, once a parse this process began in the background has finished."""
+    manifest = settings.dbt_target_dir / "manifest.json"
+    started = _parsing.pop(settings.dbt_target_dir, None)
+    if started is not None:
+        process, fingerprint = started
+        stdout, stderr = process.communicate()
+        if process.returncode != 0 or not manifest.exists():
+            raise RuntimeError(f"dbt parse failed:\n{stdout}\n{stderr}")
+        (settings.dbt_target_dir / "manifest.fingerprint").write_text(fingerprint)
     return manifest
 
 
@@ -190,15 +223,17 @@ def initialize_tables(lake: Lake) -> None:
     )
 
 
-def prepare(settings: Settings) -> Settings:
-    """Everything a WELFARE_HOME needs before the pipeline can run; safe to repeat."""
+def prepare(settings: Settings, manifest_in_background: bool = False) -> Settings:
+    """Everything a WELFARE_HOME needs before the pipeline can run; safe to repeat. With
+    ``manifest_in_background``, a dbt parse that is needed is left running (see
+    :func:`prepare_manifest`)."""
     from pipelines.warehouse.engine import ensure_installed
 
     ensure_installed(settings)
     settings.ensure()
     write_dagster_yaml(settings)
     initialize_lake(settings)
-    prepare_manifest(settings)
+    prepare_manifest(settings, background=manifest_in_background)
     return settings
 
 

@@ -40,3 +40,21 @@ def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
     assert config["telemetry"]["enabled"] is False
     assert config["concurrency"]["pools"]["default_limit"] == 1
     assert str(home.home) in config["storage"]["sqlite"]["base_dir"]
+
+
+def test_a_parse_begun_in_the_background_is_waited_for_before_the_definitions(home):
+    """`welfare run` in a new home leaves `dbt parse` running while it imports Dagster; the
+    definitions wait for that parse, and the next run finds the manifest parsed."""
+    from pipelines.defs.build import build_definitions
+    from pipelines.workspace import prepare
+
+    stamp = home.dbt_target_dir / "manifest.fingerprint"
+    prepare(home, manifest_in_background=True)
+    assert not stamp.exists()  # written only once the parse has finished
+    defs = build_definitions(home)
+    assert defs.resolve_job_def("warehouse_job") is not None
+    fingerprint = stamp.read_text()
+    manifest = (home.dbt_target_dir / "manifest.json").stat().st_mtime_ns
+    prepare(home, manifest_in_background=True)  # nothing to parse: nothing begins
+    assert stamp.read_text() == fingerprint
+    assert (home.dbt_target_dir / "manifest.json").stat().st_mtime_ns == manifest

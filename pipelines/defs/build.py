@@ -21,6 +21,9 @@ class ManifestMissing(RuntimeError):
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    from pipelines.workspace import manifest_ready
+
+    manifest_ready(settings)  # a parse `welfare run` began in the background
     project = dbt_project_for(settings)
     if not project.manifest_path.exists():
         raise ManifestMissing(
