@@ -166,7 +166,9 @@ def _build_sample_run(settings: Settings):
     from pipelines.runner import run_pipeline
     from pipelines.workspace import load_sample, prepare
 
-    settings = prepare(settings)
+    # As `welfare run` does: the dbt parse runs while Dagster is imported, and the run's
+    # definitions wait for it.
+    settings = prepare(settings, manifest_in_background=True)
     load_sample(settings)
     summary = run_pipeline(settings)
     return settings, summary

@@ -42,19 +42,19 @@ def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
     assert str(home.home) in config["storage"]["sqlite"]["base_dir"]
 
 
-def test_a_parse_begun_in_the_background_is_waited_for_before_the_definitions(home):
-    """`welfare run` in a new home leaves `dbt parse` running while it imports Dagster; the
-    definitions wait for that parse, and the next run finds the manifest parsed."""
-    from pipelines.defs.build import build_definitions
-    from pipelines.workspace import prepare
+def test_the_sample_run_parsed_in_the_background_and_a_parsed_home_parses_nothing(
+    sample_run, new_home
+):
+    """`welfare run` in a new home leaves `dbt parse` running while it imports Dagster (the
+    shared sample run is built so); the definitions wait for that parse, which leaves its
+    fingerprint for the next run, and a home parsed already begins no parse."""
+    from pipelines.workspace import _dbt_fingerprint, _parsing, prepare
 
-    stamp = home.dbt_target_dir / "manifest.fingerprint"
-    prepare(home, manifest_in_background=True)
-    assert not stamp.exists()  # written only once the parse has finished
-    defs = build_definitions(home)
-    assert defs.resolve_job_def("warehouse_job") is not None
-    fingerprint = stamp.read_text()
-    manifest = (home.dbt_target_dir / "manifest.json").stat().st_mtime_ns
-    prepare(home, manifest_in_background=True)  # nothing to parse: nothing begins
-    assert stamp.read_text() == fingerprint
-    assert (home.dbt_target_dir / "manifest.json").stat().st_mtime_ns == manifest
+    settings, summary = sample_run
+    assert summary.success and not _parsing
+    stamp = (settings.dbt_target_dir / "manifest.fingerprint").read_text()
+    assert stamp.endswith(_dbt_fingerprint())
+    manifest = new_home.dbt_target_dir / "manifest.json"
+    parsed_at = manifest.stat().st_mtime_ns
+    prepare(new_home, manifest_in_background=True)
+    assert not _parsing and manifest.stat().st_mtime_ns == parsed_at

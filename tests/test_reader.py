@@ -395,3 +395,40 @@ def test_files_read_by_the_worker_pool_give_what_reading_them_here_gives(monkeyp
         assert mine.quarantine.reset_index(drop=True).equals(
             theirs.quarantine.reset_index(drop=True)
         )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '"ab"c,d\n',  # text after a closing quote
+        'ab"c,d\n',  # a quote inside a cell
+        'a,"b\nc"\n',  # a line break inside quotes
+        "a,b\r\nc,d",  # CRLF, no newline at the end
+        "a,b\rc,d\r",  # old Mac line ends
+        '"a""b",c\n',  # a doubled quote
+        " a , b \n",  # spaces kept (NFKC and trimming come later)
+        'a,""\n"",b\n',  # quoted blanks
+        "a,b\n\n,\n",  # a blank line, a row of blanks
+        "NA,null\n#c,d\n",  # no value means "missing" but a blank cell
+    ],
+)
+def test_arrow_splits_a_csv_into_the_cells_pandas_gives(body):
+    """A CSV body is split by Arrow's reader; what it declines goes to pandas as before. Where
+    Arrow takes a body, its cells and rows are pandas' exactly."""
+    from pipelines.ingest.tables import _arrow_csv_body, _pandas_csv_body
+
+    arrow = _arrow_csv_body(body, 2)
+    assert arrow is not None
+    _, pandas_cells = _pandas_csv_body(body, ["x", "y"])
+    cells = arrow.astype(object).where(arrow.notna(), None)
+    assert cells.values.tolist() == pandas_cells.values.tolist()
+
+
+def test_a_body_arrow_declines_is_split_by_pandas():
+    from pipelines.ingest.tables import _arrow_csv_body, _csv_body, _pandas_csv_body
+
+    for ragged in ("a,b,c\nd,e\n", "a\nb,c\n", '"a,b\n'):
+        assert _arrow_csv_body(ragged, 2) is None
+        header, body = _csv_body(ragged, ["x", "y"])
+        pandas_header, pandas_body = _pandas_csv_body(ragged, ["x", "y"])
+        assert header == pandas_header and body.equals(pandas_body)

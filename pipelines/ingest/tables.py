@@ -136,12 +136,18 @@ def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFram
 
     Split by Arrow's CSV reader into Arrow string columns (the reader's steps after this stay
     in Arrow where they can); a body it does not take as it is (a row with more or fewer cells
-    than the header, a blank line between rows) is split by pandas as before, with the same
-    cells and rows."""
-    width = len(header)
-    body = _arrow_csv_body(body_text, width)
+    than the header, an unclosed quote) is split by pandas as before. Both give the same cells
+    and rows (tests/test_reader.py)."""
+    body = _arrow_csv_body(body_text, len(header))
     if body is not None:
         return header, body
+    return _pandas_csv_body(body_text, header)
+
+
+def _pandas_csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
+    """:func:`_csv_body` by pandas' parser (the csv module for rows wider than the header):
+    object cells, blanks None."""
+    width = len(header)
     try:
         body = pd.read_csv(
             io.StringIO(body_text),
