@@ -68,7 +68,8 @@ lint: setup
 # processes (so that both cores stay busy to the end), lint at nice 10. Measured on a clean
 # clone: all at one priority 511 s (contention cost CPU); this split 447-468 s, then 438-449 s
 # once runs got cheaper (579 s once while the machine ran a fixed Python loop at half its
-# usual speed); the other background tests at full priority 494 s (70 s more CPU: the
+# usual speed; on another day the same commit took 438 s, then 469 s: the machine varies by
+# about 10 %), 451 s once CSVs were read in Arrow; the other background tests at full priority 494 s (70 s more CPU: the
 # contention again); a bytecode cache shared by the test processes made it slower (525 s);
 # the benchmark in small with a pipeline run of its own 492 s (it shares the incremental
 # test's run now).
