@@ -294,8 +294,8 @@ def begin_entries(
     def finish() -> list[Outcome]:
         derived: list[_Derived | None] = [None] * len(batch)
         for (n, _, _), result in zip(in_memory, reading(), strict=True):
-            status_known = None if result.status == "loaded" else NOT_CHECKED
-            derived[n] = _Derived(batch[n], result, status_known)
+            check = None if result.status == "loaded" else NOT_CHECKED  # None: to be checked
+            derived[n] = _Derived(batch[n], result, check)
         _read_from_disk_in_turn(lake, contract, batch, derived, run_id)
         unchecked = [d for d in derived if d is not None and d.check is None]  # loaded
         checks = check_submissions(

@@ -302,9 +302,7 @@ def _read_part(
     if contract.fiscal_year_from_date:
         dates = clean[contract.fiscal_year_from_date]
         clean["fiscal_year"] = (
-            nz.map_distinct(dates, lambda day: day and nz.fiscal_year_of(day)).astype("int64")
-            if len(dates)
-            else []
+            nz.map_distinct(dates, _fiscal_year_of).astype("int64") if len(dates) else []
         )
         if len(dates):
             low, high = min(dates), max(dates)
@@ -366,6 +364,10 @@ class SeenKeys:
     @staticmethod
     def hash(text: pd.Series) -> np.ndarray:
         return pd.util.hash_array(text.to_numpy(dtype=object))
+
+
+def _fiscal_year_of(day: dt.date | None) -> int | None:
+    return None if day is None else nz.fiscal_year_of(day)
 
 
 def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
