@@ -376,7 +376,7 @@ def test_files_read_by_the_worker_pool_give_what_reading_them_here_gives(monkeyp
     files = [((folder / name).read_bytes(), name) for name in names]
     contract = load_contract("ibasho_survey")
     here = [read_submission(data, name, contract) for data, name in files]
-    pooled = parallel_read.read_files(files, contract)
+    pooled = parallel_read.start_reading(files, contract)()
     assert [r.status for r in here] == ["loaded", "loaded", "rejected"]
     for mine, theirs in zip(here, pooled, strict=True):
         assert (mine.status, mine.reason, mine.submitter_code, mine.fiscal_year) == (

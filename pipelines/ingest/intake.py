@@ -252,7 +252,7 @@ def derive_entry(
     the same entry, which is how the lake is rebuilt from the archive. ``original`` is the
     file's bytes, or its archived copy when it is too large to be read whole (a large CSV is
     read from there in slices; a file over the limits is rejected unread)."""
-    [outcome] = derive_entries(lake, contract, [Received(receipt, original, seen_before)], run_id)
+    [outcome] = begin_entries(lake, contract, [Received(receipt, original, seen_before)], run_id)()
     return outcome
 
 
@@ -266,22 +266,15 @@ class _Derived:
     rows_file: Path | None = None  # written while read (slices)
 
 
-def derive_entries(
-    lake: Lake, contract: Contract, batch: list[Received], run_id: str
-) -> list[Outcome]:
-    """:func:`derive_entry` for several received files of one source, in order: all are read,
-    their rows checked together (:func:`check_submissions`: the same findings as one by one),
-    then each is written and entered in the ledger."""
-    return begin_entries(lake, contract, batch, run_id)()
-
-
 def begin_entries(
     lake: Lake, contract: Contract, batch: list[Received], run_id: str
 ) -> Callable[[], list[Outcome]]:
-    """:func:`derive_entries` in two steps: reading the batch's files begins now (on the worker
-    pool, when it pays); the function returned finishes it (reads what is left, checks, writes,
-    enters in the ledger) and gives the outcomes. Between the two, another batch can be
-    checked and written while this one is read."""
+    """:func:`derive_entry` for several received files of one source, in two steps: reading
+    them begins now (on the worker pool, when it pays); the function returned finishes (reads
+    what is left, checks their rows together — :func:`check_submissions`, the same findings as
+    one by one — then writes each and enters it in the ledger, in order) and gives the
+    outcomes. Between the two, another batch can be checked and written while this one is
+    read."""
     in_memory = [
         (n, r.original, r.receipt.file_name)
         for n, r in enumerate(batch)

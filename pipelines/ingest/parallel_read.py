@@ -34,16 +34,12 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def read_files(files: list[tuple[bytes, str]], contract: Contract) -> list[ReadResult]:
-    """``read_submission`` for each (bytes, file name), in order; in parallel when it pays."""
-    return start_reading(files, contract)()
-
-
 def start_reading(
     files: list[tuple[bytes, str]], contract: Contract
 ) -> Callable[[], list[ReadResult]]:
-    """Begin reading ``files``; the function returned gives what :func:`read_files` gives,
-    waiting for the workers (or, for a batch too small to pay for them, reading it then)."""
+    """Begin reading ``files`` (bytes, file name); the function returned gives
+    ``read_submission`` of each, in order: from the workers when a batch is sizeable enough to
+    pay for them, else read here when it is called."""
 
     def here() -> list[ReadResult]:
         return [read_submission(data, name, contract) for data, name in files]
