@@ -69,7 +69,8 @@ lint: setup
 # clone: all at one priority 511 s (contention cost CPU); this split 447-468 s, then 438-449 s
 # once runs got cheaper (579 s once while the machine ran a fixed Python loop at half its
 # usual speed; on another day the same commit took 438 s, then 469 s: the machine varies by
-# about 10 %), 451 s once CSVs were read in Arrow; the other background tests at full priority 494 s (70 s more CPU: the
+# about 10 %), 451 s once CSVs were read in Arrow (479 s and 510 s for `make test` in fresh
+# clones of the same code within the next hour: the margin is thin); the other background tests at full priority 494 s (70 s more CPU: the
 # contention again); a bytecode cache shared by the test processes made it slower (525 s);
 # the benchmark in small with a pipeline run of its own 492 s (it shares the incremental
 # test's run now).
