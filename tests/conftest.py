@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
 import pickle
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,26 +82,34 @@ def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
     return buffer.getvalue()
 
 
-def zip_bomb_xlsx(header: list, unzipped_mb: int = 300) -> bytes:
-    """A workbook under 2 MB whose sheet unzips to ``unzipped_mb`` MB of XML (a zip bomb)."""
+def zip_bomb_xlsx(
+    header: list,
+    unzipped_mb: int = 300,
+    part: str = "xl/worksheets/sheet1.xml",
+    also: dict[str, int] | None = None,
+    extra_entries: int = 0,
+) -> bytes:
+    """A small workbook whose ``part`` unzips to ``unzipped_mb`` MB of XML (a zip bomb); with
+    ``also`` more parts of so many MB each, with ``extra_entries`` that many tiny extra
+    parts."""
     import zipfile
 
+    sizes = {part: unzipped_mb, **(also or {})}
     template = zipfile.ZipFile(io.BytesIO(xlsx_bytes({"データ": [header]})))
     bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as target:
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
         for item in template.infolist():
-            if item.filename != "xl/worksheets/sheet1.xml":
+            if item.filename not in sizes:
                 target.writestr(item, template.read(item))
-                continue
-            with target.open(item.filename, "w", force_zip64=True) as sheet:
-                sheet.write(
-                    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
-                    b'main"><sheetData>'
-                )
+        for name, megabytes in sizes.items():
+            with target.open(name, "w", force_zip64=True) as inflated:
+                inflated.write(b'<?xml version="1.0"?><worksheet><sheetData>')
                 row = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 20_000
-                for _ in range(unzipped_mb * 2**20 // len(row)):
-                    sheet.write(row)
-                sheet.write(b"</sheetData></worksheet>")
+                for _ in range(megabytes * 2**20 // len(row)):
+                    inflated.write(row)
+                inflated.write(b"</sheetData></worksheet>")
+        for n in range(extra_entries):
+            target.writestr(f"customXml/item{n}.xml", b"<x/>")
     return bomb.getvalue()
 
 
@@ -109,10 +123,14 @@ MINIMAL_PATH = "/usr/bin:/bin"  # as cron and systemd run it: the environment no
 
 
 def welfare_cli(
-    home: Path, *args: str, timeout: int = 600, env: Mapping[str, str] | None = None
+    home: Path,
+    *args: str,
+    timeout: int = 600,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the real `welfare` console script by its full path, with a minimal PATH (and the
-    environment plus ``env``)."""
+    environment plus ``env``), ``stdin`` as its input."""
     env = {
         **os.environ,
         **(env or {}),
@@ -124,11 +142,58 @@ def welfare_cli(
     return subprocess.run(
         [str(executable), *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_site(settings: Settings, env: Mapping[str, str] | None = None):
+    """The real submission page (`welfare serve`) on a free port of 127.0.0.1 for
+    ``settings``' home: its base URL; stopped (its process group) when done."""
+    port = free_port()
+    log_path = settings.home / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("welfare")), "serve", "--port", str(port)],
+            env={
+                **os.environ,
+                **(env or {}),
+                "WELFARE_HOME": str(settings.home),
+                "PATH": MINIMAL_PATH,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/login", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.3)
+        try:
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # the server is not under test here: stop it
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -105,6 +105,29 @@ FILES: dict[str, tuple[str, str]] = {
         "Sheet '{sheet}' is too large ({size} MB unpacked; the limit is {limit} MB): send "
         "only the template's data.",
     ),
+    "workbook_part_too_large": (
+        "ファイル内の「{part}」が大きすぎます（展開すると{size}MB、上限{limit}MB）。"
+        "Excelで開いて、名前を付けて保存し直してください。",
+        "The part '{part}' of the workbook is too large ({size} MB unpacked; the limit is "
+        "{limit} MB): open the file in Excel and save it again.",
+    ),
+    "workbook_too_large": (
+        "ファイル全体を展開すると大きすぎます（{size}MB、上限{limit}MB）。"
+        "提出様式のデータだけを送ってください。",
+        "The workbook unpacks to too much ({size} MB; the limit is {limit} MB): send only the "
+        "template's data.",
+    ),
+    "workbook_packed_too_tightly": (
+        "ファイル内の「{part}」が異常に圧縮されています（{ratio:,}倍、上限{limit}倍）。"
+        "Excelで作ったファイルではないようです。",
+        "The part '{part}' of the workbook is packed {ratio:,} times tighter than its size (the "
+        "limit is {limit}): this does not look like a file saved by Excel.",
+    ),
+    "workbook_too_many_parts": (
+        "ファイルの構成要素が多すぎます（{limit:,}個まで）。Excelで作ったファイルではないようです。",
+        "The workbook has too many parts (more than {limit:,}): this does not look like a file "
+        "saved by Excel.",
+    ),
     "file_too_large": (
         "ファイルが大きすぎます（{size:,}MB、上限{limit:,}MB）。月ごとなどに分けて送ってください。",
         "The file is too large ({size:,} MB; the limit is {limit:,} MB): send it in parts, "
@@ -157,10 +180,11 @@ def _fill(template: str, **values: Any) -> str:
     return template.format(**values)
 
 
-def row_message(rule: str, column: Any, value: Any) -> str:
+def row_message(rule: str, column: Any, value: Any, header: str | None = None) -> str:
+    """The message for one wrong cell, naming its column as the file heads it (``header``)."""
     ja, en = RULES[rule]
     values = {
-        "column": column.header,
+        "column": header or column.header,
         "value": "" if value is None else value,
         "codes": " / ".join(column.codes) if column.codes else "",
         "range": f"{column.minimum:g}–{column.maximum:g}"
