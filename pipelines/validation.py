@@ -52,28 +52,39 @@ def guess_source(data: bytes, filename: str) -> Contract:
     return best
 
 
-def validate_file(path: Path, source: str | None = None) -> Validation:
+def validate_file(
+    path: Path, source: str | None = None, file_name: str | None = None
+) -> Validation:
+    """What intake would make of the file at ``path``, named ``file_name`` by its sender (the
+    reader takes the fiscal year and ward from the name; default: the path's own name)."""
+    name = file_name or path.name
     size = path.stat().st_size
-    if never_read_whole(path, path.name):
+    if never_read_whole(path, name):
         # Never read whole: its survey is guessed from its first lines.
         with path.open("rb") as handle:
             head = handle.read(2**20)
-        contract = load_contract(source) if source else guess_source(head, path.name)
-        refused = too_large(size, path.name, contract)
+        contract = load_contract(source) if source else guess_source(head, name)
+        refused = too_large(size, name, contract)
         if refused is not None:
             return Validation(path, contract, refused, source is None, NOT_CHECKED)
-        sliced = read_large_csv(path, path.name, contract)
+        sliced = read_large_csv(path, name, contract)
         check = check_submission_in_slices(
-            contract.key, sliced.clean_rows(), "validate", file_name=path.name
+            contract.key,
+            sliced.clean_rows(),
+            "validate",
+            file_name=name,
+            headers=sliced.result.headers,
         )
         if sliced.result.status != "loaded":
             check = NOT_CHECKED
         return Validation(path, contract, sliced.result, source is None, check)
     data = path.read_bytes()
-    contract = load_contract(source) if source else guess_source(data, path.name)
-    result = read_submission(data, path.name, contract)
+    contract = load_contract(source) if source else guess_source(data, name)
+    result = read_submission(data, name, contract)
     check = (
-        check_submission(contract.key, result.rows, "validate", file_name=path.name)
+        check_submission(
+            contract.key, result.rows, "validate", file_name=name, headers=result.headers
+        )
         if result.status == "loaded"
         else NOT_CHECKED
     )

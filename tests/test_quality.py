@@ -92,7 +92,7 @@ def test_files_checked_together_get_what_each_checked_alone_gets():
         places([(400, 9000, 2, 2001), (10, 50, 400, 1900), (5, 20, 1, None)]),  # warnings
         places([(24, 480, 5, 2020)]),  # nothing found
     ]
-    together = validator().validate_each(suite, frames, "test", "source_row")
+    together = validator().validate_each(suite, frames, "test", ("source_row",))
     alone = [validator().validate(suite, [f], "test", ("source_row",)) for f in frames]
     compared = ["expectation", "column_name", "success", "element_count", "unexpected_count"]
     for (results, failing), (expected, expected_failing) in zip(together, alone, strict=True):
@@ -147,9 +147,12 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home
     assert summary.success and summary.published, summary.failed_steps
     assert sorted(summary.files["status"]) == ["duplicate", "held", "held"]
     held = dict(zip(summary.files["file_name"], summary.files["reason"], strict=True))
-    assert "participants_without_sessions" in held["R7_中央区_居場所.csv"]
-    assert "行 rows: 7" in held["R7_中央区_居場所.csv"]  # row 7 of the file: C-9
-    assert "行 rows: 3" in held["R6_北区_居場所_修正.csv"]
+    # In the sender's words: the columns as the file heads them, the rows as Excel numbers
+    # them (row 7 of the file: C-9), the values as written.
+    assert "「延べ参加者数」、「年間開催回数」" in held["R7_中央区_居場所.csv"]
+    assert "participants_without_sessions" not in held["R7_中央区_居場所.csv"]
+    assert "行 rows: 7行目（延べ参加者数 50、年間開催回数 0" in held["R7_中央区_居場所.csv"]
+    assert "行 rows: 3行目（延べ参加者数 35、年間開催回数 0" in held["R6_北区_居場所_修正.csv"]
     [warning] = [w for w in summary.checks_warned if "gx_ibasho_survey" in w]
     assert "1234" in warning and "R7_中央区_居場所.csv" in warning
     # The marts show 北区's earlier file and no 中央区 FY2025; other data untouched, and the
@@ -294,4 +297,4 @@ def test_release_job_in_dagster_records_the_release(published_home):
     assert result.success
     [release] = releases(Lake(settings.lake)).to_dict("records")
     assert release["sha256"] == outcome.sha256 and release["released_by"] == "市社協 田中"
-    assert "participants_without_sessions" in release["findings"]
+    assert "「延べ参加者数」" in release["findings"]

@@ -22,6 +22,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake, sha256_of, utc_now, write_parquet
+from pipelines.ingest.landing import landed_files, sender_of
 from pipelines.ingest.parallel_read import start_reading
 from pipelines.ingest.per_file import PerFile
 from pipelines.ingest.reader import (
@@ -30,7 +31,6 @@ from pipelines.ingest.reader import (
     read_large_csv,
     too_large,
 )
-from pipelines.ingest.senders import sender_of
 from pipelines.operations.pause_points import pause_point
 from pipelines.quality.submission_checks import (
     NOT_CHECKED,
@@ -66,15 +66,6 @@ class Outcome:
 def entry_id_for(source: str, landing_path: str, sha256: str) -> str:
     """One ledger entry per (source, landing file, content): the same file seen again is a no-op."""
     return hashlib.sha256(f"{source}\0{landing_path}\0{sha256}".encode()).hexdigest()[:32]
-
-
-def landed_files(settings: Settings, source: str) -> list[Path]:
-    folder = settings.landing_for(source)
-    if not folder.exists():
-        return []
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$"))
-    )
 
 
 landed_sha256 = PerFile(sha256_of)  # a run asks whether anything is new, then takes it in
@@ -178,7 +169,9 @@ def _read_from_disk(
             yield rows
 
     try:
-        check = check_submission_in_slices(contract.key, written_slices(), run_id, sha, name)
+        check = check_submission_in_slices(
+            contract.key, written_slices(), run_id, sha, name, sliced.result.headers
+        )
     except BaseException:
         writer.abort()
         raise
@@ -222,16 +215,17 @@ def _receive(
         original = path.read_bytes()  # read once: archived and parsed from the same bytes
         sha = hashlib.sha256(original).hexdigest()  # of exactly these bytes, even if it changed
         archived = archive_original(settings.archive, path.suffix, original, sha)
+    note = sender_of(path, sha)
     receipt = Receipt(
         entry_id=entry_id_for(contract.key, rel, sha),
         source=contract.key,
-        file_name=path.name,
+        file_name=(note.file_name if note else None) or path.name,
         landing_path=rel,
         archive_path=archived.relative_to(settings.home).as_posix(),
         sha256=sha,
         received_at=utc_now(),
         file_modified_at=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
-        sent_by=sender_of(path, sha),
+        sent_by=note.sent_by if note else None,
     )
     # Received once: a file read again after a crash keeps the receipt of its first arrival.
     receipt = read_receipt(settings.archive, receipt.entry_id) or receipt
@@ -295,7 +289,10 @@ def begin_entries(
             contract.key,
             [
                 SubmissionRows(
-                    d.result.rows, d.received.receipt.sha256, d.received.receipt.file_name
+                    d.result.rows,
+                    d.received.receipt.sha256,
+                    d.received.receipt.file_name,
+                    d.result.headers,
                 )
                 for d in unchecked
             ],

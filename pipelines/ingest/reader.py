@@ -61,6 +61,9 @@ class ReadResult:
     rows_rejected: int = 0
     warnings: list[str] = field(default_factory=list)
     personal_columns_dropped: list[str] = field(default_factory=list)
+    # Each contract column found, as the file heads it (「延べ参加者数」, 「参加者数（延べ）」):
+    # what messages to the sender name it by.
+    headers: dict[str, str] = field(default_factory=dict)
     encoding: str | None = None
     sheet: str | None = None
 
@@ -218,6 +221,9 @@ def _map_header(table: CellTable, contract: Contract, result: ReadResult) -> _La
             result.personal_columns_dropped.append(nz.header_key(cell))
         elif nz.header_key(cell) or table.body[index].notna().any():
             result.warnings.append(file_message("unknown_header", header=str(cell or "")))
+    result.headers.update(
+        {name: str(table.header[index]).strip() for name, index in positions.items()}
+    )
     missing = [c for c in contract.required if c.name not in positions]
     if missing:
         return file_message("missing_columns", columns="、".join(c.label for c in missing))
@@ -464,7 +470,8 @@ def _issues(
         }
     )
     frame["message"] = [
-        row_message(r, column, v) for r, v in zip(frame["rule"], frame["value"], strict=True)
+        row_message(r, column, v, str(file_header))
+        for r, v in zip(frame["rule"], frame["value"], strict=True)
     ]
     return frame[QUARANTINE_COLUMNS]
 

@@ -8,13 +8,15 @@ and ``welfare validate`` both call :func:`check_submission`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from pipelines.ingest.contract import load_contract
-from pipelines.quality.suites import submission_suite, validator
+from pipelines.quality.suites import Suite, plain_value, submission_suite, validator
 
 ROW_COLUMN = "source_row"  # the file's own row number (as Excel shows it)
 ROWS_SHOWN = 10
@@ -47,18 +49,43 @@ class SubmissionCheck:
 NOT_CHECKED = SubmissionCheck(results=pd.DataFrame())
 
 
-def describe_finding(finding, column_label: str) -> str:
-    """One failed expectation, for the sender: rule, column, values, row numbers."""
-    rows = (finding.rows or "").split(", ") if finding.rows else []
-    shown = ", ".join(rows[:ROWS_SHOWN]) + (
-        f" … (+{len(rows) - ROWS_SHOWN})" if len(rows) > ROWS_SHOWN else ""
-    )
-    parts = [f"列 column: {column_label}"]
-    if finding.examples:
-        parts.append(f"値 values: {finding.examples}")
-    if rows:
-        parts.append(f"行 rows: {shown}")
-    return f"{finding.description} — " + "; ".join(parts)
+BLANK = "空欄"
+
+
+def _written(value: Any) -> str:
+    """A value as the sender reads it: 527, not 527.0; a missing one is 空欄 (blank)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return BLANK
+    return plain_value(value)
+
+
+def describe_finding(
+    description: str,
+    columns: tuple[str, ...],
+    headers: Mapping[str, str],
+    failing: list[tuple],
+    index_columns: tuple[str, ...],
+    judged_value: str | None = None,
+) -> str:
+    """One failed expectation for the sender, in the file's own terms: the rule, the columns
+    as headed in the file, and each row as Excel numbers it with its values as written
+    (``failing``: the ``index_columns`` values of each row that failed; ``judged_value``: a
+    computed column the rule judged, shown after the values it is computed from)."""
+    named = [headers.get(c, c) for c in columns]
+    parts = ["列 column: " + "、".join(f"「{name}」" for name in named)]
+    shown = []
+    for values in failing[:ROWS_SHOWN]:
+        by_column = dict(zip(index_columns, values, strict=True))
+        cells = "、".join(f"{headers.get(c, c)} {_written(by_column.get(c))}" for c in columns)
+        if judged_value is not None and judged_value in by_column:
+            cells += f" → {_written(by_column[judged_value])}"
+        shown.append(f"{_written(by_column[ROW_COLUMN])}行目（{cells}）")
+    if shown:
+        more = len(failing) - ROWS_SHOWN
+        parts.append(
+            "行 rows: " + "、".join(shown) + (f" … ほか{more}行 (+{more})" if more > 0 else "")
+        )
+    return f"{description} — " + "; ".join(parts)
 
 
 def check_submission(
@@ -67,9 +94,11 @@ def check_submission(
     run_id: str,
     submission_id: str | None = None,
     file_name: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> SubmissionCheck:
-    """Validate one file's clean rows with its source's suite (none: nothing to check)."""
-    return check_submission_in_slices(source, [rows], run_id, submission_id, file_name)
+    """Validate one file's clean rows with its source's suite (none: nothing to check).
+    ``headers``: each column as the file heads it, for the findings' wording."""
+    return check_submission_in_slices(source, [rows], run_id, submission_id, file_name, headers)
 
 
 def check_submission_in_slices(
@@ -78,9 +107,11 @@ def check_submission_in_slices(
     run_id: str,
     submission_id: str | None = None,
     file_name: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> SubmissionCheck:
     """The same, on a large file's clean rows slice by slice: every slice is consumed (the
-    caller may write each as it passes), and the findings are the whole file's."""
+    caller may write each as it passes), and the findings are the whole file's. ``headers``
+    is read once the slices are consumed (a sliced read learns them from its first slice)."""
     suite = submission_suite(source)
     if suite is None:
         for _ in slices:
@@ -95,10 +126,10 @@ def check_submission_in_slices(
                 checked += len(rows)
                 yield rows[[*suite.columns, ROW_COLUMN]]
 
-    results, failing = validator().validate(suite, frames(), run_id, index_columns=(ROW_COLUMN,))
+    results, failing = validator().validate(suite, frames(), run_id, _index_columns(suite))
     if not checked:
         return NOT_CHECKED
-    return _conclude(source, results, failing, submission_id, file_name)
+    return _conclude(suite, results, failing, submission_id, file_name, headers)
 
 
 @dataclass(frozen=True)
@@ -108,6 +139,7 @@ class SubmissionRows:
     rows: pd.DataFrame
     submission_id: str | None = None
     file_name: str | None = None
+    headers: Mapping[str, str] | None = None  # each column as the file heads it
 
 
 def check_submissions(
@@ -123,40 +155,56 @@ def check_submissions(
         suite,
         [f.rows[[*suite.columns, ROW_COLUMN]] for f in checked],
         run_id,
-        ROW_COLUMN,
+        _index_columns(suite),
     )
     found = iter(validated)  # in the order of the files with rows
     return [
-        _conclude(source, *next(found), f.submission_id, f.file_name)
+        _conclude(suite, *next(found), f.submission_id, f.file_name, f.headers)
         if not f.rows.empty
         else NOT_CHECKED
         for f in files
     ]
 
 
+def _index_columns(suite: Suite) -> tuple[str, ...]:
+    """What is kept of each row that fails: the file's row number, the values the rules
+    judge, and the computed values they judged."""
+    return (ROW_COLUMN, *suite.judged, *suite.derived)
+
+
 def _conclude(
-    source: str,
+    suite: Suite,
     results: pd.DataFrame,
     failing: list[list[tuple]],
     submission_id: str | None,
     file_name: str | None,
+    headers: Mapping[str, str] | None,
 ) -> SubmissionCheck:
     """The suite's results for one file, for the ledger and its sender."""
     results["submission_id"], results["file_name"] = submission_id, file_name
     results["rows"] = [
-        ", ".join(str(n) for n in sorted(int(row) for (row,) in index)) or None for index in failing
+        ", ".join(plain_value(values[0]) for values in rows) or None for rows in failing
     ]
-    failed = results[~results["success"]]
-    contract = load_contract(source)
-    labels = {c.name: c.label for c in contract.columns}
-
-    findings = list(failed.itertuples())  # once: a file's few findings, a run's many files
-
-    def lines(severity: str) -> tuple[str, ...]:
-        return tuple(
-            describe_finding(r, labels.get(r.column_name, r.column_name))
-            for r in findings
-            if r.severity == severity
+    contract = load_contract(suite.table)
+    named = {c.name: c.header for c in contract.columns} | dict(headers or {})
+    index_columns = _index_columns(suite)
+    lines: dict[str, list[str]] = {"error": [], "warning": []}
+    for expectation, success, rows in zip(
+        suite.expectations, results["success"], failing, strict=True
+    ):
+        if success:
+            continue
+        column = expectation["kwargs"].get("column")
+        lines[expectation["meta"]["severity"]].append(
+            describe_finding(
+                expectation["meta"].get("description", expectation["type"]),
+                suite.judged_columns(expectation),
+                named,
+                rows,
+                index_columns,
+                judged_value=column if column in suite.derived else None,
+            )
         )
-
-    return SubmissionCheck(results=results, errors=lines("error"), warnings=lines("warning"))
+    return SubmissionCheck(
+        results=results, errors=tuple(lines["error"]), warnings=tuple(lines["warning"])
+    )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -64,11 +65,34 @@ class Suite:
     table: str  # the source key, or schema.table of the mart
     columns: tuple[str, ...]
     expectations: tuple[dict[str, Any], ...]
+    # Columns computed for the check (SQL over the suite's columns), and the columns each is
+    # computed from: a finding names those, as the sender wrote them.
     derived: dict[str, str] = field(default_factory=dict)
+    derived_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
     query: str | None = None
     # Mart suites: which columns of a failing row name the submission behind it, e.g.
     # {"source": "ibasho_survey", "fiscal_year": "fiscal_year", "submitter_code": "ward_code"}.
     submission: dict[str, str] = field(default_factory=dict)
+
+    def judged_columns(self, expectation: dict[str, Any]) -> tuple[str, ...]:
+        """The table's own columns an expectation judges (a derived column: what it is
+        computed from)."""
+        kwargs = expectation["kwargs"]
+        columns = [kwargs["column"]] if "column" in kwargs else list(kwargs.get("column_list", []))
+        judged: list[str] = []
+        for column in columns:
+            for name in self.derived_from.get(column, (column,)):
+                if name not in judged:
+                    judged.append(name)
+        return tuple(judged)
+
+    @property
+    def judged(self) -> tuple[str, ...]:
+        """Every column some expectation judges, in the order the expectations name them."""
+        found: list[str] = []
+        for expectation in self.expectations:
+            found += [c for c in self.judged_columns(expectation) if c not in found]
+        return tuple(found)
 
 
 def _parse_suite(path: Path) -> Suite:
@@ -88,7 +112,8 @@ def _parse_suite(path: Path) -> Suite:
         table=raw["target"]["table"],
         columns=tuple(raw["columns"]),
         expectations=tuple(raw["expectations"]),
-        derived=raw.get("derived", {}),
+        derived={name: d["sql"] for name, d in raw.get("derived", {}).items()},
+        derived_from={name: tuple(d["from"]) for name, d in raw.get("derived", {}).items()},
         query=raw.get("query"),
         submission=raw.get("submission", {}),
     )
@@ -229,7 +254,7 @@ class Validator:
     ) -> tuple[pd.DataFrame, list[list[tuple]]]:
         """Validate the chunks of one table (the suite's derived columns added here); one row
         per expectation (audit.dq_results), and for each expectation the ``index_columns``
-        values of the rows that failed it."""
+        values of the rows that failed it (each row once, as the table holds them)."""
         result_format = _result_format(index_columns)
         runner = self._runner(suite, result_format)
         totals = [_Total() for _ in suite.expectations]
@@ -242,19 +267,19 @@ class Validator:
                 total.examples += list(result.result.get("partial_unexpected_list") or [])
                 for index in result.result.get("unexpected_index_list") or []:
                     if isinstance(index, dict) and all(c in index for c in index_columns):
-                        total.index.append(tuple(_plain(index[c]) for c in index_columns))
-        return _results_frame(suite, totals, run_id), [sorted(set(t.index)) for t in totals]
+                        total.index.append(tuple(_python(index[c]) for c in index_columns))
+        return _results_frame(suite, totals, run_id), [_distinct(t.index) for t in totals]
 
     def validate_each(
-        self, suite: Suite, frames: list[pd.DataFrame], run_id: str, index_column: str
+        self, suite: Suite, frames: list[pd.DataFrame], run_id: str, index_columns: tuple[str, ...]
     ) -> list[tuple[pd.DataFrame, list[list[tuple]]]]:
         """:meth:`validate` for each of several tables (one per file), with the same results
         as validating them one by one. A suite whose every expectation judges each row on its
         own (:func:`row_by_row`) runs once over all of them and its findings are split by
         table: great-expectations costs about 70 ms a run however small the table."""
         if not row_by_row(suite):
-            return [self.validate(suite, [frame], run_id, (index_column,)) for frame in frames]
-        columns = (_PART, index_column)
+            return [self.validate(suite, [frame], run_id, index_columns) for frame in frames]
+        columns = (_PART, *index_columns)
         result_format = _result_format(columns)
         combined = with_derived(
             suite,
@@ -276,12 +301,12 @@ class Validator:
                     unexpected_count=len(unexpected),
                     success=not unexpected,
                     examples=[index.get(e["kwargs"]["column"]) for index in unexpected],
-                    index=[(_plain(index[index_column]),) for index in unexpected],
+                    index=[tuple(_python(index[c]) for c in index_columns) for index in unexpected],
                 )
                 for e, unexpected in zip(suite.expectations, per_expectation, strict=True)
             ]
             checked.append(
-                (_results_frame(suite, totals, run_id), [sorted(set(t.index)) for t in totals])
+                (_results_frame(suite, totals, run_id), [_distinct(t.index) for t in totals])
             )
         return checked
 
@@ -359,14 +384,34 @@ def _results_frame(suite: Suite, totals: list[_Total], run_id: str) -> pd.DataFr
                 "success": t.success,
                 "element_count": t.element_count,
                 "unexpected_count": t.unexpected_count,
-                "examples": ", ".join(map(_plain, t.examples[:EXAMPLES])) or None,
+                "examples": ", ".join(map(plain_value, t.examples[:EXAMPLES])) or None,
             }
             for e, t in zip(suite.expectations, totals, strict=True)
         ]
     )
 
 
-def _plain(value: Any) -> str:
+def _python(value: Any) -> Any:
+    """A value as Python holds it (NumPy's scalars become int, float …)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _distinct(index: list[tuple]) -> list[tuple]:
+    """Each row once (by its first index value, e.g. the file's row number), in row order."""
+    first: dict[str, tuple] = {}
+    for values in index:
+        first.setdefault(plain_value(values[0]), values)
+    return sorted(first.values(), key=lambda values: _sort_key(values[0]))
+
+
+def _sort_key(value: Any) -> tuple:
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def plain_value(value: Any) -> str:
     """An example value as people write it (500, not 500.0)."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
