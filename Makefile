@@ -22,7 +22,8 @@ help:
 	@echo "                 Thrift server), every published table compared with DuckDB's"
 	@echo "make spark-cluster - start such a cluster to try WELFARE_ENGINE=spark by hand (make run-spark)"
 	@echo "make benchmark - the whole job on 1M and 10M consultation rows (and one more month, and"
-	@echo "                 nothing new) against a hand-written DuckDB floor; reading one export; extracts"
+	@echo "                 nothing new) against a hand-written DuckDB floor; reading one export; extracts;"
+	@echo "                 zip bombs refused (memory) and the submission page under four large checks"
 
 # Debian packages, installed only when missing: a Japanese font for the report's charts,
 # Chromium for the report's browser test.
@@ -142,6 +143,7 @@ benchmark: setup
 	$(UV) run python tests/benchmarks/bench_job.py $(BENCHMARK_ROWS)
 	$(UV) run python tests/benchmarks/bench_consultations.py
 	$(UV) run python tests/benchmarks/bench_extract.py
+	$(UV) run python tests/benchmarks/bench_web.py
 
 sample: setup
 	$(UV) run python sources/generate_sample.py

@@ -164,9 +164,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pipelines.web.server import serve
+    from pipelines.web.server import NotPrivate, serve
 
-    serve(_settings().ensure(), args.host, args.port, behind_proxy=args.proxy)
+    try:
+        serve(_settings().ensure(), args.host, args.port, behind_proxy=args.proxy)
+    except NotPrivate as error:
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -175,7 +179,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password (10 characters or more): ")
+    first = getpass.getpass("Password (12 characters or more, hard to guess): ")
     if getpass.getpass("Again: ") != first:
         raise ValueError("the two passwords differ")
     return first

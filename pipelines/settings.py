@@ -212,6 +212,7 @@ class WebSettings:
     secret_key_file: Path
     session_minutes: float  # idle time after which a session ends
     secure_cookies: bool  # behind an HTTPS reverse proxy: cookies only over HTTPS
+    check_workers: int | None = None  # processes checking uploads (None: up to 2, the cores)
 
     @classmethod
     def from_env(cls, settings: Settings) -> WebSettings:
@@ -223,4 +224,7 @@ class WebSettings:
             secret_key_file=settings.web_dir / "secret_key",
             session_minutes=float(env.get("WELFARE_WEB_SESSION_MINUTES", "60")),
             secure_cookies=env.get("WELFARE_WEB_SECURE_COOKIES", "0") == "1",
+            check_workers=int(env["WELFARE_WEB_CHECK_WORKERS"])
+            if env.get("WELFARE_WEB_CHECK_WORKERS")
+            else None,
         )

@@ -6,22 +6,14 @@ council sees everyone and releases the held file. Screenshots go to test-artifac
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MINIMAL_PATH, welfare_cli
+from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, serve_site, welfare_cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +25,7 @@ pytestmark = [
 
 KITA, ABENO = "271276", "271195"
 CORRECTED = "令和6年度_北区_居場所_修正版.csv"
-PASSWORDS = {"kita": "kita-password-1", "council": "council-password-1"}
+PASSWORDS = {"kita": "umeda-clerk-spring-2024", "council": "nakanoshima-office-2024"}
 
 
 # What a person dropping a file on the form does, as the browser's events carry it.
@@ -46,22 +38,17 @@ DROP = """([name, bytes]) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def add_account(home: Path, username: str, *options: str) -> None:
-    welfare = Path(sys.executable).with_name("welfare")
-    subprocess.run(
-        [str(welfare), "users", "add", username, "--password-stdin", *options],
-        input=PASSWORDS[username] + "\n",
-        env={**os.environ, "WELFARE_HOME": str(home), "PATH": MINIMAL_PATH},
-        text=True,
-        check=True,
-        capture_output=True,
+    added = welfare_cli(
+        home,
+        "users",
+        "add",
+        username,
+        "--password-stdin",
+        *options,
+        stdin=PASSWORDS[username] + "\n",
     )
+    assert added.returncode == 0, added.stderr
 
 
 def corrected_file(sample_dir: Path, folder: Path) -> Path:
@@ -81,35 +68,8 @@ def server(published_home):
     home = published_home
     add_account(home.home, "kita", "--submitter", KITA, "--name", "北区 担当")
     add_account(home.home, "council", "--submitter", "planning_unit", "--admin")
-    port = free_port()
-    log = (home.home / "serve.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("welfare")), "serve", "--port", str(port)],
-        env={**os.environ, "WELFARE_HOME": str(home.home), "PATH": MINIMAL_PATH},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/login", timeout=2)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, (home.home / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the server did not answer within 60 s"
-            time.sleep(0.3)
-    try:
+    with serve_site(home) as base:
         yield home, base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # the server is not under test here: stop it
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
 
 
 def log_in(page, base: str, username: str) -> None:
@@ -168,6 +128,8 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             assert dropped == upload.name  # dropped on the form, it is the file chosen
             page.click("#check")
             page.wait_for_url(re.compile(r".*/send/[\w-]+$"))
+            assert "確認" in page.locator("h1").inner_text()  # being checked, then checked
+            page.wait_for_selector("#verdict", timeout=60_000)
             assert "確認待ちになります" in page.locator("#verdict").inner_text()
             assert "開催0回なのに延べ参加者がいる" in page.locator(".errors").inner_text()
             assert (
@@ -178,11 +140,32 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             assert "not_in_code_list" in karaoke.inner_text()
             assert no_horizontal_scroll(page)
             page.screenshot(path=str(ARTIFACTS / "web-check-before-sending.png"), full_page=True)
-            page.click("#confirm")
+            page.dblclick("#confirm")  # a double click sends it once
             page.wait_for_url(base + "/submissions")
             assert CORRECTED in page.locator("#waiting").inner_text()
+            assert "送信しました" in page.locator(".flash").first.inner_text()
             landed = list(home.landing.rglob(CORRECTED))
             assert [p.read_bytes() for p in landed] == [upload.read_bytes()]
+
+            # A name of 82 Japanese characters (232 bytes): kept as sent, shortened in landing/.
+            long_name = ("令和5年度_北区_居場所活動調査_地域福祉活動推進委員会提出用_" * 3)[
+                :78
+            ] + ".csv"
+            assert len(long_name) == 82
+            again = (sample_dir / "ibasho_survey" / "2023_Kita_ibasho.csv").read_bytes() + b"\r\n"
+            page.goto(base + "/send")
+            page.set_input_files(
+                'input[name="file"]',
+                files=[{"name": long_name, "mimeType": "text/csv", "buffer": again}],
+            )
+            page.click("#check")
+            page.wait_for_selector("#verdict", timeout=60_000)
+            assert "取り込めます" in page.locator("#verdict").inner_text()
+            page.click("#confirm")
+            page.wait_for_url(base + "/submissions")
+            assert long_name in page.locator("#waiting").inner_text()
+            [placed] = [p for p in home.landing.rglob("*.csv") if p.read_bytes() == again]
+            assert len(placed.name.encode("utf-8")) <= 120
 
             # The nightly run takes it in; the page shows what became of it.
             run = welfare_cli(home.home, "run")
@@ -196,8 +179,11 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             # Held back alone: the file sent before still counts.
             assert "取込済" in row_of(page, "received", "令和6年度_北区_居場所.csv").inner_text()
             page.screenshot(path=str(ARTIFACTS / "web-my-submissions.png"), full_page=True)
+            assert "取込済" in row_of(page, "received", long_name).inner_text()
             row_of(page, "received", CORRECTED).locator("a").first.click()
-            assert "カラオケ教室" in page.locator("#quarantined").inner_text()
+            quarantined = page.locator("#quarantined").inner_text()
+            assert "カラオケ教室" in quarantined
+            assert "空欄" in quarantined and "nan" not in quarantined  # a blank cell, as such
 
             # Another ward's data: neither its pages nor its files, whatever the URL.
             for path, code in (
@@ -212,9 +198,35 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             abeno_file = sample_dir / "ibasho_survey" / "令和6年度_阿倍野区_居場所.csv"
             page.set_input_files('input[name="file"]', str(abeno_file))
             page.click("#check")
-            page.wait_for_url(re.compile(r".*/send/[\w-]+$"))
+            page.wait_for_selector("#verdict", timeout=60_000)
             assert "「阿倍野区」のもの" in page.content()
+            assert "送れません" in page.locator("#verdict").inner_text()
             assert page.locator("#confirm").count() == 0
+
+            # A file over the page's limit is refused before it is sent, in Japanese.
+            page.goto(base + "/send")
+            page.set_input_files(
+                'input[name="file"]',
+                files=[
+                    {"name": "R6_北区.csv", "mimeType": "text/csv", "buffer": b"x" * (25 * 2**20)}
+                ],
+            )
+            assert "大きすぎます" in page.locator("#chosen").inner_text()
+            page.click("#check")
+            assert page.url == base + "/send"  # nothing sent
+            too_large = page.request.post(
+                base + "/send",
+                multipart={
+                    "source": "ibasho_survey",
+                    "csrf_token": page.locator('input[name="csrf_token"]').first.input_value(),
+                    "file": {
+                        "name": "R6_北区.csv",
+                        "mimeType": "text/csv",
+                        "buffer": b"x" * (25 * 2**20),
+                    },
+                },
+            )
+            assert too_large.status == 413 and "大きすぎます" in too_large.text()
 
             # A form post without the CSRF token (a forged one) is refused, in the session.
             forged = page.request.post(

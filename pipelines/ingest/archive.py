@@ -57,7 +57,7 @@ class Receipt:
     sha256: str
     received_at: dt.datetime
     file_modified_at: dt.datetime
-    # Who sent it, when it came through the submission page (pipelines.ingest.senders);
+    # Who sent it, when it came through the submission page (pipelines.ingest.landing);
     # None for a file copied into landing/ by hand. Receipts written before this field: None.
     sent_by: str | None = None
 

@@ -88,6 +88,10 @@ def source_schema(contract: Contract) -> pa.Schema:
     return pa.schema(fields)
 
 
+def sha256_of_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

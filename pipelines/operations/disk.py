@@ -53,8 +53,8 @@ def space_needed(settings: Settings) -> int:
     old ones), the warehouse four times (new version, the swapped-in copy, Parquet, temporary
     files), and the run history's headroom."""
     from pipelines.ingest.contract import SOURCE_KEYS
-    from pipelines.ingest.intake import landed_files
     from pipelines.ingest.lake import Lake
+    from pipelines.ingest.landing import landed_files
     from pipelines.ingest.repair import readable_entries
 
     # Files whose landing path the ledger does not know (no hashing: an estimate; a damaged

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from pipelines.ingest.contract import SOURCE_KEYS
-from pipelines.ingest.intake import landed_files
+from pipelines.ingest.landing import landed_files
 from pipelines.settings import Settings
 
 

@@ -3,28 +3,76 @@
 Flask (sessions in a signed, expiring cookie), Flask-Login (who is logged in; a session holds
 the account's session token, so logging out ends it everywhere), Flask-WTF's CSRFProtect
 (every form post carries a token), Jinja2 templates (autoescaped), argon2-cffi (passwords).
-The routes are in :mod:`pipelines.web.views`; this module only assembles the application.
+The routes are in :mod:`pipelines.web.views`; this module only assembles the application and
+answers every error with the site's own page, in Japanese with English beside it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from pipelines.settings import Settings, WebSettings
 from pipelines.web.accounts import AccountStore
+from pipelines.web.checking import CheckWorkers, check_workers
+from pipelines.web.database import Database
+from pipelines.web.logins import LoginGuard
+from pipelines.web.private import PRIVATE_FILE, open_to_others, private_dir, private_file
 from pipelines.web.sending import MAX_UPLOAD_BYTES
 from pipelines.web.session_user import SessionUser
+from pipelines.web.uploads import UploadStore
 
 FORM_OVERHEAD = 2**20  # the form's other fields and multipart boundaries
+log = logging.getLogger("welfare.web")
+
+# The site's answer to each error a request can meet (the 413's is the upload limit's).
+ERROR_MESSAGES: dict[int, str] = {
+    400: "リクエストを処理できませんでした。ページを開き直して、もう一度操作してください。 / "
+    "The request could not be understood: open the page again and repeat what you did.",
+    403: "このページを見る権限がありません。 / You may not open this page.",
+    404: "ページが見つかりません。 / There is no such page.",
+    405: "この操作はこのページではできません。メニューから開き直してください。 / This action is "
+    "not possible on this page: open it again from the menu.",
+    413: f"ファイルが大きすぎます（{MAX_UPLOAD_BYTES // 2**20} MBまで）。月ごとなどに分けて送って"
+    f"ください。 / The file is too large (at most {MAX_UPLOAD_BYTES // 2**20} MB): send it in "
+    "parts, e.g. one per month.",
+    429: "操作が多すぎます。少し待ってから、もう一度試してください。 / Too many requests: wait a "
+    "moment and try again.",
+    500: "サーバーで問題が起きたため、完了できませんでした。送ったファイルは失われていません。"
+    "しばらくしてからもう一度試し、続くときは市社協に連絡してください。 / Something went wrong on "
+    "the server and this was not completed; nothing you sent is lost. Try again in a while and "
+    "tell the council if it repeats.",
+    503: "ただいま混み合っています。しばらくしてから、もう一度試してください。 / The page is busy: "
+    "try again in a while.",
+}
+CSRF_MESSAGE = (
+    "このフォームは使えなくなりました（ページの有効期限切れ、またはログインし直した後）。"
+    "ページを開き直して、もう一度操作してください。 / This form has expired or was not "
+    "sent from this site: open the page again and repeat what you did."
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the views use: the settings and the page's stores (``app.extensions["welfare"]``)."""
+
+    settings: Settings
+    web: WebSettings
+    db: Database
+    accounts: AccountStore
+    uploads: UploadStore
+    logins: LoginGuard
+    checks: CheckWorkers
 
 
 def secret_key(web: WebSettings) -> str:
@@ -32,17 +80,45 @@ def secret_key(web: WebSettings) -> str:
     if key := os.environ.get("WELFARE_WEB_SECRET_KEY"):
         return key
     path = web.secret_key_file
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
+    if not path.exists() or not path.read_text().strip():
+        private_file(path)
+        with path.open("w") as handle:
             handle.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def private_paths(settings: Settings, web: WebSettings) -> list[Path]:
+    """What must stay the server's alone: the page's folder, the accounts database (and the
+    journal files SQLite keeps beside it), the session key, the uploads waiting."""
+    db = web.accounts_db
+    return [
+        settings.web_dir,
+        db,
+        db.with_name(db.name + "-wal"),
+        db.with_name(db.name + "-shm"),
+        web.secret_key_file,
+        settings.web_dir / "pending",
+    ]
+
+
+def refuse_if_not_private(settings: Settings, web: WebSettings) -> str | None:
+    """One line for the operator when a secret of the page is open to other users."""
+    found = open_to_others(private_paths(settings, web))
+    if not found:
+        return None
+    return (
+        "REFUSED: the submission page's secrets are readable by other users: "
+        + "; ".join(found)
+        + f". Make them private (chmod 700 for folders, {PRIVATE_FILE:o} for files), then "
+        "start `welfare serve` again."
+    )
 
 
 def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     web = web or WebSettings.from_env(settings)
     settings.ensure()
+    private_dir(settings.web_dir)
+    private_dir(settings.web_dir / "pending")
     app = Flask(
         __name__,
         template_folder=str(Path(__file__).with_name("templates")),
@@ -59,8 +135,18 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         SESSION_COOKIE_NAME="welfare_session",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
     )
-    app.extensions["welfare_settings"] = settings
-    app.extensions["welfare_accounts"] = AccountStore(web.accounts_db)
+    db = Database(web.accounts_db)
+    site = Site(
+        settings=settings,
+        web=web,
+        db=db,
+        accounts=AccountStore(db),
+        uploads=UploadStore(db),
+        logins=LoginGuard(db, app.config["SECRET_KEY"]),
+        checks=check_workers(web.check_workers),
+    )
+    app.extensions["welfare"] = site
+    site.checks.warm_up(wait=False)
 
     CSRFProtect(app)
     login = LoginManager(app)
@@ -74,12 +160,12 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     @login.user_loader
     def load_user(session_id: str) -> SessionUser | None:
         username, _, token = session_id.rpartition(":")
-        account = app.extensions["welfare_accounts"].get(username)
+        account = site.accounts.get(username)
         if account is None or not account.active or account.session_token != token:
             return None  # logged out elsewhere, password changed, or account disabled
         return SessionUser(account)
 
-    from pipelines.web.views import pages
+    from pipelines.web.views import pages  # the routes need the app's extensions above
 
     app.register_blueprint(pages)
 
@@ -93,32 +179,40 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         """A text cell: empty where the warehouse has NULL (pandas gives None or NaN)."""
         return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
+    def error_page(code: int, message: str, retry_after: int | None = None):
+        response = app.make_response(
+            (render_template("error.html", code=code, message=message), code)
+        )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
     @app.errorhandler(CSRFError)
     def csrf_failed(error: CSRFError):
-        message = (
-            "このフォームは使えなくなりました（ページの有効期限切れ、またはログインし直した後）。"
-            "ページを開き直して、もう一度操作してください。 / This form has expired or was not "
-            "sent from this site: open the page again and repeat what you did."
-        )
-        return render_template("error.html", code=400, message=message), 400
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(error: RequestEntityTooLarge):
-        limit = MAX_UPLOAD_BYTES // 2**20
-        message = (
-            f"ファイルが大きすぎます（{limit} MBまで）。月ごとなどに分けて送ってください。 / "
-            f"The file is too large (at most {limit} MB): send it in parts, e.g. one per month."
-        )
-        return render_template("error.html", code=413, message=message), 413
+        return error_page(400, CSRF_MESSAGE)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        messages = {
-            403: "このページを見る権限がありません。 / You may not open this page.",
-            404: "ページが見つかりません。 / There is no such page.",
-        }
-        message = messages.get(error.code or 0, error.description or "")
-        return render_template("error.html", code=error.code, message=message), error.code
+        code = error.code or 500
+        message = ERROR_MESSAGES.get(code) or ERROR_MESSAGES[400 if code < 500 else 500]
+        return error_page(code, message)
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        log.exception("error answering %s %s", request.method, request.path)
+        return error_page(500, ERROR_MESSAGES[500])
+
+    app.register_error_handler(InternalServerError, http_error)
+
+    @app.get("/error/<int:code>")
+    def error_for_proxy(code: int):
+        """The site's page for an error a reverse proxy answers itself (nginx's
+        ``error_page 413 /error/413``): the same words as the page's own."""
+        if code not in ERROR_MESSAGES:
+            code = 404
+        return error_page(code, ERROR_MESSAGES[code])
 
     @app.after_request
     def security_headers(response):

@@ -1,34 +1,34 @@
-"""Sending a file through the page: keep the upload aside, tell the sender what the warehouse
-would make of it (the same reading and checks as ``welfare validate``), and only on the
-sender's confirmation put it in ``landing/<source>/`` — atomically, with a note of who sent it.
+"""Sending a file through the page: its name and size, keeping the upload aside until it is
+checked (:mod:`pipelines.web.checking`), and on the sender's confirmation placing it in
+``landing/<source>/`` — atomically, exactly once, with a note of who sent it.
 
-An upload waits in ``WELFARE_HOME/web/pending/<upload id>/`` until it is confirmed; the
-pipeline never reads there. A confirmed file goes to
-``landing/<source>/sent/<submitter>/<UTC time>-<upload id>/<its own name>``: its name is
-unchanged (the reader takes the fiscal year and ward from it) and no other file is touched.
+An upload waits in ``WELFARE_HOME/web/pending/<upload id>/`` (private: 0700) under a short name
+of its own; the pipeline never reads there. A confirmed file goes to
+``landing/<source>/sent/<submitter>/<time uploaded>-<upload id>/<its name>``: the folder is
+the upload's own (the same on every attempt), its name the sender's (shortened when too long
+for the file system; the whole name is in the note, and the reader takes the fiscal year and
+ward from it), and no other file is touched.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import shutil
 import time
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.atomic import copy_file, write_bytes
-from pipelines.ingest.contract import Contract
-from pipelines.ingest.lake import utc_now
-from pipelines.ingest.senders import write_sender_note
+from pipelines.ingest.lake import sha256_of
+from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
 from pipelines.settings import Settings
-from pipelines.validation import Validation, validate_file
-from pipelines.web.accounts import Account, Upload
-from pipelines.web.submitters import may_send
+from pipelines.web.checking import pending_dir, pending_file
+from pipelines.web.private import private_dir
+from pipelines.web.uploads import Upload, UploadStore
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # a year of a ward's places is a few hundred KB
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
-MAX_NAME_CHARS = 150
+MAX_NAME_CHARS = 255  # what Windows allows a file name
 PENDING_HOURS = 24  # an upload not sent or discarded within a day is removed
 
 
@@ -50,14 +50,14 @@ def check_file_name(name: str) -> str:
             "ファイル名に制御文字が含まれています。名前を付け直してください。 / "
             "The file name contains control characters: rename the file and send it again."
         )
-    if name.startswith((".", "~$")):
+    if is_hidden(name):
         raise SendError(
             "隠しファイル・一時ファイルは送れません。 / Hidden and temporary files cannot be sent."
         )
     if len(name) > MAX_NAME_CHARS:
         raise SendError(
-            f"ファイル名が長すぎます（{MAX_NAME_CHARS}文字まで）。 / "
-            f"The file name is too long (at most {MAX_NAME_CHARS} characters)."
+            f"ファイル名が長すぎます（{MAX_NAME_CHARS}文字まで）。短い名前を付けてください。 / "
+            f"The file name is too long (at most {MAX_NAME_CHARS} characters): rename the file."
         )
     if not name.lower().endswith(ALLOWED_SUFFIXES):
         raise SendError(
@@ -67,69 +67,56 @@ def check_file_name(name: str) -> str:
     return name
 
 
-@dataclass
-class Verdict:
-    """What the page tells the sender about one upload, and whether it may be sent."""
-
-    upload: Upload
-    validation: Validation
-    problems: list[str]  # why it cannot be sent (empty: it can)
-
-    @property
-    def sendable(self) -> bool:
-        return not self.problems
+def stored_name(file_name: str) -> str:
+    """An upload's name in web/pending/: short, whatever the sender's name."""
+    return "upload" + Path(file_name).suffix.lower()
 
 
-def pending_dir(settings: Settings, upload_id: str) -> Path:
-    return settings.web_dir / "pending" / upload_id
+def keep_upload(settings: Settings, upload_id: str, name: str, data: bytes) -> Path:
+    folder = private_dir(pending_dir(settings, upload_id))
+    return write_bytes(folder / name, data)
 
 
-def keep_upload(settings: Settings, upload: Upload, data: bytes) -> Path:
-    return write_bytes(pending_dir(settings, upload.upload_id) / upload.file_name, data)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def judge(settings: Settings, account: Account, upload: Upload, contract: Contract) -> Verdict:
-    """Read the waiting upload as the pipeline would; say whether this account may send it."""
-    path = pending_dir(settings, upload.upload_id) / upload.file_name
-    validation = validate_file(path, contract.key)
-    problems: list[str] = []
-    if not may_send(account.submitter_code, contract):
-        problems.append(
-            f"このアカウントは「{contract.label_ja}」を送れません。 / "
-            f"This account does not send '{contract.label_en}'."
-        )
-    result = validation.result
-    if result.status == "rejected":
-        problems.append(
-            "このファイルは受け付けられません。上の理由を直して、もう一度送ってください。 / "
-            "This file would be rejected: correct it as the reason above says and send it again."
-        )
-    elif result.submitter_code and result.submitter_code != account.submitter_code:
-        problems.append(
-            f"このファイルは「{result.submitter_name}」のものです。"
-            "自分の提出分だけを送れます。 / "
-            f"This file is {result.submitter_name}'s: an account sends its own submissions only."
-        )
-    return Verdict(upload, validation, problems)
+def landing_target(settings: Settings, upload: Upload) -> Path:
+    """Where a confirmed upload goes: the same place on every attempt to place it."""
+    uploaded = dt.datetime.fromisoformat(upload.uploaded_at)
+    folder = f"{uploaded:%Y%m%dT%H%M%SZ}-{upload.upload_id[:8]}"
+    return (
+        settings.landing_for(upload.source)
+        / "sent"
+        / upload.submitter_code
+        / folder
+        / landing_name(upload.file_name, upload.sha256)
+    )
 
 
 def place_in_landing(settings: Settings, upload: Upload, sent_by: str) -> Path:
     """Put a confirmed upload where the pipeline takes files in; return its landing path.
 
     The note of who sent it is written first, then the file is copied under a hidden name
-    and renamed into place: intake never sees half a file, nor a file without its note.
+    and renamed into place: intake never sees half a file, nor a file without its note. If
+    anything fails, what this call made is removed (no note, no empty folder) and the upload
+    stays in web/pending/, to be confirmed again.
     """
-    source = pending_dir(settings, upload.upload_id) / upload.file_name
-    stamp = f"{utc_now():%Y%m%dT%H%M%SZ}-{upload.upload_id[:8]}"
-    folder = settings.landing_for(upload.source) / "sent" / upload.submitter_code / stamp
-    target = folder / upload.file_name
-    write_sender_note(target, sent_by, upload.sha256)
-    copy_file(source, target)
-    shutil.rmtree(pending_dir(settings, upload.upload_id), ignore_errors=True)
+    target = landing_target(settings, upload)
+    if target.exists() and sha256_of(target) == upload.sha256:
+        return target  # placed by an attempt that stopped before it was recorded
+    folder_existed = target.parent.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_sender_note(
+            target,
+            sent_by,
+            upload.sha256,
+            file_name=upload.file_name,
+            sent_at=dt.datetime.now(dt.UTC).isoformat(),
+        )
+        copy_file(pending_file(settings, upload), target)
+    except BaseException:
+        note_path(target).unlink(missing_ok=True)
+        if not folder_existed:
+            shutil.rmtree(target.parent, ignore_errors=True)
+        raise
     return target
 
 
@@ -137,13 +124,23 @@ def discard_upload(settings: Settings, upload_id: str) -> None:
     shutil.rmtree(pending_dir(settings, upload_id), ignore_errors=True)
 
 
-def forget_stale_uploads(settings: Settings, older_than: float = PENDING_HOURS * 3600) -> None:
-    """Uploads checked but neither sent nor discarded (the browser was closed) are removed
-    after a day: nothing waits in ``web/pending/`` for ever."""
+def forget_stale_uploads(
+    settings: Settings, store: UploadStore, older_than: float = PENDING_HOURS * 3600
+) -> None:
+    """Uploads neither sent nor discarded within a day (the browser was closed) are removed:
+    nothing waits in ``web/pending/`` for ever."""
+    for upload_id in store.expired(dt.timedelta(seconds=older_than)):
+        if store.close(upload_id, "expired"):
+            discard_upload(settings, upload_id)
     root = settings.web_dir / "pending"
     if not root.exists():
         return
     limit = time.time() - older_than
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < limit:
+    for folder in root.iterdir():  # left by a version that kept no state, or a crash
+        upload = store.get(folder.name)
+        if (
+            folder.is_dir()
+            and folder.stat().st_mtime < limit
+            and (upload is None or upload.state not in ("checking", "checked", "placing"))
+        ):
             shutil.rmtree(folder, ignore_errors=True)

@@ -16,12 +16,14 @@ STATUS_LABELS = {status: f"{ja} / {en}" for status, (ja, en) in SUBMISSION_STATU
 
 
 def _query(settings: Settings, sql: str, parameters: list) -> pd.DataFrame | None:
-    """None when nothing has been published yet."""
+    """The rows, a missing value as None (never NaN, which a page would show as "nan");
+    None when nothing has been published yet."""
     try:
         with open_published(settings, tables_in(sql)) as connection:
-            return connection.execute(sql, parameters).df()
+            frame = connection.execute(sql, parameters).df()
     except NotPublished:
         return None
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _submitter_filter(column: str, submitter_code: str | None) -> tuple[str, list]:

@@ -1,12 +1,15 @@
 """The pages: log in, send a file, see one's submissions; for council staff, every submitter.
 
-Thin: reading, checking and placing files is in :mod:`pipelines.web.sending`, what the
-warehouse says in :mod:`pipelines.web.status`. A submitter reaches only its own uploads and
-submissions; another's answer "not found", as if they did not exist.
+Thin: checking uploads is :mod:`pipelines.web.checking` (worker processes), placing them
+:mod:`pipelines.web.sending`, their states :mod:`pipelines.web.uploads`, failed logins
+:mod:`pipelines.web.logins`, what the warehouse says :mod:`pipelines.web.status`. A submitter
+reaches only its own uploads and submissions; another's answer "not found", as if they did
+not exist.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -24,15 +27,17 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from pipelines.ingest.contract import all_contracts, load_contract
+from pipelines.ingest.contract import all_contracts
+from pipelines.ingest.lake import sha256_of, sha256_of_bytes
 from pipelines.ingest.release import ReleaseError, release_submission
 from pipelines.operations.disk import disk_message, is_disk_error
 from pipelines.reporting.overview import report_path
-from pipelines.settings import Settings
 from pipelines.web import sending, status
-from pipelines.web.accounts import AccountStore, Upload
+from pipelines.web.checking import pending_file
+from pipelines.web.logins import DEVICE_COOKIE, DEVICE_DAYS
 from pipelines.web.session_user import SessionUser
 from pipelines.web.submitters import all_submitters, sources_for, submitter
+from pipelines.web.uploads import Upload, UploadRefused
 
 pages = Blueprint("pages", __name__)
 
@@ -45,16 +50,12 @@ DISK_FULL = (
 
 def _disk_full(error: OSError) -> str:
     """Staff get a plain sentence; the operator's one line goes to the server's log."""
-    current_app.logger.error(disk_message(_settings(), detail=str(error)))
+    current_app.logger.error(disk_message(_site().settings, detail=str(error)))
     return DISK_FULL
 
 
-def _settings() -> Settings:
-    return current_app.extensions["welfare_settings"]
-
-
-def _accounts() -> AccountStore:
-    return current_app.extensions["welfare_accounts"]
+def _site():
+    return current_app.extensions["welfare"]
 
 
 def _user() -> SessionUser:
@@ -92,37 +93,50 @@ def home():
 def login():
     if request.method == "GET":
         return render_template("login.html")
+    site = _site()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     address = request.remote_addr or "unknown"
-    accounts = _accounts()
-    if accounts.locked(username, address):
-        flash(
-            "ログインの失敗が続いたため、15分間ログインできません。 / Too many failed logins: "
-            "try again in 15 minutes, or ask the council to reset your password.",
-            "error",
+    device = site.logins.trusted_device(request.cookies.get(DEVICE_COOKIE), username)
+    if refused := site.logins.refusal(username, address, device):
+        flash(refused.message, "error")
+        response = current_app.make_response(
+            (render_template("login.html", username=username), refused.status)
         )
-        return render_template("login.html", username=username), 429
-    account = accounts.authenticate(username, password, address)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
+    account = site.accounts.verify(username, password)
     if account is None:
+        site.logins.failed(username, address, device)
         flash(
             "ユーザー名またはパスワードが違います。 / Wrong user name or password.",
             "error",
         )
         return render_template("login.html", username=username), 401
+    site.logins.succeeded(username, device)
     session.clear()
     login_user(SessionUser(account))
     session.permanent = True  # expires after the idle lifetime (WELFARE_WEB_SESSION_MINUTES)
     target = request.args.get("next", "")
     if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
         target = url_for("pages.my_submissions")
-    return redirect(target)
+    response = redirect(target)
+    if device is None:  # this browser is trusted for this account from now on
+        response.set_cookie(
+            DEVICE_COOKIE,
+            site.logins.trusted_cookie(username),
+            max_age=DEVICE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=site.web.secure_cookies,
+        )
+    return response
 
 
 @pages.post("/logout")
 @login_required
 def logout():
-    _accounts().end_sessions(_user().account.username)
+    _site().accounts.end_sessions(_user().account.username)
     logout_user()
     session.clear()
     flash("ログアウトしました。 / You are logged out.", "info")
@@ -130,39 +144,43 @@ def logout():
 
 
 # -- sending a file ---------------------------------------------------------------------------
-@pages.get("/send")
-@login_required
-def send_form():
-    sources = sources_for(_user().account.submitter_code)
-    chosen = request.args.get("source")
-    return render_template(
+def _send_form(sources, chosen, status_code: int = 200):
+    page = render_template(
         "send.html",
         sources=sources,
         chosen=chosen,
         limit_mb=sending.MAX_UPLOAD_BYTES // 2**20,
+        limit_bytes=sending.MAX_UPLOAD_BYTES,
+        open_uploads=_site().uploads.open_for(_user().account.username),
     )
+    return page, status_code
+
+
+@pages.get("/send")
+@login_required
+def send_form():
+    return _send_form(sources_for(_user().account.submitter_code), request.args.get("source"))
 
 
 @pages.post("/send")
 @login_required
 def send_upload():
+    site = _site()
     account = _user().account
     allowed = {c.key: c for c in sources_for(account.submitter_code)}
     source = request.form.get("source", "")
-    limit_mb = sending.MAX_UPLOAD_BYTES // 2**20
     if source not in allowed:
         flash(
             "送る調査を選んでください（このアカウントが送れるものだけ）。 / Choose one of the "
             "surveys this account sends.",
             "error",
         )
-        return render_template(
-            "send.html", sources=list(allowed.values()), chosen=None, limit_mb=limit_mb
-        ), 400
+        return _send_form(list(allowed.values()), None, 400)
     upload_file = request.files.get("file")
+    limit_mb = sending.MAX_UPLOAD_BYTES // 2**20
     try:
         name = sending.check_file_name(upload_file.filename if upload_file else "")
-        data = upload_file.read() if upload_file else b""
+        data = upload_file.read(sending.MAX_UPLOAD_BYTES + 1) if upload_file else b""
         if len(data) > sending.MAX_UPLOAD_BYTES:
             raise sending.SendError(
                 f"ファイルが大きすぎます（{limit_mb} MBまで）。 / The file is too large "
@@ -172,96 +190,129 @@ def send_upload():
             raise sending.SendError("ファイルが空です。 / The file is empty.")
     except sending.SendError as error:
         flash(str(error), "error")
-        return render_template(
-            "send.html", sources=list(allowed.values()), chosen=source, limit_mb=limit_mb
-        ), 400
-    sending.forget_stale_uploads(_settings())
-    upload = _accounts().add_upload(account, source, name, sending.sha256_hex(data))
+        return _send_form(list(allowed.values()), source, 400)
+    sending.forget_stale_uploads(site.settings, site.uploads)
+    stored = sending.stored_name(name)
     try:
-        sending.keep_upload(_settings(), upload, data)
+        upload = site.uploads.add(account, source, name, stored, sha256_of_bytes(data), len(data))
+    except UploadRefused as error:
+        flash(str(error), "error")
+        return _send_form(list(allowed.values()), source, 429)
+    try:
+        sending.keep_upload(site.settings, upload.upload_id, stored, data)
     except OSError as error:
+        site.uploads.close(upload.upload_id, "discarded")
         if not is_disk_error(error):
             raise
         flash(_disk_full(error), "error")
-        return render_template(
-            "send.html", sources=list(allowed.values()), chosen=source, limit_mb=limit_mb
-        ), 507
+        return _send_form(list(allowed.values()), source, 507)
+    site.checks.submit(site.settings, site.db, upload)
     return redirect(url_for("pages.verdict", upload_id=upload.upload_id))
 
 
 def _own_upload(upload_id: str) -> Upload:
-    upload = _accounts().upload(upload_id)
+    upload = _site().uploads.get(upload_id)
     if upload is None or upload.username != _user().account.username:
         abort(404)
     return upload
 
 
+def _sent_message(upload: Upload, again: bool) -> str:
+    sent = _local_time(upload.sent_at)
+    if again:
+        return (
+            f"「{upload.file_name}」は {sent} に送信済みです（二重送信は無視しました）。 / "
+            f"'{upload.file_name}' was already sent at {sent}; the second submit changed nothing."
+        )
+    return (
+        f"「{upload.file_name}」を {sent} に送信しました。次回の実行で集計に入ります。 / "
+        f"'{upload.file_name}' was sent at {sent}; the next run takes it in."
+    )
+
+
+def _local_time(iso: str | None) -> str:
+    """An ISO time as Japan's clock shows it (the page's users are in Osaka)."""
+    if not iso:
+        return ""
+    moment = dt.datetime.fromisoformat(iso).astimezone(dt.timezone(dt.timedelta(hours=9)))
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 @pages.get("/send/<upload_id>")
 @login_required
 def verdict(upload_id: str):
+    site = _site()
     upload = _own_upload(upload_id)
-    if upload.sent_at:
-        flash(f"「{upload.file_name}」は送信済みです。 / '{upload.file_name}' was sent.", "info")
+    if upload.state == "sent":
+        flash(_sent_message(upload, again=False), "info")
         return redirect(url_for("pages.my_submissions"))
-    if not (sending.pending_dir(_settings(), upload_id) / upload.file_name).exists():
-        abort(404)
-    judged = sending.judge(_settings(), _user().account, upload, load_contract(upload.source))
-    return render_template("verdict.html", verdict=judged, upload=upload)
+    if upload.state not in ("checking", "checked", "placing"):
+        abort(404)  # discarded, expired, or a duplicate of a file sent before
+    if upload.state == "checking":
+        site.checks.submit(site.settings, site.db, upload)  # e.g. after a restart
+        waited = (
+            dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(upload.uploaded_at)
+        ).total_seconds()
+        ahead = sum(1 for u in site.uploads.checking() if u.uploaded_at < upload.uploaded_at)
+        return render_template("checking.html", upload=upload, waited=int(waited), ahead=ahead)
+    return render_template("verdict.html", verdict=upload.verdict, upload=upload)
 
 
 @pages.post("/send/<upload_id>/confirm")
 @login_required
 def confirm(upload_id: str):
-    settings, accounts = _settings(), _accounts()
+    site = _site()
     upload = _own_upload(upload_id)
-    if upload.sent_at:
-        flash(
-            f"「{upload.file_name}」は既に送信済みです（二重送信は無視しました）。 / "
-            f"'{upload.file_name}' was already sent; the second submit changed nothing.",
-            "info",
-        )
+    while True:
+        claim = site.uploads.claim(upload_id)
+        if claim.outcome != "placing":
+            break
+        if site.uploads.settled(upload_id).state == "placing":
+            break  # another request holds it: it answers for itself
+    upload = claim.upload
+    if claim.outcome in ("sent", "placing"):
+        flash(_sent_message(upload, again=True), "info")
         return redirect(url_for("pages.my_submissions"))
-    if not (sending.pending_dir(settings, upload_id) / upload.file_name).exists():
-        abort(404)
-    account = _user().account
-    judged = sending.judge(settings, account, upload, load_contract(upload.source))
-    if not judged.sendable:
-        return render_template("verdict.html", verdict=judged, upload=upload), 409
-    earlier = accounts.already_sent(account.submitter_code, upload.source, upload.sha256)
-    if earlier is not None:
-        sending.discard_upload(settings, upload_id)
+    if claim.outcome == "duplicate":
+        sending.discard_upload(site.settings, upload_id)
+        earlier = claim.earlier
         flash(
             f"同じ内容のファイル（{earlier.file_name}）は"
-            f" {earlier.sent_at[:16]} に送信済みです。 / "
+            f" {_local_time(earlier.sent_at)} に送信済みです。 / "
             f"A file with exactly these contents ({earlier.file_name}) was sent already.",
             "info",
         )
         return redirect(url_for("pages.my_submissions"))
-    if not accounts.mark_sent(upload_id, "(placing)"):  # claimed once: a double submit stops here
-        return redirect(url_for("pages.my_submissions"))
+    if claim.outcome == "not_ready":
+        if upload.state == "checking":
+            return redirect(url_for("pages.verdict", upload_id=upload_id))
+        if upload.state != "checked":
+            abort(404)
+        return render_template("verdict.html", verdict=upload.verdict, upload=upload), 409
+    # Claimed: this request alone places the file. What was checked is what is sent.
     try:
-        placed = sending.place_in_landing(settings, upload, account.username)
-    except OSError as error:
-        accounts.unmark_sent(upload_id)
-        if not is_disk_error(error):
-            raise
-        flash(_disk_full(error), "error")
-        return render_template("verdict.html", verdict=judged, upload=upload), 507
-    accounts.set_landing_path(upload_id, placed.relative_to(settings.landing).as_posix())
-    flash(
-        f"「{upload.file_name}」を送信しました。次回の実行（毎晩）で集計に入ります。 / "
-        f"'{upload.file_name}' was sent; the nightly run takes it in.",
-        "info",
-    )
+        if sha256_of(pending_file(site.settings, upload)) != upload.verdict["sha256"]:
+            raise RuntimeError(f"upload {upload_id} changed after it was checked")
+        placed = sending.place_in_landing(site.settings, upload, _user().account.username)
+    except BaseException as error:
+        site.uploads.unclaim(upload_id)  # still pending, confirmable again
+        if isinstance(error, OSError) and is_disk_error(error):
+            flash(_disk_full(error), "error")
+            return render_template("verdict.html", verdict=upload.verdict, upload=upload), 507
+        raise
+    upload = site.uploads.sent(upload_id, placed.relative_to(site.settings.landing).as_posix())
+    sending.discard_upload(site.settings, upload_id)
+    flash(_sent_message(upload, again=False), "info")
     return redirect(url_for("pages.my_submissions"))
 
 
 @pages.post("/send/<upload_id>/discard")
 @login_required
 def discard(upload_id: str):
+    site = _site()
     upload = _own_upload(upload_id)
-    if not upload.sent_at:
-        sending.discard_upload(_settings(), upload_id)
+    if site.uploads.close(upload_id, "discarded"):
+        sending.discard_upload(site.settings, upload_id)
         flash(f"「{upload.file_name}」の送信を取り消しました。 / Not sent.", "info")
     return redirect(url_for("pages.send_form", source=upload.source))
 
@@ -279,9 +330,9 @@ def _visible_submitter() -> str:
 @pages.get("/submissions")
 @login_required
 def my_submissions():
-    settings = _settings()
+    settings = _site().settings
     code = _visible_submitter()
-    sent = _accounts().sent_uploads(code)
+    sent = _site().uploads.sent_uploads(code)
     received = status.submissions(settings, code, [u.sha256 for u in sent])
     known = set(received["sha256"]) if received is not None else set()
     waiting = [u for u in sent if u.sha256 not in known]
@@ -298,13 +349,13 @@ def my_submissions():
 @pages.get("/submissions/<sha256>")
 @login_required
 def submission_detail(sha256: str):
-    settings = _settings()
+    settings = _site().settings
     found = status.submission(settings, sha256)
     if found is None or found.empty:
         abort(404)
     entry = found.iloc[0]
     own = _user().account.submitter_code
-    sent_by_us = _accounts().already_sent(own, entry["source"], sha256) is not None
+    sent_by_us = _site().uploads.sent_by(own, entry["source"], sha256) is not None
     if entry["submitter_code"] != own and not sent_by_us and not _user().is_admin:
         abort(404)
     return render_template(
@@ -316,7 +367,7 @@ def submission_detail(sha256: str):
 @pages.get("/admin")
 @admin_required
 def council():
-    settings = _settings()
+    settings = _site().settings
     overview = status.submission_status(settings, None)
     years = sorted(overview["fiscal_year"].unique(), reverse=True) if overview is not None else []
     year = request.args.get("year", type=int) or (years[0] if years else None)
@@ -341,7 +392,7 @@ def release():
     sha256 = request.form.get("sha256", "")
     reason = request.form.get("reason", "")
     try:
-        done = release_submission(_settings(), sha256, _user().account.username, reason)
+        done = release_submission(_site().settings, sha256, _user().account.username, reason)
     except ReleaseError as error:
         flash(str(error), "error")
     else:
@@ -356,7 +407,7 @@ def release():
 @pages.get("/admin/overview")
 @admin_required
 def overview_report():
-    path = report_path(_settings())
+    path = report_path(_site().settings)
     if not path.exists():
         abort(404)
     return send_file(path, mimetype="text/html")
