@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import getpass
 import sys
 from pathlib import Path
 
+from pipelines.defs.jobs import REBUILD_LAKE_JOB, WAREHOUSE_JOB
+from pipelines.defs.progress import show_on_terminal
+from pipelines.defs.runner import run_job, run_pipeline
+from pipelines.defs.summary import format_summary
+from pipelines.extracts.package import build_extract, describe_extract
+from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
+from pipelines.foundation.disk import DiskFull, is_disk_error
+from pipelines.foundation.settings import EngineError, Settings, WebSettings
+from pipelines.home import prepare
 from pipelines.ingest.contract import SOURCE_KEYS
-from pipelines.settings import EngineError, Settings
+from pipelines.ingest.release import ReleaseError, release_submission
+from pipelines.ingest.run_failures import record_run_failure
+from pipelines.ingest.sample import load_sample
+from pipelines.intake.space import disk_full_message
+from pipelines.intake.validation import format_validation, validate_file
+from pipelines.warehouse.dbt import manifest_of, run_dbt
+from pipelines.warehouse.engine import published_location, rollback
+from pipelines.web.accounts import AccountError, AccountStore
+from pipelines.web.submitters import all_submitters, submitter
 
 EPILOG = """\
 Everything lives under WELFARE_HOME (default ./data): landing/<source>/ for new files,
@@ -20,15 +39,13 @@ def _settings() -> Settings:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from pipelines.workspace import prepare
-
-    settings = prepare(_settings())
+    settings = _settings()
+    prepare(settings, say=print)
     print(f"WELFARE_HOME ready: {settings.home}")
     return 0
 
 
 def cmd_load_sample(args: argparse.Namespace) -> int:
-    from pipelines.workspace import load_sample
 
     settings = _settings().ensure()
     copied = load_sample(settings)
@@ -37,16 +54,13 @@ def cmd_load_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.progress import show_on_terminal
-    from pipelines.runner import run_pipeline
-    from pipelines.summary import format_summary
-    from pipelines.workspace import prepare
 
     show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
+    settings = _settings()
     # A dbt parse (a new home, changed models) runs while Dagster is imported.
-    settings = prepare(_settings(), manifest_in_background=True)
+    parse = prepare(settings, wait=False, say=print)
     print(f"Running the warehouse job for {settings.home} ...")
-    summary = run_pipeline(settings, force=args.force, full_refresh=args.full_refresh)
+    summary = run_pipeline(settings, force=args.force, full_refresh=args.full_refresh, parse=parse)
     print(format_summary(summary, settings))
     if summary.disk_full:
         return 3
@@ -54,7 +68,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pipelines.validation import format_validation, validate_file
 
     report = validate_file(Path(args.file), args.source)
     print(format_validation(report, limit=args.limit))
@@ -62,7 +75,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from pipelines.ingest.release import ReleaseError, release_submission
 
     try:
         done = release_submission(_settings(), args.submission, args.by, args.reason)
@@ -78,13 +90,10 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild_lake(args: argparse.Namespace) -> int:
-    from pipelines.defs.lake_rebuild import REBUILD_LAKE_JOB
-    from pipelines.progress import show_on_terminal
-    from pipelines.runner import run_job
-    from pipelines.workspace import prepare
 
     show_on_terminal(sys.stdout)
-    settings = prepare(_settings())
+    settings = _settings()
+    prepare(settings, say=print)
     print(f"Rebuilding {settings.lake} from {settings.archive} ...")
     result = run_job(settings, REBUILD_LAKE_JOB)
     if not result.success:
@@ -101,7 +110,6 @@ def cmd_rebuild_lake(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from pipelines.warehouse.engine import published_location, rollback
 
     settings = _settings()
     try:
@@ -114,9 +122,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt_docs(args: argparse.Namespace) -> int:
-    from pipelines.workspace import prepare, run_dbt
 
-    settings = prepare(_settings())
+    settings = _settings()
+    prepare(settings)
     generated = run_dbt(settings, ["docs", "generate"], quiet=False)
     print(generated.stdout[-2000:])
     if generated.returncode != 0 or not args.serve:
@@ -130,13 +138,10 @@ def cmd_dbt_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from pipelines.extracts.package import build_extract, describe_extract
-    from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
-    from pipelines.workspace import prepare_manifest
 
     settings = _settings().ensure()
     try:
-        spec = load_spec(Path(args.spec), extractable_marts(prepare_manifest(settings)))
+        spec = load_spec(Path(args.spec), extractable_marts(manifest_of(settings)))
     except SpecError as error:
         print(f"REFUSED: {error}", file=sys.stderr)
         return 2
@@ -151,8 +156,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.reporting.charts import JapaneseFontMissing
-    from pipelines.reporting.overview import build_overview
+    from pipelines.reporting.charts import JapaneseFontMissing  # matplotlib
+    from pipelines.reporting.overview import build_overview  # matplotlib
 
     try:
         path, _ = build_overview(_settings(), force=True)
@@ -164,7 +169,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pipelines.web.server import NotPrivate, serve
+    from pipelines.web.server import NotPrivate, serve  # Flask, waitress
 
     try:
         serve(_settings().ensure(), args.host, args.port, behind_proxy=args.proxy)
@@ -175,7 +180,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _new_password(args: argparse.Namespace) -> str:
-    import getpass
 
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -186,9 +190,6 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from pipelines.settings import WebSettings
-    from pipelines.web.accounts import AccountError, AccountStore
-    from pipelines.web.submitters import all_submitters, submitter
 
     settings = _settings()
     store = AccountStore(WebSettings.from_env(settings).accounts_db)
@@ -345,8 +346,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.operations.disk import disk_message, is_disk_error
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -359,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings()
         print(
             str(error)
-            if type(error).__name__ == "DiskFull"
-            else disk_message(settings, detail=f"{type(error).__name__}: {error}"),
+            if isinstance(error, DiskFull)
+            else disk_full_message(settings, detail=f"{type(error).__name__}: {error}"),
             file=sys.stderr,
         )
         _record_refusal(settings, str(error))
@@ -369,11 +368,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _record_refusal(settings: Settings, message: str) -> None:
     """Record the failure with the other failed runs (audit.run_failures), when the disk lets."""
-    import datetime as dt
-
-    from pipelines.defs.automation import WAREHOUSE_JOB
-    from pipelines.operations.failures import record_run_failure
-
     try:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         record_run_failure(settings, f"disk-full-{stamp}", WAREHOUSE_JOB, [], message)

@@ -5,6 +5,6 @@ dbt and never imports great-expectations.
 """
 
 from pipelines.defs.build import build_definitions
-from pipelines.settings import Settings
+from pipelines.foundation.settings import Settings
 
 defs = build_definitions(Settings.from_env())

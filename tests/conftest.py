@@ -24,7 +24,12 @@ from types import MappingProxyType
 import openpyxl
 import pytest
 
-from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
+from pipelines.defs.instance import write_dagster_yaml
+from pipelines.defs.runner import run_pipeline
+from pipelines.foundation.settings import PROJECT_ROOT, SAMPLE_DIR, Settings
+from pipelines.home import prepare
+from pipelines.ingest.landing import prepare_landing
+from pipelines.ingest.sample import load_sample
 
 # Hypothesis keeps its examples and caches outside the source tree.
 os.environ.setdefault(
@@ -198,7 +203,9 @@ def serve_site(settings: Settings, env: Mapping[str, str] | None = None):
 
 @pytest.fixture
 def home(tmp_path: Path) -> Settings:
-    return Settings(tmp_path / "welfare_home").ensure()
+    settings = Settings(tmp_path / "welfare_home").ensure()
+    prepare_landing(settings)
+    return settings
 
 
 @pytest.fixture(scope="session")
@@ -228,22 +235,17 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _build_sample_run(settings: Settings):
-    from pipelines.runner import run_pipeline
-    from pipelines.workspace import load_sample, prepare
-
     # As `welfare run` does: the dbt parse runs while Dagster is imported, and the run's
     # definitions wait for it.
-    settings = prepare(settings, manifest_in_background=True)
+    parse = prepare(settings, wait=False)
     load_sample(settings)
-    summary = run_pipeline(settings)
+    summary = run_pipeline(settings, parse=parse)
     return settings, summary
 
 
 def copy_home(source: Path, target: Path) -> Settings:
     """A WELFARE_HOME copied whole (published, with its lake, archive, working database and
     Dagster history), its Dagster storage pointed at the copy."""
-    from pipelines.workspace import write_dagster_yaml
-
     # Not the temporary files of atomic writes another test may be making in the source.
     shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(".*.tmp-*"))
     copy = Settings(target)
@@ -264,14 +266,13 @@ def published_home(sample_run, tmp_path: Path) -> Settings:
 def new_home(sample_run, tmp_path: Path) -> Settings:
     """An empty, prepared WELFARE_HOME that reuses the sample run's parse of the dbt project
     (the manifest only draws the asset graph; `dbt parse` would cost seconds per home)."""
-    from pipelines.workspace import prepare
-
     settings, _ = sample_run
     fresh = Settings(tmp_path / "new_home").ensure()
     fresh.dbt_target_dir.mkdir(parents=True, exist_ok=True)
     for name in ("manifest.json", "manifest.fingerprint"):
         shutil.copy2(settings.dbt_target_dir / name, fresh.dbt_target_dir / name)
-    return prepare(fresh)
+    prepare(fresh)
+    return fresh
 
 
 def ward_file(settings: Settings, name: str, rows: list[str], saved: float | None = None) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.cli import main
-from pipelines.settings import SAMPLE_DIR
+from pipelines.foundation.settings import SAMPLE_DIR
 from tests.conftest import welfare_cli, write_csv
 
 

@@ -6,8 +6,8 @@ import csv
 
 import yaml
 
+from pipelines.foundation.settings import DBT_PROJECT_DIR
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.settings import DBT_PROJECT_DIR
 
 CODE_LISTS = {
     ("ibasho_survey", "activity_type"): "activity_type",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.workspace import run_dbt
+from pipelines.warehouse.dbt import run_dbt
 
 pytestmark = pytest.mark.slow
 

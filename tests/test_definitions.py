@@ -34,7 +34,7 @@ def test_definitions_load_without_importing_gx_or_running_dbt(sample_run):
 def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
     import yaml
 
-    from pipelines.workspace import write_dagster_yaml
+    from pipelines.defs.instance import write_dagster_yaml
 
     config = yaml.safe_load(write_dagster_yaml(home).read_text(encoding="utf-8"))
     assert config["telemetry"]["enabled"] is False
@@ -48,13 +48,14 @@ def test_the_sample_run_parsed_in_the_background_and_a_parsed_home_parses_nothin
     """`welfare run` in a new home leaves `dbt parse` running while it imports Dagster (the
     shared sample run is built so); the definitions wait for that parse, which leaves its
     fingerprint for the next run, and a home parsed already begins no parse."""
-    from pipelines.workspace import _dbt_fingerprint, _parsing, prepare
+    from pipelines.home import prepare
+    from pipelines.warehouse.fingerprints import dbt_fingerprint
 
     settings, summary = sample_run
-    assert summary.success and not _parsing
+    assert summary.success
     stamp = (settings.dbt_target_dir / "manifest.fingerprint").read_text()
-    assert stamp.endswith(_dbt_fingerprint())
+    assert stamp.endswith(dbt_fingerprint())
     manifest = new_home.dbt_target_dir / "manifest.json"
     parsed_at = manifest.stat().st_mtime_ns
-    prepare(new_home, manifest_in_background=True)
-    assert not _parsing and manifest.stat().st_mtime_ns == parsed_at
+    parse = prepare(new_home, wait=False)
+    assert parse.process is None and manifest.stat().st_mtime_ns == parsed_at

@@ -26,7 +26,7 @@ from pipelines.extracts.disclosure import (
 )
 from pipelines.extracts.safe_cells import neutralize
 from pipelines.extracts.spec import SpecError, extractable_marts, parse_spec
-from pipelines.settings import PROJECT_ROOT
+from pipelines.foundation.settings import PROJECT_ROOT
 from tests.conftest import SEED, copy_home, welfare_cli
 
 SPECS = PROJECT_ROOT / "sources" / "extracts"
@@ -353,7 +353,7 @@ def test_extract_job_in_dagster_and_the_audit_log(consultation_extract):
     import dagster as dg
 
     from pipelines.defs.build import build_definitions
-    from pipelines.workspace import run_dbt
+    from pipelines.warehouse.dbt import run_dbt
 
     settings, _, _ = consultation_extract
     job = build_definitions(settings).resolve_job_def("extract_job")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
-from pipelines.runner import run_pipeline
-from pipelines.settings import Settings
-from pipelines.summary import RunSummary
+from pipelines.defs.runner import run_pipeline
+from pipelines.defs.summary import RunSummary
+from pipelines.foundation.settings import Settings
 from pipelines.warehouse.incremental import begin_build, full_refresh_reason, record_build
 from tests.benchmarks.bench_job import generate, published_counts
 from tests.conftest import copy_home, write_csv

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.ingest.intake import ingest_source
-from pipelines.ingest.lake import Lake, sha256_of
-from pipelines.settings import Settings
+from pipelines.ingest.lake import Lake
+from pipelines.intake.ingest import ingest_source
 from tests.conftest import copy_sample, xlsx_bytes
 
 IBASHO = load_contract("ibasho_survey")
@@ -73,8 +74,8 @@ def test_a_file_too_large_to_read_is_archived_unread_and_rejected_with_a_reason(
     """A workbook past the stated limit (a large CSV is read in slices: tests/test_large_csv)
     is never read into memory: it is archived as it came, entered in the ledger as rejected,
     and `welfare validate` says why before it is sent."""
-    from pipelines.ingest.tables import MAX_FILE_BYTES
-    from pipelines.validation import validate_file
+    from pipelines.ingest.cells import MAX_FILE_BYTES
+    from pipelines.intake.validation import validate_file
 
     huge = home.landing_for("ibasho_survey") / "R6_北区_居場所_全件.xlsx"
     with huge.open("wb") as handle:
@@ -92,7 +93,8 @@ def test_a_file_too_large_to_read_is_archived_unread_and_rejected_with_a_reason(
 def test_reading_the_next_batch_while_one_is_checked_changes_nothing(home, tmp_path, monkeypatch):
     """Ingestion reads a batch (on the worker pool) while it checks and writes the one before:
     the outcomes, their order and the ledger are those of taking in one batch at a time."""
-    from pipelines.ingest import intake, parallel_read
+    from pipelines.intake import ingest as intake
+    from pipelines.intake import parallel_read
 
     names = [
         "2022_Chuo_ibasho.csv",

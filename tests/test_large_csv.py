@@ -13,13 +13,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.foundation.settings import Settings
 from pipelines.ingest import reader as reader_module
 from pipelines.ingest.contract import load_contract
-from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.reader import read_large_csv, read_submission
-from pipelines.settings import Settings
-from pipelines.validation import validate_file
+from pipelines.intake.ingest import ingest_source
+from pipelines.intake.validation import validate_file
 
 CONSULTATIONS = load_contract("consultations")
 HEADER = "受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,相談内容,居住区,対応時間（分）"
@@ -101,7 +101,7 @@ def test_a_large_export_is_taken_in_and_checked_slice_by_slice(tmp_path, monkeyp
     [expected] = ingest_source(whole_home, CONSULTATIONS)
 
     monkeypatch.setattr(reader_module, "SLICE_FROM_BYTES", 10_000)
-    monkeypatch.setattr("pipelines.ingest.tables.SLICE_BYTES", 4 * SLICE)  # 15 slices
+    monkeypatch.setattr("pipelines.ingest.cells.SLICE_BYTES", 4 * SLICE)  # 15 slices
     home = Settings(tmp_path / "sliced").ensure()
     path = write_export(home.landing_for("consultations") / "相談記録_2024.csv", lines, "cp932")
     [outcome] = ingest_source(home, CONSULTATIONS)

@@ -16,13 +16,14 @@ import duckdb
 import pytest
 
 from pipelines.defs.build import build_definitions
+from pipelines.defs.instance import write_dagster_yaml
+from pipelines.defs.runner import release_abandoned_runs, run_pipeline
+from pipelines.foundation.pause_points import PAUSE_AT, PAUSE_DIR
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.lake import Lake
-from pipelines.ingest.repair import lake_damage
-from pipelines.operations.pause_points import PAUSE_AT, PAUSE_DIR
-from pipelines.runner import release_abandoned_runs, run_pipeline
-from pipelines.settings import Settings
+from pipelines.intake.repair import lake_damage
 from pipelines.warehouse.duckdb_publish import versions
-from pipelines.workspace import reason_to_run, write_dagster_yaml
+from pipelines.warehouse.freshness import reason_to_run
 from tests.conftest import MINIMAL_PATH, SEED, copy_sample, ward_file, welfare_cli
 
 pytestmark = pytest.mark.slow
@@ -85,7 +86,7 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
         assert later.run_requests[0].run_key != first.run_requests[0].run_key
     # What the requested run takes in: each file exactly once.
     from pipelines.ingest.contract import all_contracts
-    from pipelines.ingest.intake import ingest_source
+    from pipelines.intake.ingest import ingest_source
 
     for contract in all_contracts():
         ingest_source(mini, contract)
@@ -96,8 +97,8 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.
 PUBLISH = (
-    "from pipelines.settings import Settings; from pipelines.warehouse.engine import publish; "
-    "from pipelines.workspace import inputs_fingerprint; s = Settings.from_env(); "
+    "from pipelines.foundation.settings import Settings; from pipelines.warehouse.engine import publish; "
+    "from pipelines.warehouse.fingerprints import inputs_fingerprint; s = Settings.from_env(); "
     "publish(s, inputs_fingerprint(s), run_id='killed-while-publishing')"
 )
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.runner import run_pipeline
-from pipelines.settings import SAMPLE_DIR
+from pipelines.defs.runner import run_pipeline
+from pipelines.foundation.settings import SAMPLE_DIR
 from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
@@ -180,7 +180,7 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(sample
     import dagster as dg
 
     from pipelines.defs.build import build_definitions
-    from pipelines.summary import format_summary
+    from pipelines.defs.summary import format_summary
 
     settings, _ = sample_run
     before = settings.warehouse.read_bytes()
@@ -201,7 +201,7 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(sample
     assert tick.run_requests == [] and "nothing new" in tick.skip_message
     # Publishing the same inputs again (what a forced run would do) replaces nothing.
     from pipelines.warehouse.engine import publish
-    from pipelines.workspace import inputs_fingerprint
+    from pipelines.warehouse.fingerprints import inputs_fingerprint
 
     assert publish(settings, inputs_fingerprint(settings)).unchanged
     assert settings.warehouse.read_bytes() == before
@@ -210,7 +210,7 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(sample
 def test_every_query_in_the_analysts_guide_runs_on_the_published_warehouse(sample_run):
     import re
 
-    from pipelines.settings import PROJECT_ROOT
+    from pipelines.foundation.settings import PROJECT_ROOT
 
     settings, _ = sample_run
     guide = (PROJECT_ROOT / "docs" / "analysts.md").read_text(encoding="utf-8")

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 
 from pipelines.defs.build import build_definitions
+from pipelines.defs.runner import run_pipeline
 from pipelines.defs.warehouse import PUBLISHED_KEY
+from pipelines.foundation.settings import Settings
 from pipelines.quality.suites import load_suites
-from pipelines.runner import run_pipeline
-from pipelines.settings import Settings
 from tests.conftest import check_then_publish, copy_sample, ward_file, welfare_cli, write_csv
 
 pytestmark = pytest.mark.slow
@@ -279,7 +279,7 @@ def test_release_job_in_dagster_records_the_release(published_home):
         settings, "R7_北区_居場所.csv", ["R7,北区,曽根崎地域,K-2,休止サロン,高齢者サロン,0,35"]
     )
     from pipelines.ingest.contract import load_contract
-    from pipelines.ingest.intake import ingest_source
+    from pipelines.intake.ingest import ingest_source
 
     [outcome] = ingest_source(settings, load_contract("ibasho_survey"))
     assert outcome.status == "held"

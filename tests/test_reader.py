@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from pipelines.foundation.settings import SAMPLE_DIR
+from pipelines.ingest.cells import check_workbook_archive
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.reader import read_submission
-from pipelines.ingest.tables import check_workbook_archive
-from pipelines.settings import SAMPLE_DIR
 from tests.conftest import xlsx_bytes, zip_bomb_xlsx
 
 IBASHO = load_contract("ibasho_survey")
@@ -345,7 +345,7 @@ def test_a_workbook_whose_parts_together_unpack_past_the_limit_is_refused(monkey
     (the limit lowered to a megabyte, so the workbook stays small)."""
     import random
 
-    from pipelines.ingest import tables
+    from pipelines.ingest import cells as tables
 
     monkeypatch.setattr(tables, "MAX_UNPACKED_BYTES", 2**20)
     rows = [HEADER.split(",")]
@@ -389,10 +389,10 @@ def test_free_text_is_kept_as_sent_and_matched_by_its_normalized_key():
 
 
 def test_files_read_by_the_worker_pool_give_what_reading_them_here_gives(monkeypatch):
-    """A sizeable batch is read on every core (pipelines.ingest.parallel_read): the same rows,
+    """A sizeable batch is read on every core (pipelines.intake.parallel_read): the same rows,
     quarantine, counts and verdicts as reading each file in this process."""
-    from pipelines.ingest import parallel_read
-    from pipelines.settings import SAMPLE_DIR
+    from pipelines.foundation.settings import SAMPLE_DIR
+    from pipelines.intake import parallel_read
 
     monkeypatch.setattr(parallel_read, "PARALLEL_BYTES", 0)  # these small files too
     folder = SAMPLE_DIR / "ibasho_survey"
@@ -443,7 +443,7 @@ def test_files_read_by_the_worker_pool_give_what_reading_them_here_gives(monkeyp
 def test_arrow_splits_a_csv_into_the_cells_pandas_gives(body):
     """A CSV body is split by Arrow's reader; what it declines goes to pandas as before. Where
     Arrow takes a body, its cells and rows are pandas' exactly."""
-    from pipelines.ingest.tables import _arrow_csv_body, _pandas_csv_body
+    from pipelines.ingest.cells import _arrow_csv_body, _pandas_csv_body
 
     arrow = _arrow_csv_body(body, 2)
     assert arrow is not None
@@ -453,7 +453,7 @@ def test_arrow_splits_a_csv_into_the_cells_pandas_gives(body):
 
 
 def test_a_body_arrow_declines_is_split_by_pandas():
-    from pipelines.ingest.tables import _arrow_csv_body, _csv_body, _pandas_csv_body
+    from pipelines.ingest.cells import _arrow_csv_body, _csv_body, _pandas_csv_body
 
     for ragged in ("a,b,c\nd,e\n", "a\nb,c\n", '"a,b\n'):
         assert _arrow_csv_body(ragged, 2) is None

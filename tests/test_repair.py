@@ -7,9 +7,9 @@ import shutil
 import pyarrow.parquet as pq
 
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake
-from pipelines.ingest.repair import SET_ASIDE, finish_interrupted_rebuild, lake_damage, repair_lake
+from pipelines.intake.ingest import ingest_source
+from pipelines.intake.repair import SET_ASIDE, finish_interrupted_rebuild, lake_damage, repair_lake
 from tests.conftest import copy_sample
 
 IBASHO = load_contract("ibasho_survey")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pipelines.settings import PROJECT_ROOT, SAMPLE_DIR
+from pipelines.foundation.settings import PROJECT_ROOT, SAMPLE_DIR
 
 
 def test_the_generator_reproduces_the_shipped_sample_byte_for_byte(tmp_path):

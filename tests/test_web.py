@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.foundation.settings import SAMPLE_DIR, Settings, WebSettings
 from pipelines.ingest.contract import load_contract
-from pipelines.ingest.intake import ingest_source
 from pipelines.ingest.lake import Lake
-from pipelines.settings import SAMPLE_DIR, Settings, WebSettings
+from pipelines.intake.ingest import ingest_source
 from pipelines.web.accounts import AccountError, AccountStore
 from pipelines.web.app import create_app
 from pipelines.web.logins import ACCOUNT_LOCK_AFTER, ACCOUNT_SLOW_AFTER, ADDRESS_SLOW_AFTER

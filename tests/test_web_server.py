@@ -15,7 +15,7 @@ import requests
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from pipelines.settings import SAMPLE_DIR, Settings
+from pipelines.foundation.settings import SAMPLE_DIR, Settings
 from pipelines.web.accounts import AccountStore
 from tests.conftest import ARTIFACTS, serve_site
 

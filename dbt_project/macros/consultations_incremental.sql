@@ -39,7 +39,7 @@
 
 {#- The exports whose consultations count now (current consultation submissions). -#}
 {% macro counting_consultation_exports() %}
-    select submission_id
+    select sha256
     from {{ ref('int_submissions_current') }}
     where is_current and source = 'consultations'
 {% endmacro %}
@@ -50,15 +50,15 @@
     select distinct consultation_id
     from {{ ref('stg_consultations') }}
     {%- if remembered is not none %}
-        where submission_id in (
+        where sha256 in (
             (
                 {{ counting_consultation_exports() }}
                 except
-                select submission_id from {{ remembered }}
+                select sha256 from {{ remembered }}
             )
             union all
             (
-                select submission_id from {{ remembered }}
+                select sha256 from {{ remembered }}
                 except
                 {{ counting_consultation_exports() }}
             )
@@ -110,7 +110,7 @@
         {%- set remembered = consultations_remembered() -%}
         {%- if remembered is none -%}{{ return('') }}{%- endif -%}
         {{ return(
-            'submission_id is null or submission_id not in (select submission_id from '
+            'sha256 is null or sha256 not in (select sha256 from '
             ~ remembered ~ ')'
         ) }}
     {%- elif scope == 'changed' -%}

@@ -2,10 +2,9 @@
 
 import dagster as dg
 
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.defs.resources import WelfareSettings
-from pipelines.workspace import reason_to_run
-
-WAREHOUSE_JOB = "warehouse_job"
+from pipelines.warehouse.freshness import reason_to_run
 
 warehouse_job = dg.define_asset_job(
     name=WAREHOUSE_JOB,

@@ -6,14 +6,14 @@ from pipelines.defs.automation import nightly_schedule, warehouse_job
 from pipelines.defs.extracts import extract_job
 from pipelines.defs.ingestion import ingestion_assets, submission_ledger
 from pipelines.defs.lake_rebuild import rebuild_lake_job
+from pipelines.defs.progress import progress_logger
 from pipelines.defs.quality import quality_checks
 from pipelines.defs.releases import release_job
 from pipelines.defs.reporting import overview_report
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
 from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
-from pipelines.progress import progress_logger
-from pipelines.settings import Settings
+from pipelines.foundation.settings import Settings
 
 
 class ManifestMissing(RuntimeError):
@@ -21,9 +21,6 @@ class ManifestMissing(RuntimeError):
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    from pipelines.workspace import manifest_ready
-
-    manifest_ready(settings)  # a parse `welfare run` began in the background
     project = dbt_project_for(settings)
     if not project.manifest_path.exists():
         raise ManifestMissing(

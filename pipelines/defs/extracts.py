@@ -5,10 +5,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.defs.jobs import EXTRACT_JOB
 from pipelines.defs.resources import WelfareSettings
-from pipelines.settings import PROJECT_ROOT
-
-EXTRACT_JOB = "extract_job"
+from pipelines.extracts.package import build_extract, describe_extract
+from pipelines.extracts.spec import extractable_marts, load_spec
+from pipelines.foundation.settings import PROJECT_ROOT
+from pipelines.warehouse.dbt import manifest_of
 
 
 class ExtractConfig(dg.Config):
@@ -23,13 +25,10 @@ class ExtractConfig(dg.Config):
 def extract_package(
     context: dg.OpExecutionContext, config: ExtractConfig, welfare: WelfareSettings
 ) -> dg.Output[str]:
-    from pipelines.extracts.package import build_extract, describe_extract
-    from pipelines.extracts.spec import extractable_marts, load_spec
-    from pipelines.workspace import prepare_manifest
 
     settings = welfare.get()
     path = Path(config.spec)
-    marts = extractable_marts(prepare_manifest(settings))
+    marts = extractable_marts(manifest_of(settings))
     spec = load_spec(path if path.is_absolute() else PROJECT_ROOT / path, marts)
     result = build_extract(settings, spec, requested_by=config.requested_by)
     context.log.info(describe_extract(result))

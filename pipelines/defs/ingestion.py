@@ -1,6 +1,6 @@
 """Ingestion assets: one per source, each taking in the new files of landing/<source>/.
 
-Thin on purpose: the work is pipelines.ingest.intake.ingest_source, which the CLI's
+Thin on purpose: the work is pipelines.intake.ingest.ingest_source, which the CLI's
 ``welfare validate`` shares through the same reader and checks. Each file is checked with its
 source's great-expectations suite as it is taken in; the result shows as the asset's
 ``gx_<suite>`` check, which never blocks: a file that fails an ``error`` expectation is held
@@ -10,13 +10,14 @@ back by itself (ledger status ``held``) and everything else goes on.
 import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
+from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.ingest.contract import Contract, all_contracts
-from pipelines.ingest.intake import Outcome, ingest_source
 from pipelines.ingest.lake import Lake
-from pipelines.ingest.repair import repair_lake, repair_records
-from pipelines.operations.disk import DiskFull, check_space, disk_message, is_disk_error
+from pipelines.intake.ingest import ingest_source
+from pipelines.intake.recording import ReceiptOutcome
+from pipelines.intake.repair import initialize_lake, repair_lake, repair_records
+from pipelines.intake.space import check_space, disk_full_message
 from pipelines.quality.suites import submission_suite
-from pipelines.workspace import initialize_lake
 
 INGEST_POOL = "welfare_ingest"  # one run at a time appends to the lake's ledger
 LEDGER_KEY = dg.AssetKey(["lake", "submissions"])
@@ -31,7 +32,7 @@ def check_name(suite_name: str) -> str:
     return f"gx_{suite_name}"
 
 
-def submission_check_result(suite_name: str, outcomes: list[Outcome]) -> dg.AssetCheckResult:
+def submission_check_result(suite_name: str, outcomes: list[ReceiptOutcome]) -> dg.AssetCheckResult:
     """What the source's suite found in this run's files: held files and warnings, by file."""
     held = [o for o in outcomes if o.status == "held"]
     warned = [o for o in outcomes if o.check_warnings]
@@ -90,7 +91,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         settings = welfare.get()
         try:
             check_space(settings)
-            initialize_lake(settings)
+            initialize_lake(settings, say=context.log.info)
             # Damaged or missing lake files are derived again from the archive first.
             repairs = repair_lake(settings, contract.key, say=context.log.info)
             outcomes = ingest_source(
@@ -104,7 +105,7 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             raise dg.Failure(
                 description=str(error)
                 if isinstance(error, DiskFull)
-                else disk_message(settings, detail=str(error)),
+                else disk_full_message(settings, detail=str(error)),
                 allow_retries=False,
             ) from error
         by_status = {
@@ -180,7 +181,7 @@ def submission_ledger(context: dg.AssetExecutionContext, welfare: WelfareSetting
         asset_key=QUARANTINE_KEY,
         metadata={
             "cells": len(quarantine),
-            "rows": int(quarantine[["submission_id", "row_number"]].drop_duplicates().shape[0]),
+            "rows": int(quarantine[["sha256", "row_number"]].drop_duplicates().shape[0]),
             "by_rule": dg.MetadataValue.md(
                 "\n".join(
                     f"- `{rule}`: {n}" for rule, n in quarantine["rule"].value_counts().items()

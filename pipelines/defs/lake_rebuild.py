@@ -6,9 +6,9 @@ It takes the ingestion pool's slot, so it never runs while a run takes in files.
 import dagster as dg
 
 from pipelines.defs.ingestion import INGEST_POOL
+from pipelines.defs.jobs import REBUILD_LAKE_JOB
 from pipelines.defs.resources import WelfareSettings
-
-REBUILD_LAKE_JOB = "rebuild_lake_job"
+from pipelines.intake.repair import rebuild_lake as rebuild
 
 
 @dg.op(
@@ -18,10 +18,7 @@ REBUILD_LAKE_JOB = "rebuild_lake_job"
     "and suites, in a new folder that then replaces lake/.",
 )
 def rebuild_lake(context: dg.OpExecutionContext, welfare: WelfareSettings) -> dg.Output[int]:
-    from pipelines.ingest.repair import rebuild_lake as rebuild
-    from pipelines.workspace import initialize_tables
-
-    result = rebuild(welfare.get(), initialize_tables, say=context.log.info)
+    result = rebuild(welfare.get(), say=context.log.info)
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(result.by_status.items()))
     context.log.info(
         f"rebuild-lake: {result.entries} received file(s) derived again ({statuses or 'none'}), "

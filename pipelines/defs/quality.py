@@ -11,39 +11,9 @@ great-expectations is imported only when a check runs.
 import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
-from pipelines.operations.pause_points import pause_point
-from pipelines.quality.suites import (
-    Suite,
-    Validator,
-    data_docs_dir,
-    read_mart_chunks,
-    record_results,
-    suites_for,
-)
-from pipelines.settings import Settings
-from pipelines.warehouse.engine import open_built
-
-CURRENT_FILES = "intermediate.int_submissions_current"
-
-
-def files_behind(settings: Settings, suite: Suite, failing: list[tuple]) -> list[str]:
-    """The current files behind a mart's failing rows, where the suite says how to find them
-    (its ``submission`` mapping: source, fiscal-year column and submitter column)."""
-    mapping = suite.submission
-    if not mapping or not failing:
-        return []
-    with open_built(settings, [CURRENT_FILES]) as connection:
-        return sorted(
-            {
-                name
-                for fiscal_year, submitter in failing
-                for (name,) in connection.execute(
-                    f"select file_name from {CURRENT_FILES} where "
-                    "is_current and source = ? and fiscal_year = ? and submitter_code = ?",
-                    [mapping["source"], fiscal_year, submitter],
-                ).fetchall()
-            }
-        )
+from pipelines.foundation.pause_points import pause_point
+from pipelines.quality.suites import Suite, Validator, data_docs_dir, record_results, suites_for
+from pipelines.warehouse.mart_checks import files_behind, read_mart_chunks
 
 
 def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:

@@ -3,9 +3,9 @@ config from the UI (Launchpad), and kept in the run history."""
 
 import dagster as dg
 
+from pipelines.defs.jobs import RELEASE_JOB
 from pipelines.defs.resources import WelfareSettings
-
-RELEASE_JOB = "release_job"
+from pipelines.ingest.release import release_submission as release
 
 
 class ReleaseConfig(dg.Config):
@@ -21,8 +21,6 @@ class ReleaseConfig(dg.Config):
 def release_submission(
     context: dg.OpExecutionContext, config: ReleaseConfig, welfare: WelfareSettings
 ) -> dg.Output[str]:
-    from pipelines.ingest.release import release_submission as release
-
     done = release(welfare.get(), config.submission, config.released_by, config.reason)
     context.log.info(f"released {done.file_name} ({done.sha256[:12]}) by {done.released_by}")
     return dg.Output(

@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.defs.warehouse import PUBLISHED_KEY
+from pipelines.reporting.overview import build_overview
 
 OVERVIEW_KEY = dg.AssetKey(["reports", "overview"])
 
@@ -20,8 +21,6 @@ OVERVIEW_KEY = dg.AssetKey(["reports", "overview"])
 def overview_report(
     context: dg.AssetExecutionContext, welfare: WelfareSettings
 ) -> dg.MaterializeResult:
-    from pipelines.reporting.overview import build_overview
-
     path, rebuilt = build_overview(welfare.get())
     message = f"report {'built' if rebuilt else 'unchanged (same published version)'}: {path}"
     context.log.info(message)

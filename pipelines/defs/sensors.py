@@ -6,8 +6,9 @@ import dagster as dg
 
 from pipelines.defs.automation import warehouse_job
 from pipelines.defs.resources import WelfareSettings
-from pipelines.operations.failures import notify, record_run_failure
-from pipelines.operations.landing import landing_snapshot, new_files, run_key
+from pipelines.foundation.notifications import notify
+from pipelines.ingest.landing_snapshot import landing_snapshot, new_files, run_key
+from pipelines.ingest.run_failures import record_run_failure
 
 
 @dg.sensor(

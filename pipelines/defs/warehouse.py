@@ -10,14 +10,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from pipelines.atomic import copy_file
 from pipelines.defs.resources import WelfareSettings
-from pipelines.operations.pause_points import pause_point
-from pipelines.settings import Settings
-from pipelines.warehouse.engine import PUBLISHED_SCHEMAS, count_built_rows, publish
+from pipelines.foundation.atomic import copy_file
+from pipelines.foundation.pause_points import pause_point
+from pipelines.foundation.settings import Settings
+from pipelines.warehouse.engine import count_built_rows, publish
+from pipelines.warehouse.fingerprints import inputs_fingerprint
 from pipelines.warehouse.incremental import begin_build, record_build
 from pipelines.warehouse.layers import layer_of
-from pipelines.workspace import inputs_fingerprint
+from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
 PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])

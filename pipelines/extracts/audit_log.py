@@ -10,31 +10,12 @@ import datetime as dt
 
 import pyarrow as pa
 
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.settings import Settings
-
-EXTRACTS_TABLE = "extracts"
-EXTRACT_SCHEMA = pa.schema(
-    [
-        ("extract_id", pa.string()),
-        ("name", pa.string()),
-        ("requester", pa.string()),
-        ("purpose", pa.string()),
-        ("requested_by", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("spec_path", pa.string()),
-        ("spec_sha256", pa.string()),
-        ("tables", pa.string()),
-        ("warehouse_version", pa.string()),
-        ("cells_hidden", pa.int64()),
-        ("package_path", pa.string()),
-        ("zip_sha256", pa.string()),
-        ("manifest_sha256", pa.string()),
-    ]
-)
+from pipelines.ingest.lake_tables import EXTRACT_SCHEMA, EXTRACTS
 
 
 def record_extract(settings: Settings, entry: dict) -> None:
     row = {**entry, "created_at": entry.get("created_at") or dt.datetime.now(dt.UTC)}
     table = pa.Table.from_pylist([row], schema=EXTRACT_SCHEMA)
-    keep_record(settings.archive, settings.lake, EXTRACTS_TABLE, row["extract_id"], table)
+    keep_record(settings.archive, settings.lake, EXTRACTS, row["extract_id"], table)

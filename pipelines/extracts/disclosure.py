@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.extracts.spec import SpecError, TableSpec
+from pipelines.extracts.tauargus_run import run
 
 TOTAL = "計"  # the total row/column label of Japanese statistical tables
 HIDDEN = "x"  # the marker of a hidden cell in Japanese statistical tables
@@ -81,8 +82,6 @@ def suppress(
     ``status``: shown, empty (a zero: shown), primary (below the threshold) or secondary
     (hidden so that no primary cell can be recovered from the totals).
     """
-    from pipelines.extracts.tauargus_run import run
-
     units, decoders = _coded_microdata(frame, dimensions, measure)
     if units.empty:
         table = with_totals(frame, dimensions, [measure])

@@ -32,9 +32,10 @@ from pipelines.extracts.disclosure import (
 )
 from pipelines.extracts.safe_cells import neutralize
 from pipelines.extracts.spec import ExtractSpec
-from pipelines.ingest.lake import sha256_of
-from pipelines.settings import Settings
-from pipelines.templating import render
+from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.settings import Settings
+from pipelines.foundation.templating import render
+from pipelines.warehouse.dbt import manifest_of
 from pipelines.warehouse.engine import open_published
 from pipelines.warehouse.layers import is_mart
 
@@ -172,7 +173,6 @@ def build_extract(
     settings: Settings, spec: ExtractSpec, requested_by: str | None = None
 ) -> ExtractResult:
     """Build, verify and log one extract package; nothing is written if a check fails."""
-    from pipelines.workspace import prepare_manifest
 
     created = dt.datetime.now(dt.UTC)
     stamp = created.strftime("%Y%m%dT%H%M%SZ")
@@ -194,7 +194,7 @@ def build_extract(
         if "parquet" in spec.formats:
             write_parquet(table, folder / f"{table.spec.name}.parquet")
             files.append(folder / f"{table.spec.name}.parquet")
-    dictionary = data_dictionary(prepare_manifest(settings), tables)
+    dictionary = data_dictionary(manifest_of(settings), tables)
     dictionary.to_csv(
         folder / "data_dictionary.csv", index=False, encoding="utf-8-sig", lineterminator="\r\n"
     )

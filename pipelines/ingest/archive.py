@@ -8,7 +8,7 @@
 * ``records/<table>/<name>.parquet`` — decisions and events recorded by people and runs
   (releases of held submissions, failed runs, extracts handed out, mart check results).
 
-Everything under ``lake/`` is derived from these and the contracts (pipelines.ingest.repair):
+Everything under ``lake/`` is derived from these and the contracts (pipelines.intake.repair):
 a lost or damaged lake file is rebuilt from here. Back up ``archive/``; the lake can be
 rebuilt, the archive cannot.
 """
@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import copy_file, write_bytes, write_text
+from pipelines.foundation.atomic import copy_file, write_bytes, write_text
 
 RECEIPTS = "receipts"
 RECORDS = "records"
@@ -37,42 +37,68 @@ def archive_original(archive_dir: Path, suffix: str, data: bytes, sha256: str) -
     return target
 
 
-def archive_file(archive_dir: Path, source: Path, sha256: str) -> Path:
-    """Keep a file as received without reading it into memory (one too large to be read)."""
+def archive_file(archive_dir: Path, source: Path, sha256: str) -> tuple[Path, bool]:
+    """Keep a file as received without reading it into memory (one too large to be read):
+    its archived copy, and whether this call made it (False: the same bytes were kept)."""
     target = archive_dir / f"{sha256}{source.suffix.lower()}"
-    if not target.exists():
-        copy_file(source, target)
-    return target
+    if target.exists():
+        return target, False
+    copy_file(source, target)
+    return target, True
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """One file received: enough, with its archived bytes, to derive its lake entry again."""
+    """One file received, from the moment it is archived to its ledger entry: enough, with
+    its archived bytes, to derive its lake entry again. While it is being taken in it also
+    carries ``original`` — its bytes, or its archived copy when it is read from disk — which
+    is not part of the receipt kept."""
 
     entry_id: str
     source: str
-    file_name: str
+    file_name: str  # as its sender named it
     landing_path: str
     archive_path: str  # relative to WELFARE_HOME
     sha256: str
     received_at: dt.datetime
     file_modified_at: dt.datetime
-    # Who sent it, when it came through the submission page (pipelines.ingest.landing);
-    # None for a file copied into landing/ by hand. Receipts written before this field: None.
+    # Who sent it and when, when it came through the submission page
+    # (pipelines.ingest.landing); None for a file copied into landing/ by hand, and in
+    # receipts kept before these were recorded.
     sent_by: str | None = None
+    sent_at: dt.datetime | None = None
+    original: bytes | Path | None = field(default=None, compare=False, repr=False)
+
+    KEPT = (
+        "entry_id",
+        "source",
+        "file_name",
+        "landing_path",
+        "archive_path",
+        "sha256",
+        "received_at",
+        "file_modified_at",
+        "sent_by",
+        "sent_at",
+    )
+    TIMES = ("received_at", "file_modified_at", "sent_at")
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data["received_at"] = self.received_at.isoformat()
-        data["file_modified_at"] = self.file_modified_at.isoformat()
+        data = {name: getattr(self, name) for name in self.KEPT}
+        for name in self.TIMES:
+            data[name] = data[name].isoformat() if data[name] is not None else None
         return json.dumps(data, ensure_ascii=False, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> Receipt:
         data = json.loads(text)
-        for name in ("received_at", "file_modified_at"):
-            data[name] = dt.datetime.fromisoformat(data[name])
-        return cls(**data)
+        for name in cls.TIMES:
+            if data.get(name) is not None:
+                data[name] = dt.datetime.fromisoformat(data[name])
+        return cls(**{name: data[name] for name in cls.KEPT if name in data})
+
+    def with_original(self, original: bytes | Path) -> Receipt:
+        return replace(self, original=original)
 
 
 def receipt_path(archive_dir: Path, entry_id: str) -> Path:

@@ -3,13 +3,11 @@
 Every write goes to a temporary name and is renamed into place, and a file's ledger entry is
 written last: a crash leaves no ledger entry, so the file is simply read again next run, and
 models only read lake rows whose submission has a ledger entry. Everything here derives from
-the archive (pipelines.ingest.archive) and can be rebuilt from it (pipelines.ingest.repair).
+the archive (pipelines.ingest.archive) and can be rebuilt from it (pipelines.intake.repair).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,86 +16,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import AtomicFile, atomic_write
+from pipelines.foundation.atomic import AtomicFile, atomic_write, write_text
+from pipelines.foundation.hashing import sha256_of
 from pipelines.ingest.contract import Contract
+from pipelines.ingest.lake_tables import (
+    LAYOUT,
+    LEDGER,
+    LEDGER_SCHEMA,
+    QUARANTINE,
+    QUARANTINE_SCHEMA,
+    all_schemas,
+    source_schema,
+)
 
-LEDGER_TABLE = "submissions"
-QUARANTINE_TABLE = "quarantined_rows"
+LAYOUT_FILE = "LAYOUT"  # the version of lake_tables the lake was written with
 # A typed, empty file so every lake table can always be read (even before any submission).
 # Not "_empty": Spark and Hadoop skip files whose names start with "_" or ".".
 EMPTY_FILE = "empty.parquet"
-
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("entry_id", pa.string()),
-        ("sha256", pa.string()),
-        ("source", pa.string()),
-        ("file_name", pa.string()),
-        ("landing_path", pa.string()),
-        ("archive_path", pa.string()),
-        ("received_at", pa.timestamp("us", tz="UTC")),
-        ("file_modified_at", pa.timestamp("us", tz="UTC")),
-        ("status", pa.string()),  # loaded / rejected / duplicate (superseded is derived in dbt)
-        ("duplicate_of", pa.string()),
-        ("submitter_code", pa.string()),
-        ("submitter_name", pa.string()),
-        ("fiscal_year", pa.int64()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("rows_read", pa.int64()),
-        ("rows_loaded", pa.int64()),
-        ("rows_quarantined", pa.int64()),
-        ("rows_skipped", pa.int64()),
-        ("rows_rejected", pa.int64()),
-        ("reason", pa.string()),
-        ("warnings", pa.string()),
-        ("encoding", pa.string()),
-        ("sheet", pa.string()),
-        # JSON {path under lake/: SHA-256} of the lake files derived from this submission,
-        # so a damaged one is found and rebuilt from the archive (pipelines.ingest.repair).
-        ("lake_files", pa.string()),
-        # The account that sent the file through the submission page (None: copied by hand).
-        ("sent_by", pa.string()),
-    ]
-)
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("submission_id", pa.string()),
-        ("source", pa.string()),
-        ("file_name", pa.string()),
-        ("row_number", pa.int64()),
-        ("column_name", pa.string()),
-        ("header", pa.string()),
-        ("value", pa.string()),
-        ("rule", pa.string()),
-        ("message", pa.string()),
-    ]
-)
-
-
-def source_schema(contract: Contract) -> pa.Schema:
-    """The lake schema of a source: its contract columns, typed, plus lineage columns."""
-    fields = [pa.field("submission_id", pa.string()), pa.field("source_row", pa.int64())]
-    for column in contract.columns:
-        fields.append(pa.field(column.name, column.column_type.arrow))
-        if column.key:
-            fields.append(pa.field(column.key_name, pa.string()))
-    if contract.fiscal_year_from_date:
-        fields.append(pa.field("fiscal_year", pa.int64()))
-    return pa.schema(fields)
-
-
-def sha256_of_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -113,28 +48,41 @@ class Lake:
     def table_dir(self, table: str) -> Path:
         return self.root / table
 
-    def initialize(
-        self, contracts: Iterable[Contract], extra: dict[str, pa.Schema] | None = None
-    ) -> None:
-        """Give every table an empty typed file so models can read a lake with no submissions."""
-        schemas = {c.key: source_schema(c) for c in contracts}
-        schemas[LEDGER_TABLE] = LEDGER_SCHEMA
-        schemas[QUARANTINE_TABLE] = QUARANTINE_SCHEMA
-        schemas.update(extra or {})
-        for table, schema in schemas.items():
+    def initialize(self, contracts: list[Contract]) -> None:
+        """Give every table an empty typed file so models can read a lake with no submissions,
+        and say which layout the lake is written in (a new lake: today's)."""
+        if self.layout() is None:
+            write_text(self.root / LAYOUT_FILE, f"{LAYOUT}\n")
+        for table, schema in all_schemas(contracts).items():
             path = self.table_dir(table) / EMPTY_FILE
             if not _has_schema(path, schema):  # missing, damaged or of an older schema
                 write_parquet(schema.empty_table(), path)
 
+    def layout(self) -> int | None:
+        """The version of lake_tables the lake was written with; None for a new, empty lake
+        (an older lake, from before the layout was written down, is version 1)."""
+        marker = self.root / LAYOUT_FILE
+        if marker.exists():
+            return int(marker.read_text().strip() or 1)
+        written = self.table_dir(LEDGER)
+        if written.exists() and any(p.name != EMPTY_FILE for p in written.glob("*.parquet")):
+            return 1
+        return None
+
+    def outdated(self) -> bool:
+        """Written with an older layout: derived again from the archive before it is read."""
+        layout = self.layout()
+        return layout is not None and layout < LAYOUT
+
     # -- the ledger -----------------------------------------------------------------------
     def ledger(self) -> pd.DataFrame:
-        files = sorted(self.table_dir(LEDGER_TABLE).glob("*.parquet"))
+        files = sorted(self.table_dir(LEDGER).glob("*.parquet"))
         if not files:
             return LEDGER_SCHEMA.empty_table().to_pandas()
         return pa.concat_tables(pq.read_table(f, schema=LEDGER_SCHEMA) for f in files).to_pandas()
 
     def quarantine(self) -> pd.DataFrame:
-        files = sorted(self.table_dir(QUARANTINE_TABLE).glob("*.parquet"))
+        files = sorted(self.table_dir(QUARANTINE).glob("*.parquet"))
         if not files:
             return QUARANTINE_SCHEMA.empty_table().to_pandas()
         return pa.concat_tables(
@@ -142,13 +90,13 @@ class Lake:
         ).to_pandas()
 
     def has_entry(self, entry_id: str) -> bool:
-        return (self.table_dir(LEDGER_TABLE) / f"{entry_id}.parquet").exists()
+        return (self.table_dir(LEDGER) / f"{entry_id}.parquet").exists()
 
     def record(self, entry: dict) -> None:
         """Append one ledger entry: the commit point of a received file."""
         row = {name: [entry.get(name)] for name in LEDGER_SCHEMA.names}
         table = pa.table(row, schema=LEDGER_SCHEMA)
-        write_parquet(table, self.table_dir(LEDGER_TABLE) / f"{entry['entry_id']}.parquet")
+        write_parquet(table, self.table_dir(LEDGER) / f"{entry['entry_id']}.parquet")
 
     def checksums(self, paths: Iterable[Path]) -> str:
         """The ledger's record of derived files: JSON {path under the lake: SHA-256}."""
@@ -157,26 +105,24 @@ class Lake:
         )
 
     # -- rows -----------------------------------------------------------------------------
-    def write_rows(self, contract: Contract, submission_id: str, rows: pd.DataFrame) -> Path:
-        path = self.table_dir(contract.key) / f"{submission_id}.parquet"
-        write_parquet(rows_table(contract, submission_id, rows), path)
+    def write_rows(self, contract: Contract, sha256: str, rows: pd.DataFrame) -> Path:
+        path = self.table_dir(contract.key) / f"{sha256}.parquet"
+        write_parquet(rows_table(contract, sha256, rows), path)
         return path
 
-    def rows_writer(self, contract: Contract, submission_id: str) -> RowsWriter:
+    def rows_writer(self, contract: Contract, sha256: str) -> RowsWriter:
         """For a file read in slices: its rows written as they come, in place only on commit."""
-        return RowsWriter(
-            self.table_dir(contract.key) / f"{submission_id}.parquet", contract, submission_id
-        )
+        return RowsWriter(self.table_dir(contract.key) / f"{sha256}.parquet", contract, sha256)
 
     def write_quarantine(
-        self, source: str, submission_id: str, file_name: str, quarantine: pd.DataFrame
+        self, source: str, sha256: str, file_name: str, quarantine: pd.DataFrame
     ) -> Path | None:
         if quarantine.empty:
             return None
         frame = quarantine.rename(columns={"column": "column_name"})
         table = pa.table(
             {
-                "submission_id": [submission_id] * len(frame),
+                "sha256": [sha256] * len(frame),
                 "source": [source] * len(frame),
                 "file_name": [file_name] * len(frame),
                 **{
@@ -186,16 +132,16 @@ class Lake:
             },
             schema=QUARANTINE_SCHEMA,
         )
-        path = self.table_dir(QUARANTINE_TABLE) / f"{submission_id}.parquet"
+        path = self.table_dir(QUARANTINE) / f"{sha256}.parquet"
         write_parquet(table, path)
         return path
 
 
-def rows_table(contract: Contract, submission_id: str, rows: pd.DataFrame) -> pa.Table:
+def rows_table(contract: Contract, sha256: str, rows: pd.DataFrame) -> pa.Table:
     """A file's clean rows in the lake's schema of its source (lineage columns first)."""
     schema = source_schema(contract)
     frame = rows.copy()
-    frame.insert(0, "submission_id", submission_id)
+    frame.insert(0, "sha256", sha256)
     columns = {}
     for field in schema:
         if field.name in frame:
@@ -207,15 +153,15 @@ def rows_table(contract: Contract, submission_id: str, rows: pd.DataFrame) -> pa
 
 class RowsWriter:
     """Row groups appended to a file that is put in place only on :meth:`commit`
-    (pipelines.atomic.AtomicFile); :meth:`abort` leaves nothing behind."""
+    (pipelines.foundation.atomic.AtomicFile); :meth:`abort` leaves nothing behind."""
 
-    def __init__(self, path: Path, contract: Contract, submission_id: str) -> None:
-        self.contract, self.submission_id = contract, submission_id
+    def __init__(self, path: Path, contract: Contract, sha256: str) -> None:
+        self.contract, self.sha256 = contract, sha256
         self.target = AtomicFile(path)
         self.writer = pq.ParquetWriter(self.target.tmp, source_schema(contract), compression="zstd")
 
     def write(self, rows: pd.DataFrame) -> None:
-        self.writer.write_table(rows_table(self.contract, self.submission_id, rows))
+        self.writer.write_table(rows_table(self.contract, self.sha256, rows))
 
     def commit(self) -> Path:
         self.writer.close()
@@ -231,7 +177,3 @@ def _has_schema(path: Path, schema: pa.Schema) -> bool:
         return pq.read_schema(path) == schema
     except (OSError, pa.ArrowException):
         return False
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

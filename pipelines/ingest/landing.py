@@ -20,8 +20,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.atomic import write_text
-from pipelines.settings import Settings
+from pipelines.foundation.atomic import write_text
+from pipelines.foundation.settings import Settings
+from pipelines.ingest.contract import SOURCE_KEYS
 
 HIDDEN_PREFIXES = (".", "~$")
 # A name in landing/ stays well within the 255 bytes file systems allow, with room for the
@@ -31,6 +32,12 @@ LANDING_NAME_BYTES = 120
 
 def is_hidden(name: str) -> bool:
     return name.startswith(HIDDEN_PREFIXES)
+
+
+def prepare_landing(settings: Settings) -> None:
+    """A landing folder for each source (where people put the files they send)."""
+    for source in SOURCE_KEYS:
+        settings.landing_for(source).mkdir(parents=True, exist_ok=True)
 
 
 def landed_files(settings: Settings, source: str) -> list[Path]:

@@ -17,9 +17,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from pipelines.ingest import normalize as nz
-from pipelines.ingest.contract import Column, Contract
-from pipelines.ingest.messages import file_message, row_message
-from pipelines.ingest.tables import (
+from pipelines.ingest.cells import (
     MAX_CSV_BYTES,
     MAX_FILE_BYTES,
     SLICE_FROM_BYTES,
@@ -30,6 +28,8 @@ from pipelines.ingest.tables import (
     is_csv,
     read_cells,
 )
+from pipelines.ingest.contract import Column, Contract
+from pipelines.ingest.messages import file_message, row_message
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
 SKIP_TOTALS_MARK = "計"  # in every one of them
@@ -89,7 +89,7 @@ def read_submission(data: bytes, filename: str, contract: Contract) -> ReadResul
 
 
 class SlicedRead:
-    """A large CSV read from disk slice by slice (pipelines.ingest.tables.csv_slices), by the
+    """A large CSV read from disk slice by slice (pipelines.ingest.cells.csv_slices), by the
     same rules as :func:`read_submission`: iterate :meth:`clean_rows` for each slice's clean
     rows (write them, check them), then :attr:`result` holds the file's verdict and counts
     (its ``rows`` stay empty: they were handed out). Memory is bounded by the slice size and

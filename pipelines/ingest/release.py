@@ -16,22 +16,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.foundation.clock import utc_now
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.lake import Lake, utc_now
-from pipelines.settings import Settings
-
-RELEASES_TABLE = "releases"
-RELEASE_SCHEMA = pa.schema(
-    [
-        ("sha256", pa.string()),
-        ("source", pa.string()),
-        ("file_name", pa.string()),
-        ("released_at", pa.timestamp("us", tz="UTC")),
-        ("released_by", pa.string()),
-        ("reason", pa.string()),
-        ("findings", pa.string()),  # the hold reason that was released
-    ]
-)
+from pipelines.ingest.lake import Lake
+from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
 
 
 class ReleaseError(ValueError):
@@ -84,7 +73,7 @@ def find_held(ledger: pd.DataFrame, ref: str) -> pd.Series:
 
 
 def releases(lake: Lake) -> pd.DataFrame:
-    files = sorted(lake.table_dir(RELEASES_TABLE).glob("*.parquet"))
+    files = sorted(lake.table_dir(RELEASES).glob("*.parquet"))
     tables = [pq.read_table(f, schema=RELEASE_SCHEMA) for f in files]
     return pa.concat_tables(tables or [RELEASE_SCHEMA.empty_table()]).to_pandas()
 
@@ -117,7 +106,7 @@ def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Re
     keep_record(
         settings.archive,
         settings.lake,
-        RELEASES_TABLE,
+        RELEASES,
         release.sha256,
         pa.table(row, schema=RELEASE_SCHEMA),
     )

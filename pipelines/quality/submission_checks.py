@@ -92,20 +92,20 @@ def check_submission(
     source: str,
     rows: pd.DataFrame,
     run_id: str,
-    submission_id: str | None = None,
+    sha256: str | None = None,
     file_name: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> SubmissionCheck:
     """Validate one file's clean rows with its source's suite (none: nothing to check).
     ``headers``: each column as the file heads it, for the findings' wording."""
-    return check_submission_in_slices(source, [rows], run_id, submission_id, file_name, headers)
+    return check_submission_in_slices(source, [rows], run_id, sha256, file_name, headers)
 
 
 def check_submission_in_slices(
     source: str,
     slices: Iterable[pd.DataFrame],
     run_id: str,
-    submission_id: str | None = None,
+    sha256: str | None = None,
     file_name: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> SubmissionCheck:
@@ -129,7 +129,7 @@ def check_submission_in_slices(
     results, failing = validator().validate(suite, frames(), run_id, _index_columns(suite))
     if not checked:
         return NOT_CHECKED
-    return _conclude(suite, results, failing, submission_id, file_name, headers)
+    return _conclude(suite, results, failing, sha256, file_name, headers)
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class SubmissionRows:
     """One file's clean rows, to be checked."""
 
     rows: pd.DataFrame
-    submission_id: str | None = None
+    sha256: str | None = None
     file_name: str | None = None
     headers: Mapping[str, str] | None = None  # each column as the file heads it
 
@@ -159,7 +159,7 @@ def check_submissions(
     )
     found = iter(validated)  # in the order of the files with rows
     return [
-        _conclude(suite, *next(found), f.submission_id, f.file_name, f.headers)
+        _conclude(suite, *next(found), f.sha256, f.file_name, f.headers)
         if not f.rows.empty
         else NOT_CHECKED
         for f in files
@@ -176,12 +176,12 @@ def _conclude(
     suite: Suite,
     results: pd.DataFrame,
     failing: list[list[tuple]],
-    submission_id: str | None,
+    sha256: str | None,
     file_name: str | None,
     headers: Mapping[str, str] | None,
 ) -> SubmissionCheck:
     """The suite's results for one file, for the ledger and its sender."""
-    results["submission_id"], results["file_name"] = submission_id, file_name
+    results["sha256"], results["file_name"] = sha256, file_name
     results["rows"] = [
         ", ".join(plain_value(values[0]) for values in rows) or None for rows in failing
     ]

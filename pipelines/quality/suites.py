@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,32 +29,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.settings import EXPECTATIONS_DIR, Settings
+from pipelines.foundation.settings import EXPECTATIONS_DIR, Settings
+from pipelines.ingest.archive import keep_record
+from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
 
-CHUNK_ROWS = 250_000
 EXAMPLES = 5
 SUITE_KINDS = ("submission", "mart")
-DQ_RESULTS_TABLE = "dq_results"
-DQ_RESULT_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("checked_at", pa.timestamp("us", tz="UTC")),
-        ("suite", pa.string()),
-        ("target", pa.string()),
-        ("submission_id", pa.string()),  # the file checked (submission suites), else null
-        ("file_name", pa.string()),
-        ("expectation", pa.string()),
-        ("column_name", pa.string()),
-        ("description", pa.string()),
-        ("severity", pa.string()),
-        ("success", pa.bool_()),
-        ("element_count", pa.int64()),
-        ("unexpected_count", pa.int64()),
-        ("examples", pa.string()),
-        ("rows", pa.string()),  # the file's row numbers behind unexpected values
-        ("files", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -145,19 +125,6 @@ def with_derived(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
         return connection.sql(f"select *, {derived} from frame").df()
     finally:
         connection.close()
-
-
-def read_mart_chunks(settings: Settings, suite: Suite) -> Iterator[pd.DataFrame]:
-    """The rows a mart suite checks, from what this run built (not yet published). A suite's
-    ``query`` is DuckDB SQL over its own table only: on Spark that table is read from the
-    cluster first (pipelines.warehouse.engine.open_built)."""
-    from pipelines.warehouse.engine import open_built
-
-    sql = suite.query or f"select {', '.join(suite.columns)} from {suite.table}"
-    with open_built(settings, [suite.table]) as connection:
-        reader = connection.sql(sql).to_arrow_reader(CHUNK_ROWS)
-        for batch in reader:
-            yield batch.to_pandas()
 
 
 class Validator:
@@ -431,7 +398,7 @@ def data_docs_dir(settings: Settings, suite: str | None = None) -> Path:
 
 
 def dq_results_path(lake: Path, name: str) -> Path:
-    return lake / DQ_RESULTS_TABLE / f"{name}.parquet"
+    return lake / DQ_RESULTS / f"{name}.parquet"
 
 
 def dq_results_table(results: pd.DataFrame) -> pa.Table:
@@ -443,13 +410,11 @@ def dq_results_table(results: pd.DataFrame) -> pa.Table:
 def record_results(settings: Settings, results: pd.DataFrame) -> Path:
     """Keep a mart suite's results as history (a record: archive and lake/dq_results →
     audit.dq_results)."""
-    from pipelines.ingest.archive import keep_record
-
     run_id, suite = results["run_id"].iloc[0], results["suite"].iloc[0]
     return keep_record(
         settings.archive,
         settings.lake,
-        DQ_RESULTS_TABLE,
+        DQ_RESULTS,
         f"{run_id}__{suite}",
         dq_results_table(results),
     )

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from pipelines.atomic import write_text
+from pipelines.foundation.atomic import write_text
 from pipelines.reporting.figures import OverviewFigures, Rows
 
 JAPANESE_FONT = "Noto Sans CJK JP"

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.warehouse.engine import tables_in
+from pipelines.warehouse.publication import tables_in
 
 Rows = list[dict[str, Any]]
 
@@ -180,7 +180,7 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
             "select results.file_name, ledger.source, ledger.submitter_name, ledger.fiscal_year, "
             "results.description, results.column_name, results.examples, results.rows "
             "from audit.dq_results as results "
-            "inner join audit.submissions as ledger on ledger.sha256 = results.submission_id "
+            "inner join audit.submissions as ledger on ledger.sha256 = results.sha256 "
             "where not results.success and results.severity = 'warning' and ledger.is_current "
             "order by ledger.source, results.file_name, results.column_name",
         ),

@@ -13,12 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pipelines.atomic import write_text
+from pipelines.foundation.atomic import write_text
+from pipelines.foundation.settings import Settings
+from pipelines.foundation.templating import render
 from pipelines.ingest.messages import SUBMISSION_STATUS
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
-from pipelines.settings import Settings
-from pipelines.templating import render
 from pipelines.warehouse.engine import open_published, published_location
 
 REPORT_NAME = "overview.html"

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.atomic import atomic_write, copy_file, write_text
-from pipelines.operations.pause_points import pause_point
-from pipelines.settings import Settings
-from pipelines.warehouse.engine import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
+from pipelines.foundation.atomic import atomic_write, copy_file, write_text
+from pipelines.foundation.pause_points import pause_point
+from pipelines.foundation.settings import Settings
+from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
+from pipelines.warehouse.publication import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
 
 EXPORTED_VERSION = "VERSION"  # published/VERSION: the version the Parquet files were made from
 
@@ -105,9 +106,7 @@ def _copy_published_schemas(working_db: Path, target: Path) -> None:
 
 def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The history of data-quality results (lake/dq_results) as audit.dq_results."""
-    from pipelines.quality.suites import DQ_RESULT_SCHEMA, DQ_RESULTS_TABLE
-
-    files = settings.lake / DQ_RESULTS_TABLE
+    files = settings.lake / DQ_RESULTS
     work.register("no_dq_results", DQ_RESULT_SCHEMA.empty_table())
     source = (
         f"read_parquet('{files}/*.parquet', union_by_name = true)"

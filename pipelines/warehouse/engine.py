@@ -14,37 +14,16 @@ cluster through its Thrift server into an in-memory DuckDB database under the sa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import Settings
-
-PUBLISHED_SCHEMAS = ("marts", "audit")  # what analysts query; the other layers stay private
-KEEP_VERSIONS = 5
-
-
-@dataclass(frozen=True)
-class Published:
-    version: str  # the UTC stamp of the version analysts now see
-    location: str  # where they find it
-    tables: dict[str, int]  # schema.table → rows
-    exported: list[Path]  # Parquet copies written under published/ (DuckDB engine)
-    unchanged: bool = False  # same inputs as the version already published: nothing replaced
-
-
-class NotPublished(FileNotFoundError):
-    pass
-
-
-def tables_in(sql: str) -> list[str]:
-    """The published tables (``marts.x``, ``audit.y``) a reader's SQL names."""
-    schemas = "|".join(PUBLISHED_SCHEMAS)
-    return sorted(set(re.findall(rf"\b(?:{schemas})\.\w+", sql)))
+from pipelines.foundation.settings import Settings
+from pipelines.warehouse import duckdb_publish, spark_publish
+from pipelines.warehouse.publication import NotPublished, Published
+from pipelines.warehouse.spark_publish import build_schema
+from pipelines.warehouse.spark_thrift import SparkUnavailable, count_rows, quoted, spark_session
 
 
 def ensure_installed(settings: Settings) -> None:
@@ -52,8 +31,6 @@ def ensure_installed(settings: Settings) -> None:
     if not settings.engine.is_spark:
         return
     import importlib.util
-
-    from pipelines.warehouse.spark_thrift import SparkUnavailable
 
     missing = [
         name for name in ("dbt.adapters.spark", "pyhive") if importlib.util.find_spec(name) is None
@@ -69,11 +46,7 @@ def _publisher(settings: Settings):
     """The engine's publishing module: both have publish, rollback, last_publish,
     publication_complete and location."""
     if settings.engine.is_spark:
-        from pipelines.warehouse import spark_publish
-
         return spark_publish
-    from pipelines.warehouse import duckdb_publish
-
     return duckdb_publish
 
 
@@ -129,8 +102,6 @@ def open_published(
         with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
             yield connection
         return
-    from pipelines.warehouse import spark_publish
-    from pipelines.warehouse.spark_thrift import spark_session
 
     with spark_session(settings.engine) as session:
         published = [f"{s}.{n}" for s, n in spark_publish.published_tables(session)]
@@ -150,8 +121,6 @@ def open_built(settings: Settings, tables: Iterable[str]) -> Iterator[duckdb.Duc
         with duckdb.connect(str(settings.working_db), read_only=True) as connection:
             yield connection
         return
-    from pipelines.warehouse.spark_publish import build_schema
-    from pipelines.warehouse.spark_thrift import quoted, spark_session
 
     with spark_session(settings.engine) as session, duckdb.connect() as connection:
         fetched = {}
@@ -176,9 +145,6 @@ def count_built_rows(settings: Settings, tables: Iterable[str]) -> dict[str, int
     """Rows of each ``schema.table`` this run built."""
     tables = list(tables)
     if settings.engine.is_spark:
-        from pipelines.warehouse.spark_publish import build_schema
-        from pipelines.warehouse.spark_thrift import count_rows, spark_session
-
         built = {
             table: "{}.{}".format(build_schema(settings.engine, table.split(".")[0]),
                                   table.split(".")[1])

@@ -14,16 +14,15 @@ or was stopped, the next one is a full refresh again, and tests everything.
 
 from __future__ import annotations
 
-from pipelines.atomic import write_text
-from pipelines.settings import Settings
+from pipelines.foundation.atomic import write_text
+from pipelines.foundation.settings import Settings
+from pipelines.warehouse.fingerprints import logic_fingerprint
 
 BUILT_WITH = "built_with.fingerprint"  # in work/, beside the working database
 
 
 def full_refresh_reason(settings: Settings, requested: bool = False) -> str | None:
     """Why this build must rebuild incremental models whole, or None."""
-    from pipelines.workspace import logic_fingerprint
-
     if requested:
         return "asked for (welfare run --full-refresh)"
     if not settings.working_db.exists():
@@ -46,6 +45,4 @@ def begin_build(settings: Settings, requested: bool = False) -> str | None:
 
 def record_build(settings: Settings) -> None:
     """After a build that succeeded: the logic its tables were computed by."""
-    from pipelines.workspace import logic_fingerprint
-
     write_text(settings.work_dir / BUILT_WITH, logic_fingerprint() + "\n")

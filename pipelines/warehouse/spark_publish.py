@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipelines.operations.pause_points import pause_point
-from pipelines.settings import EngineSettings, Settings
-from pipelines.warehouse.engine import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
+from pipelines.foundation.pause_points import pause_point
+from pipelines.foundation.settings import EngineSettings, Settings
+from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
+from pipelines.warehouse.publication import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
 from pipelines.warehouse.spark_thrift import ThriftSession, count_rows, quoted, spark_session
 
 STATE = "welfare.state"
@@ -134,14 +135,12 @@ def _literal(value: str | None) -> str:
 
 def _load_dq_results(session: ThriftSession, settings: Settings, audit: str) -> None:
     """The data-quality results the checks wrote to the lake, as audit.dq_results."""
-    from pipelines.quality.suites import DQ_RESULT_SCHEMA, DQ_RESULTS_TABLE
-
-    target = quoted(audit, DQ_RESULTS_TABLE)
+    target = quoted(audit, DQ_RESULTS)
     session.execute(f"drop table if exists {target}")
-    if any((settings.lake / DQ_RESULTS_TABLE).glob("*.parquet")):
+    if any((settings.lake / DQ_RESULTS).glob("*.parquet")):
         session.execute(
             f"create table {target} using parquet as select * from "
-            f"parquet.`{settings.lake_uri}/{DQ_RESULTS_TABLE}` order by checked_at"
+            f"parquet.`{settings.lake_uri}/{DQ_RESULTS}` order by checked_at"
         )
     else:
         columns = ", ".join(f"{f.name} {_spark_type(f.type)}" for f in DQ_RESULT_SCHEMA)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.settings import EngineError, EngineSettings
+from pipelines.foundation.settings import EngineError, EngineSettings
 
 FETCH_ROWS = 10_000
 

@@ -22,7 +22,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from pipelines.settings import Settings, WebSettings
+from pipelines.foundation.settings import Settings, WebSettings
 from pipelines.web.accounts import AccountStore
 from pipelines.web.checking import CheckWorkers, check_workers
 from pipelines.web.database import Database
@@ -31,6 +31,7 @@ from pipelines.web.private import PRIVATE_FILE, open_to_others, private_dir, pri
 from pipelines.web.sending import MAX_UPLOAD_BYTES
 from pipelines.web.session_user import SessionUser
 from pipelines.web.uploads import UploadStore
+from pipelines.web.views import pages
 
 FORM_OVERHEAD = 2**20  # the form's other fields and multipart boundaries
 log = logging.getLogger("welfare.web")
@@ -164,8 +165,6 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         if account is None or not account.active or account.session_token != token:
             return None  # logged out elsewhere, password changed, or account disabled
         return SessionUser(account)
-
-    from pipelines.web.views import pages  # the routes need the app's extensions above
 
     app.register_blueprint(pages)
 

@@ -19,10 +19,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import load_contract
-from pipelines.ingest.lake import sha256_of
-from pipelines.settings import Settings
-from pipelines.validation import Validation, validate_file
+from pipelines.intake.validation import Validation, validate_file
 from pipelines.web.database import Database
 from pipelines.web.submitters import may_send
 from pipelines.web.uploads import Upload, UploadStore

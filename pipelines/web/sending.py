@@ -18,10 +18,10 @@ import time
 import unicodedata
 from pathlib import Path
 
-from pipelines.atomic import copy_file, write_bytes
-from pipelines.ingest.lake import sha256_of
+from pipelines.foundation.atomic import copy_file, write_bytes
+from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
-from pipelines.settings import Settings
 from pipelines.web.checking import pending_dir, pending_file
 from pipelines.web.private import private_dir
 from pipelines.web.uploads import Upload, UploadStore

@@ -17,7 +17,7 @@ import signal
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pipelines.settings import Settings, WebSettings
+from pipelines.foundation.settings import Settings, WebSettings
 from pipelines.web.app import create_app, refuse_if_not_private
 from pipelines.web.sending import MAX_UPLOAD_BYTES
 

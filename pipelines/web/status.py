@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.messages import SUBMISSION_STATUS
-from pipelines.settings import Settings
-from pipelines.warehouse.engine import NotPublished, open_published, tables_in
+from pipelines.warehouse.engine import open_published
+from pipelines.warehouse.publication import NotPublished, tables_in
 
 STATUS_LABELS = {status: f"{ja} / {en}" for status, (ja, en) in SUBMISSION_STATUS.items()}
 

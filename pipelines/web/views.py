@@ -27,10 +27,11 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from pipelines.foundation.disk import STAFF_DISK_FULL, is_disk_error
+from pipelines.foundation.hashing import sha256_of, sha256_of_bytes
 from pipelines.ingest.contract import all_contracts
-from pipelines.ingest.lake import sha256_of, sha256_of_bytes
 from pipelines.ingest.release import ReleaseError, release_submission
-from pipelines.operations.disk import disk_message, is_disk_error
+from pipelines.intake.space import disk_full_message
 from pipelines.reporting.overview import report_path
 from pipelines.web import sending, status
 from pipelines.web.checking import pending_file
@@ -41,17 +42,11 @@ from pipelines.web.uploads import Upload, UploadRefused
 
 pages = Blueprint("pages", __name__)
 
-DISK_FULL = (
-    "サーバーの保存領域が足りないため、受け付けられませんでした。"
-    "社協の担当者に連絡してください。 / "
-    "The server is out of disk space and could not take the file: please tell the council."
-)
-
 
 def _disk_full(error: OSError) -> str:
     """Staff get a plain sentence; the operator's one line goes to the server's log."""
-    current_app.logger.error(disk_message(_site().settings, detail=str(error)))
-    return DISK_FULL
+    current_app.logger.error(disk_full_message(_site().settings, detail=str(error)))
+    return STAFF_DISK_FULL
 
 
 def _site():

@@ -3,7 +3,7 @@
     make benchmark            # or: uv run python tests/benchmarks/bench_consultations.py [ROWS]
 
 Generates a CP932 CSV export with personal-data columns, then times the same code path the
-ingestion asset runs (pipelines.ingest.intake.ingest_source: archive, read, normalize, write
+ingestion asset runs (pipelines.intake.ingest.ingest_source: archive, read, normalize, write
 the lake and the ledger) in a fresh process, and prints wall time and peak memory (max RSS).
 """
 
@@ -54,10 +54,10 @@ def generate(path: Path, rows: int) -> None:
 
 def measure(home: Path) -> None:
     """Runs in a fresh process so max RSS is this work's peak."""
+    from pipelines.foundation.settings import Settings
     from pipelines.ingest.contract import all_contracts, load_contract
-    from pipelines.ingest.intake import ingest_source
     from pipelines.ingest.lake import Lake
-    from pipelines.settings import Settings
+    from pipelines.intake.ingest import ingest_source
 
     settings = Settings(home)
     Lake(settings.lake).initialize(all_contracts())

@@ -32,7 +32,7 @@ sys.path.insert(0, str(PROJECT))
 
 import requests  # noqa: E402
 
-from pipelines.settings import SAMPLE_DIR, Settings  # noqa: E402
+from pipelines.foundation.settings import SAMPLE_DIR, Settings  # noqa: E402
 from pipelines.web.accounts import AccountStore  # noqa: E402
 from tests.benchmarks.bench_job import timed  # noqa: E402
 from tests.conftest import serve_site, xlsx_bytes  # noqa: E402

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.settings import PROJECT_ROOT, EngineSettings, Settings
+from pipelines.foundation.settings import PROJECT_ROOT, EngineSettings, Settings
 from tests.conftest import ARTIFACTS, check_then_publish, copy_home, welfare_cli
 
 pytest.importorskip("pyhive", reason="the Spark extra is not installed: run `make test-spark`")
@@ -173,7 +173,7 @@ def test_every_published_table_equals_the_duckdb_run(spark_run):
 def test_unit_tests_and_engine_specific_sql_on_the_cluster(spark_run):
     """The models' unit tests pass on Spark; a DuckDB-only function in a model fails there
     (the check for SQL written outside the dispatch macros)."""
-    from pipelines.workspace import run_dbt
+    from pipelines.warehouse.dbt import run_dbt
 
     settings, duckdb_home, _ = spark_run
     unit = run_dbt(settings, ["test", "--select", "test_type:unit"], quiet=False)

@@ -1,6 +1,6 @@
 -- Every cell held back from the marts (保留行), with the rule it broke and the file it came from.
 select
-    quarantined.submission_id as sha256,
+    quarantined.sha256,
     quarantined.source,
     quarantined.file_name,
     ledger.submitter_name,
@@ -14,5 +14,5 @@ select
     quarantined.message
 from {{ ref('stg_quarantined_rows') }} as quarantined
 inner join {{ ref('int_submissions_current') }} as ledger
-    on quarantined.submission_id = ledger.submission_id
+    on quarantined.sha256 = ledger.sha256
     and ledger.status in ('loaded', 'superseded', 'held')

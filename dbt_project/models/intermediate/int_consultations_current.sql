@@ -25,7 +25,7 @@ with consultations as (
 
 exports as (
     select
-        submission_id,
+        sha256,
         version_order
     from {{ ref('int_submissions_current') }}
     where is_current and source = 'consultations'
@@ -40,11 +40,11 @@ ranked as (
         ) as version_rank
     from consultations
     inner join exports
-        on consultations.submission_id = exports.submission_id
+        on consultations.sha256 = exports.sha256
 )
 
 select
-    submission_id,
+    sha256,
     source_row,
     consultation_id,
     received_on,

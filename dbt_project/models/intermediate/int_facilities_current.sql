@@ -1,11 +1,6 @@
 -- Member facilities of the facility council's current survey for each fiscal year.
 with facilities as (
-    select * from {{ ref('stg_facility_initiatives') }}
-),
-
-current_submissions as (
-    select submission_id from {{ ref('int_submissions_current') }}
-    where is_current and source = 'facility_initiatives'
+    {{ current_rows('stg_facility_initiatives') }}
 )
 
 select
@@ -16,5 +11,3 @@ select
         {%- endfor %}
     ) as has_initiative
 from facilities
-inner join current_submissions
-    on facilities.submission_id = current_submissions.submission_id

@@ -2,12 +2,7 @@
 -- years: the ward's own activity id, else ward + district + name, both by their normalized keys
 -- (NFKC, no spaces: the reader writes them beside the names, which are kept as sent).
 with places as (
-    select * from {{ ref('stg_ibasho_survey') }}
-),
-
-current_submissions as (
-    select submission_id from {{ ref('int_submissions_current') }}
-    where is_current and source = 'ibasho_survey'
+    {{ current_rows('stg_ibasho_survey') }}
 )
 
 select
@@ -18,5 +13,3 @@ select
                        "places.activity_name_key"]) }}
     ) as place_key
 from places
-inner join current_submissions
-    on places.submission_id = current_submissions.submission_id

@@ -21,12 +21,12 @@ entries as (
         releases.release_reason,
         (
             ledger.intake_status = 'loaded'
-            or (ledger.intake_status = 'held' and releases.submission_id is not null)
+            or (ledger.intake_status = 'held' and releases.sha256 is not null)
         ) as counts
     from ledger
     left join releases
         on
-            ledger.submission_id = releases.submission_id
+            ledger.sha256 = releases.sha256
             and ledger.intake_status = 'held'
 ),
 
@@ -50,7 +50,7 @@ ranked as (
 
 select
     entry_id,
-    submission_id,
+    sha256,
     source,
     file_name,
     landing_path,
@@ -83,5 +83,6 @@ select
     warnings,
     file_encoding,
     sheet,
-    sent_by
+    sent_by,
+    sent_at
 from ranked

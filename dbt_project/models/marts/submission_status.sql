@@ -95,7 +95,7 @@ select
     expected.submitter_code,
     expected.submitter_name,
     case
-        when held.submission_id is not null then 'held'
+        when held.sha256 is not null then 'held'
         when latest.is_current then 'received'
         when latest.status = 'rejected' then 'rejected'
         else 'missing'

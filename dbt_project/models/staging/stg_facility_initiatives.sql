@@ -3,7 +3,7 @@ with source as (
 )
 
 select
-    cast(submission_id as {{ dbt.type_string() }}) as submission_id,
+    cast(sha256 as {{ dbt.type_string() }}) as sha256,
     cast(source_row as {{ dbt.type_int() }}) as source_row,
     cast(fiscal_year as {{ dbt.type_int() }}) as fiscal_year,
     cast(facility_id as {{ dbt.type_string() }}) as facility_id,

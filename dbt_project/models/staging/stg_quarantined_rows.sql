@@ -3,7 +3,7 @@ with source as (
 )
 
 select
-    cast(submission_id as {{ dbt.type_string() }}) as submission_id,
+    cast(sha256 as {{ dbt.type_string() }}) as sha256,
     cast(source as {{ dbt.type_string() }}) as source,
     cast(file_name as {{ dbt.type_string() }}) as file_name,
     cast(row_number as {{ dbt.type_int() }}) as row_number,

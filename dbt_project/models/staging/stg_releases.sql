@@ -3,7 +3,7 @@ with source as (
 )
 
 select
-    cast(sha256 as {{ dbt.type_string() }}) as submission_id,
+    cast(sha256 as {{ dbt.type_string() }}) as sha256,
     cast(source as {{ dbt.type_string() }}) as source,
     cast(file_name as {{ dbt.type_string() }}) as file_name,
     cast(released_at as {{ dbt.type_timestamp() }}) as released_at,

@@ -4,7 +4,7 @@ with source as (
 
 select
     cast(entry_id as {{ dbt.type_string() }}) as entry_id,
-    cast(sha256 as {{ dbt.type_string() }}) as submission_id,
+    cast(sha256 as {{ dbt.type_string() }}) as sha256,
     cast(source as {{ dbt.type_string() }}) as source,
     cast(file_name as {{ dbt.type_string() }}) as file_name,
     cast(landing_path as {{ dbt.type_string() }}) as landing_path,
@@ -27,5 +27,6 @@ select
     cast(warnings as {{ dbt.type_string() }}) as warnings,
     cast(encoding as {{ dbt.type_string() }}) as file_encoding,
     cast(sheet as {{ dbt.type_string() }}) as sheet,
-    cast(sent_by as {{ dbt.type_string() }}) as sent_by
+    cast(sent_by as {{ dbt.type_string() }}) as sent_by,
+    cast(sent_at as {{ dbt.type_timestamp() }}) as sent_at
 from source

@@ -1,4 +1,4 @@
-"""Running the warehouse job once through Dagster (pipelines.summary says what happened).
+"""Running the warehouse job once through Dagster (pipelines.defs.summary says what happened).
 
 The command line, the schedule and the UI run the same job (pipelines.defs.automation); this
 module only launches it in-process against the WELFARE_HOME's Dagster instance, so the run,
@@ -13,27 +13,34 @@ import gc
 import os
 import socket
 
-from pipelines.operations.disk import check_space
-from pipelines.operations.processes import process_alive
-from pipelines.settings import Settings
-from pipelines.summary import RunSummary, skipped_summary, summarize
+from pipelines.defs.summary import RunSummary, skipped_summary, summarize
+from pipelines.foundation.processes import process_alive
+from pipelines.foundation.settings import Settings
+from pipelines.intake.space import check_space
+from pipelines.warehouse.dbt import ProjectParse
+from pipelines.warehouse.freshness import reason_to_run
 
 LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
 
 
-def run_pipeline(settings: Settings, force: bool = False, full_refresh: bool = False) -> RunSummary:
+def run_pipeline(
+    settings: Settings,
+    force: bool = False,
+    full_refresh: bool = False,
+    parse: ProjectParse | None = None,
+) -> RunSummary:
     """Execute the warehouse job once; never raises for a failed step (see RunSummary).
 
     When nothing is new (no file waiting, the inputs of the published version) the job is not
     started at all, unless ``force`` or ``full_refresh`` (incremental models rebuilt whole): a
-    night without submissions costs a second.
+    night without submissions costs a second. ``parse``: a parse of the dbt project begun in
+    the background (pipelines.home.prepare), waited for before the definitions load.
     """
-    from pipelines.workspace import manifest_ready, reason_to_run
-
     if not (force or full_refresh) and reason_to_run(settings) is None:
-        manifest_ready(settings)  # a parse begun in the background finishes
+        if parse is not None:
+            parse.manifest()  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
-    from pipelines.defs.automation import WAREHOUSE_JOB
+    from pipelines.defs.automation import WAREHOUSE_JOB  # imports Dagster: only for a run
 
     check_space(settings)  # DiskFull before anything is written
     started = dt.datetime.now(dt.UTC)
@@ -48,27 +55,32 @@ def run_pipeline(settings: Settings, force: bool = False, full_refresh: bool = F
             {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}}
             if full_refresh
             else None,
+            parse,
         )
     return summarize(settings, result, started, log_path)
 
 
-def run_job(settings: Settings, job_name: str, run_config: dict | None = None):
+def run_job(
+    settings: Settings,
+    job_name: str,
+    run_config: dict | None = None,
+    parse: ProjectParse | None = None,
+):
     """Execute one of the project's jobs in this process, in the WELFARE_HOME's Dagster
     instance (its history, pools and run queue), with progress lines on the terminal."""
     import dagster as dg
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-    from pipelines.defs.build import build_definitions
+    from pipelines.defs.build import build_definitions  # imports Dagster
+    from pipelines.defs.dagster_adapter import bound_to  # imports Dagster
 
+    if parse is not None:
+        parse.manifest()
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    # Loading definitions reads "definitions state" from the current instance's storage (a
-    # context variable). Bind this live instance's. In a long-lived process an instance context
-    # left open earlier (e.g. by a sensor or schedule context that was never closed) resets
-    # that variable to a dead instance's storage when it is garbage-collected, which could
-    # happen mid-load: collect such leftovers first.
+    # An instance context left open earlier in a long-lived process is collected first, not
+    # while the definitions load (see bound_to).
     gc.collect()
     try:
-        with set_defs_state_storage(instance.defs_state_storage):
+        with bound_to(instance):
             release_abandoned_runs(instance)
             job = build_definitions(settings).resolve_job_def(job_name)
             return job.execute_in_process(

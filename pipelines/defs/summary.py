@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.foundation.disk import mentions_disk_error
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.lake import Lake
-from pipelines.operations.disk import disk_message, mentions_disk_error
-from pipelines.settings import Settings
+from pipelines.intake.space import disk_full_message
+from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures
+from pipelines.warehouse.engine import is_published, open_published, published_location
+from pipelines.warehouse.publication import NotPublished
 
 
 @dataclass
@@ -67,7 +71,7 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
                 summary.disk_full = (
                     message[message.index("DISK FULL") :]
                     if "DISK FULL" in message
-                    else disk_message(settings, detail=message)
+                    else disk_full_message(settings, detail=message)
                 )
         if event.is_step_materialization:
             key = event.asset_key
@@ -98,9 +102,6 @@ def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
 
 def published_headlines(settings: Settings) -> dict[str, str]:
     """The council's published figures, read back from the published warehouse."""
-    from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures
-    from pipelines.warehouse.engine import NotPublished, open_published
-
     try:
         with open_published(settings, HEADLINE_TABLES) as connection:
             return {
@@ -125,8 +126,6 @@ def skipped_summary(settings: Settings) -> RunSummary:
 
 
 def format_summary(summary: RunSummary, settings: Settings) -> str:
-    from pipelines.warehouse.engine import is_published, published_location
-
     files = summary.files
     if summary.skipped:
         return "\n".join(

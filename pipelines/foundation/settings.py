@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -187,8 +187,7 @@ class Settings:
         }
 
     def ensure(self) -> Settings:
-        from pipelines.ingest.contract import SOURCE_KEYS
-
+        """The home's folders exist (each source's landing folder: pipelines.home.prepare)."""
         for path in (
             self.archive,
             self.lake,
@@ -199,8 +198,7 @@ class Settings:
             self.dagster_home,
         ):
             path.mkdir(parents=True, exist_ok=True)
-        for source in SOURCE_KEYS:
-            self.landing_for(source).mkdir(parents=True, exist_ok=True)
+        self.landing.mkdir(parents=True, exist_ok=True)
         return self
 
 

@@ -1,51 +1,18 @@
-"""Recording failed runs where staff will see them, and telling someone when configured."""
+"""Telling someone when something needs them: a webhook or e-mail, only when configured."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import smtplib
 import urllib.request
 from email.message import EmailMessage
 
-import pyarrow as pa
 import yaml
 
-from pipelines.ingest.archive import keep_record
-from pipelines.settings import Settings
+from pipelines.foundation.settings import Settings
 
 log = logging.getLogger("welfare.operations")
-RUN_FAILURES_TABLE = "run_failures"
-RUN_FAILURE_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("job_name", pa.string()),
-        ("failed_at", pa.timestamp("us", tz="UTC")),
-        ("failed_steps", pa.string()),
-        ("message", pa.string()),
-    ]
-)
-
-
-def record_run_failure(
-    settings: Settings, run_id: str, job_name: str, failed_steps: list[str], message: str
-) -> None:
-    """Record the failure (archive and lake); the next build shows it in audit.run_failures.
-
-    (The published warehouse is only ever replaced whole, so a failure is recorded beside it
-    rather than written into it.)"""
-    table = pa.table(
-        {
-            "run_id": [run_id],
-            "job_name": [job_name],
-            "failed_at": [dt.datetime.now(dt.UTC)],
-            "failed_steps": [", ".join(failed_steps)],
-            "message": [message],
-        },
-        schema=RUN_FAILURE_SCHEMA,
-    )
-    keep_record(settings.archive, settings.lake, RUN_FAILURES_TABLE, run_id, table)
 
 
 def notification_config(settings: Settings) -> dict:

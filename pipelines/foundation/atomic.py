@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.operations.processes import process_alive
+from pipelines.foundation.processes import process_alive
 
 
 class AtomicFile:

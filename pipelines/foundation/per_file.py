@@ -1,10 +1,11 @@
 """What a file gives, worked out once per process while the file stays the same.
 
 A run looks at the same files several times: every landed file is hashed to ask whether
-anything is new, then again to take it in; every ledger entry is read for the disk-space
-estimate and by each source's repair check. Files under the lake, the archive and landing are
-replaced whole (pipelines.atomic) or dropped by their senders, never edited in place, so a
-file with the same inode, size and modification time holds the same bytes.
+anything is new, and the hash is used again to take it in; every ledger entry is read for the
+disk-space estimate and by each source's repair check. Files under the lake, the archive and
+landing are replaced whole (pipelines.foundation.atomic) or dropped by their senders, never
+edited in place, so a file with the same inode, size and modification time holds the same
+bytes.
 """
 
 from __future__ import annotations

@@ -8,21 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.ingest.cells import head_rows
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
-from pipelines.ingest.reader import (
-    ReadResult,
-    never_read_whole,
-    read_large_csv,
-    read_submission,
-    too_large,
-)
-from pipelines.ingest.tables import read_cells
-from pipelines.quality.submission_checks import (
-    NOT_CHECKED,
-    SubmissionCheck,
-    check_submission,
-    check_submission_in_slices,
-)
+from pipelines.ingest.reader import ReadResult, never_read_whole
+from pipelines.intake.reading import ToRead, read_and_check
+from pipelines.quality.submission_checks import NOT_CHECKED, SubmissionCheck
+
+GUESS_BYTES = 2**20  # a file's survey is guessed from its first lines
 
 
 @dataclass
@@ -35,18 +27,18 @@ class Validation:
 
 
 def guess_source(data: bytes, filename: str) -> Contract:
-    """The source whose headers the file matches best (ties: the order of SUBMISSIONS.md)."""
+    """The source whose headers the file's first rows match best (ties: the order of
+    docs/submissions.md)."""
+    try:
+        rows = head_rows(data, filename)
+    except Exception:  # unreadable for every source alike: reading it will say why
+        return all_contracts()[0]
     best, best_score = all_contracts()[0], -1
     for contract in all_contracts():
-
-        def score(row, contract=contract) -> int:
-            return sum(1 for cell in row if contract.match_header(cell) is not None)
-
-        try:
-            table = read_cells(data, filename, score)
-        except Exception:  # unreadable for every source alike: read_submission will say why
-            continue
-        found = score(table.header) if table is not None else 0
+        found = max(
+            (sum(1 for cell in row if contract.match_header(cell) is not None) for row in rows),
+            default=0,
+        )
         if found > best_score:
             best, best_score = contract, found
     return best
@@ -56,39 +48,18 @@ def validate_file(
     path: Path, source: str | None = None, file_name: str | None = None
 ) -> Validation:
     """What intake would make of the file at ``path``, named ``file_name`` by its sender (the
-    reader takes the fiscal year and ward from the name; default: the path's own name)."""
+    reader takes the fiscal year and ward from the name; default: the path's own name).
+    Writes nothing."""
     name = file_name or path.name
-    size = path.stat().st_size
-    if never_read_whole(path, name):
-        # Never read whole: its survey is guessed from its first lines.
+    from_disk = never_read_whole(path, name)
+    if from_disk:
         with path.open("rb") as handle:
-            head = handle.read(2**20)
-        contract = load_contract(source) if source else guess_source(head, name)
-        refused = too_large(size, name, contract)
-        if refused is not None:
-            return Validation(path, contract, refused, source is None, NOT_CHECKED)
-        sliced = read_large_csv(path, name, contract)
-        check = check_submission_in_slices(
-            contract.key,
-            sliced.clean_rows(),
-            "validate",
-            file_name=name,
-            headers=sliced.result.headers,
-        )
-        if sliced.result.status != "loaded":
-            check = NOT_CHECKED
-        return Validation(path, contract, sliced.result, source is None, check)
-    data = path.read_bytes()
-    contract = load_contract(source) if source else guess_source(data, name)
-    result = read_submission(data, name, contract)
-    check = (
-        check_submission(
-            contract.key, result.rows, "validate", file_name=name, headers=result.headers
-        )
-        if result.status == "loaded"
-        else NOT_CHECKED
-    )
-    return Validation(path, contract, result, source is None, check)
+            head = handle.read(GUESS_BYTES)
+    else:
+        head = data = path.read_bytes()
+    contract = load_contract(source) if source else guess_source(head, name)
+    done = read_and_check(ToRead(path if from_disk else data, name), contract, "validate")
+    return Validation(path, contract, done.result, source is None, done.check)
 
 
 def format_validation(report: Validation, limit: int = 50) -> str:

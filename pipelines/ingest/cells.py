@@ -94,6 +94,36 @@ def read_cells(
     )
 
 
+def head_rows(data: bytes, filename: str) -> list[list[Any]]:
+    """The first HEADER_SEARCH_ROWS rows of a file (a workbook's first sheet, or データ), read
+    as cheaply as possible: to tell which survey a file is."""
+    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+    if suffix == "xlsx":
+        import openpyxl  # imported here: only Excel files pay for it
+
+        check_workbook_archive(data)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            names = workbook.sheetnames
+            sheet = workbook[PREFERRED_SHEET if PREFERRED_SHEET in names else names[0]]
+            sheet.reset_dimensions()
+            rows = sheet.iter_rows(values_only=True, max_row=HEADER_SEARCH_ROWS)
+            return [list(row) for row in rows]
+        finally:
+            workbook.close()
+    if is_csv(filename):
+        head = data[: 2**20]
+        try:
+            text = head.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            if error.start >= len(head) - 3:  # a character cut by the head's end
+                text = head[: error.start].decode("utf-8-sig")
+            else:
+                text = head.decode("cp932", errors="ignore")
+        return list(csv.reader(text.splitlines()[:HEADER_SEARCH_ROWS]))
+    return []
+
+
 def is_csv(filename: str) -> bool:
     """A text export (.csv, or .txt as some systems name it): read as CSV, in slices when large."""
     return filename.lower().endswith((".csv", ".txt"))

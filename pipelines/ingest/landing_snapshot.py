@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.landing import landed_files
-from pipelines.settings import Settings
 
 
 def landing_snapshot(settings: Settings) -> dict[str, str]:

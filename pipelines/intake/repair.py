@@ -11,7 +11,6 @@ into a new folder and swaps it in, after a contract change or to recover a lost 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import re
@@ -23,23 +22,28 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.atomic import copy_file, orphaned_temporaries
+from pipelines.foundation.atomic import copy_file, orphaned_temporaries
+from pipelines.foundation.clock import utc_now
+from pipelines.foundation.hashing import sha256_of, sha256_of_bytes
+from pipelines.foundation.per_file import PerFile
+from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import (
     Receipt,
+    all_receipts,
     archived_records,
     keep_receipt,
     read_receipt,
     record_path,
 )
-from pipelines.ingest.contract import load_contract
-from pipelines.ingest.lake import EMPTY_FILE, LEDGER_SCHEMA, LEDGER_TABLE, Lake, sha256_of, utc_now
-from pipelines.ingest.per_file import PerFile
+from pipelines.ingest.contract import all_contracts, load_contract
+from pipelines.ingest.lake import EMPTY_FILE, Lake
+from pipelines.ingest.lake_tables import LEDGER, LEDGER_SCHEMA, RECORD_SCHEMAS
 from pipelines.ingest.reader import never_read_whole
-from pipelines.settings import Settings
+from pipelines.intake.ingest import derive_entry
+from pipelines.intake.receiving import FirstCopies
 
 log = logging.getLogger("welfare.repair")
 SET_ASIDE = ".damaged"  # lake/.damaged/: files that could not be rebuilt (hidden from readers)
-RECORD_TABLES = ("releases", "run_failures", "extracts", "dq_results")
 
 
 class LakeBeyondRepair(RuntimeError):
@@ -66,7 +70,7 @@ def _readable(path: Path, schema: pa.Schema | None = None) -> bool:
 
 
 def _ledger_files(lake: Lake) -> list[Path]:
-    return sorted(p for p in lake.table_dir(LEDGER_TABLE).glob("*.parquet") if p.name != EMPTY_FILE)
+    return sorted(p for p in lake.table_dir(LEDGER).glob("*.parquet") if p.name != EMPTY_FILE)
 
 
 def _read_ledger_rows(path: Path) -> list[dict] | None:
@@ -127,7 +131,7 @@ def _archived_original(settings: Settings, receipt: Receipt) -> bytes | Path:
         )
     from_disk = never_read_whole(path, receipt.file_name)
     data = None if from_disk else path.read_bytes()
-    sha = sha256_of(path) if data is None else hashlib.sha256(data).hexdigest()
+    sha = sha256_of(path) if data is None else sha256_of_bytes(data)
     if sha != receipt.sha256:
         raise LakeBeyondRepair(
             f"The archived original {receipt.archive_path} of {receipt.file_name} is damaged "
@@ -137,13 +141,13 @@ def _archived_original(settings: Settings, receipt: Receipt) -> bytes | Path:
     return path if data is None else data
 
 
-def derive_again(settings: Settings, lake: Lake, receipt: Receipt, duplicate: bool) -> None:
-    """Write the lake files and ledger entry of one receipt again, from its archived bytes."""
-    from pipelines.ingest.intake import derive_entry
-
+def derive_again(settings: Settings, lake: Lake, receipt: Receipt, first: FirstCopies) -> None:
+    """Write the lake files and ledger entry of one receipt again, from its archived bytes
+    (``first``: the first copy of each file's bytes, which says whether it is a duplicate)."""
     contract = load_contract(receipt.source)
     original = _archived_original(settings, receipt)
-    derive_entry(lake, contract, receipt, original, duplicate, f"repair-{utc_now():%Y%m%dT%H%M%SZ}")
+    run_id = f"repair-{utc_now():%Y%m%dT%H%M%SZ}"
+    derive_entry(lake, contract, receipt.with_original(original), first, run_id)
 
 
 def _set_aside(lake: Lake, path: Path) -> None:
@@ -163,6 +167,7 @@ def receipt_of(entry: dict) -> Receipt:
         received_at=entry["received_at"],
         file_modified_at=entry["file_modified_at"] or entry["received_at"],
         sent_by=entry.get("sent_by"),
+        sent_at=entry.get("sent_at"),
     )
 
 
@@ -174,7 +179,7 @@ def keep_missing_archive_copies(settings: Settings) -> None:
     for entry in entries:
         if read_receipt(settings.archive, entry["entry_id"]) is None:
             keep_receipt(settings.archive, receipt_of(entry))
-    for table in RECORD_TABLES:
+    for table in RECORD_SCHEMAS:
         for path in sorted(lake.table_dir(table).glob("*.parquet")):
             if path.name == EMPTY_FILE or _is_derived(table, path):
                 continue
@@ -198,17 +203,6 @@ def readable_entries(lake: Lake) -> list[dict]:
         except (OSError, pa.ArrowException, IndexError):
             continue
     return entries
-
-
-def _is_duplicate(receipt: Receipt, entries: list[dict]) -> bool:
-    """Whether the same bytes reached the same source in a file received before this one."""
-    return any(
-        e["source"] == receipt.source
-        and e["sha256"] == receipt.sha256
-        and e["entry_id"] != receipt.entry_id
-        and (e["received_at"], e["entry_id"]) < (receipt.received_at, receipt.entry_id)
-        for e in entries
-    )
 
 
 def repair_lake(
@@ -240,17 +234,18 @@ def repair_lake(
             _set_aside(lake, path)
             done(Repair(relative, "unreadable ledger entry with no receipt", _SET_ASIDE_NOTE))
             continue
-        duplicate = _is_duplicate(receipt, readable_entries(lake))
-        derive_again(settings, lake, receipt, duplicate)
+        derive_again(settings, lake, receipt, FirstCopies.of_entries(readable_entries(lake)))
         done(Repair(relative, "unreadable ledger entry", f"rebuilt from {receipt.archive_path}"))
-    for entry in readable_entries(lake):
+    entries = readable_entries(lake)
+    first = FirstCopies.of_entries(entries)
+    for entry in entries:
         if source is not None and entry["source"] != source:
             continue
         damaged = _damaged_files(lake, entry)
         if not damaged:
             continue
         receipt = read_receipt(settings.archive, entry["entry_id"]) or receipt_of(entry)
-        derive_again(settings, lake, receipt, entry["status"] == "duplicate")
+        derive_again(settings, lake, receipt, first)
         for relative, problem in damaged:
             done(Repair(relative, problem, f"rebuilt from {receipt.archive_path}"))
     if source is None:
@@ -332,15 +327,9 @@ def finish_interrupted_rebuild(settings: Settings) -> str | None:
     return None
 
 
-def rebuild_lake(
-    settings: Settings,
-    initialize: Callable[[Lake], None],
-    say: Callable[[str], None] | None = None,
-) -> Rebuilt:
+def rebuild_lake(settings: Settings, say: Callable[[str], None] | None = None) -> Rebuilt:
     """Derive the whole lake again from the archive (receipts in the order received, records
     as kept) into ``lake.rebuild/``, then put it in place of ``lake/``."""
-    from pipelines.ingest.archive import all_receipts
-
     say = say or log.info
     finish_interrupted_rebuild(settings)
     if settings.lake.exists():
@@ -348,19 +337,17 @@ def rebuild_lake(
     target = _rebuild_dir(settings)
     shutil.rmtree(target, ignore_errors=True)
     lake = Lake(target)
-    initialize(lake)
+    lake.initialize(all_contracts())
     result = Rebuilt()
     for table, kept in archived_records(settings.archive):
         copy_file(kept, target / table / kept.name)
         result.records += 1
     receipts = all_receipts(settings.archive)
-    seen: set[tuple[str, str]] = set()
+    first = FirstCopies()
     for number, receipt in enumerate(receipts, start=1):
-        duplicate = (receipt.source, receipt.sha256) in seen
-        derive_again(settings, lake, receipt, duplicate)
-        seen.add((receipt.source, receipt.sha256))
+        derive_again(settings, lake, receipt, first)
         status = pq.read_table(
-            lake.table_dir(LEDGER_TABLE) / f"{receipt.entry_id}.parquet", columns=["status"]
+            lake.table_dir(LEDGER) / f"{receipt.entry_id}.parquet", columns=["status"]
         )["status"][0].as_py()
         result.by_status[status] = result.by_status.get(status, 0) + 1
         result.entries += 1
@@ -374,3 +361,20 @@ def rebuild_lake(
     (settings.lake / COMPLETE).unlink()
     shutil.rmtree(previous, ignore_errors=True)
     return result
+
+
+def initialize_lake(settings: Settings, say: Callable[[str], None] | None = None) -> None:
+    """The lake ready to be read: a rebuild stopped half-way finished or undone, a lake written
+    with an older layout derived again from the archive, and every table there (typed,
+    possibly empty) so dbt can always read it."""
+    say = say or log.warning
+    if note := finish_interrupted_rebuild(settings):
+        say(note)
+    lake = Lake(settings.lake)
+    if lake.outdated():
+        say(
+            f"the lake was written with layout {lake.layout()} by an earlier version: deriving "
+            "it again from the archive (once)"
+        )
+        rebuild_lake(settings, say=say)
+    lake.initialize(all_contracts())

@@ -1,9 +1,9 @@
 """A full or failing disk is an operator's message, not a traceback.
 
 Before a run writes anything it compares the free space under WELFARE_HOME with what the run
-may need (:func:`check_space`); any write that fails for lack of space, or because the disk
+may need (pipelines.intake.space); any write that fails for lack of space, or because the disk
 failed, is recognised (:func:`is_disk_error`) and told in one line (:func:`disk_message`).
-Every write of the pipeline is atomic (pipelines.atomic), so a write that fails half-way
+Every write of the pipeline is atomic (pipelines.foundation.atomic), so a write that fails half-way
 leaves the file it was replacing as it was; the next run after space is freed does the work.
 """
 
@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from pipelines.settings import Settings
+from pipelines.foundation.settings import Settings
 
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 # What SQLite (Dagster's run history) and DuckDB say when they cannot write.
@@ -32,7 +32,7 @@ class DiskFull(RuntimeError):
     """There is not enough space under WELFARE_HOME for a run (the message says what to do)."""
 
 
-def _size(path: Path) -> int:
+def file_or_tree_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     if path.is_dir():
@@ -47,36 +47,22 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def space_needed(settings: Settings) -> int:
-    """A generous estimate of what one run writes: each waiting file three times (archive,
-    lake, temporary copies), the working database twice (dbt rebuilds its tables beside the
-    old ones), the warehouse four times (new version, the swapped-in copy, Parquet, temporary
-    files), and the run history's headroom."""
-    from pipelines.ingest.contract import SOURCE_KEYS
-    from pipelines.ingest.lake import Lake
-    from pipelines.ingest.landing import landed_files
-    from pipelines.ingest.repair import readable_entries
-
-    # Files whose landing path the ledger does not know (no hashing: an estimate; a damaged
-    # ledger entry, repaired later in the run, is not read here).
-    known = {entry["landing_path"] for entry in readable_entries(Lake(settings.lake))}
-    waiting = sum(
-        path.stat().st_size
-        for source in SOURCE_KEYS
-        for path in landed_files(settings, source)
-        if path.relative_to(settings.landing).as_posix() not in known
-    )
-    return 3 * waiting + 2 * _size(settings.working_db) + 4 * _size(settings.warehouse) + HEADROOM
-
-
 def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
 
-def disk_message(settings: Settings, needed: int | None = None, detail: str = "") -> str:
-    """The one line an operator reads: where, how much is free, how much is needed, what to do."""
+# What a sender on the submission page is told (the operator's line goes to the server's log).
+STAFF_DISK_FULL = (
+    "サーバーの保存領域が足りないため、受け付けられませんでした。"
+    "社協の担当者に連絡してください。 / "
+    "The server is out of disk space and could not take the file: please tell the council."
+)
+
+
+def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
+    """The one line an operator reads: where, how much is free, how much is needed (the
+    estimate: pipelines.intake.space), what to do."""
     free = free_bytes(settings.home)
-    needed = space_needed(settings) if needed is None else needed
     detail = detail.strip().splitlines()[0][:160] if detail.strip() else ""
     return (
         f"DISK FULL: {settings.home} has {_mb(free)} free and a run needs about {_mb(needed)}"
@@ -85,13 +71,6 @@ def disk_message(settings: Settings, needed: int | None = None, detail: str = ""
         "`welfare run` again; the published warehouse and every received file are unchanged. "
         "/ ディスクの空きが足りません。空きを作ってから再実行してください。"
     )
-
-
-def check_space(settings: Settings) -> None:
-    """Raise :class:`DiskFull` when the run would not fit in the free space."""
-    needed = space_needed(settings)
-    if free_bytes(settings.home) < needed:
-        raise DiskFull(disk_message(settings, needed))
 
 
 def is_disk_error(error: BaseException | None) -> bool:

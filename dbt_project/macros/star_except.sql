@@ -1,0 +1,14 @@
+{#- Every column of a relation but those named, in its own order: a model that passes a
+    table on without some internal column need not list (and keep in step) all the others. -#}
+{% macro star_except(relation, except) %}
+    {%- if not execute -%}
+        {{ return('*') }}
+    {%- endif -%}
+    {%- set kept = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- if column.name | lower not in except -%}
+            {%- do kept.append(adapter.quote(column.name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(kept | join(', ')) }}
+{% endmacro %}

@@ -1,0 +1,52 @@
+"""The Dagster instance of a WELFARE_HOME: its dagster.yaml (written by `welfare prepare`).
+
+Plain YAML, no Dagster import: preparing a home never pays for Dagster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from pipelines.foundation.atomic import write_text
+from pipelines.foundation.settings import Settings
+
+
+def dagster_instance_config(settings: Settings) -> dict:
+    """SQLite storage under WELFARE_HOME/dagster, telemetry off, one writer."""
+    base = settings.dagster_home
+    return {
+        "telemetry": {"enabled": False},
+        "storage": {"sqlite": {"base_dir": str(base / "storage")}},
+        "local_artifact_storage": {
+            "module": "dagster.core.storage.root",
+            "class": "LocalArtifactStorage",
+            "config": {"base_dir": str(base)},
+        },
+        "compute_logs": {
+            "module": "dagster.core.storage.local_compute_log_manager",
+            "class": "LocalComputeLogManager",
+            "config": {"base_dir": str(base / "logs")},
+        },
+        # Each pool (the lake's ledger, the working database) admits one step at a time, and
+        # the queue runs one run at a time: two runs never write the working database at once.
+        "concurrency": {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 1}},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+        },
+        "run_retries": {"enabled": True, "max_retries": 1},
+        "nux": {"enabled": False},
+    }
+
+
+def write_dagster_yaml(settings: Settings) -> Path:
+    path = settings.dagster_home / "dagster.yaml"
+    text = (
+        "# Written by `welfare prepare` for this WELFARE_HOME; production set-up: README.md.\n"
+        + yaml.safe_dump(dagster_instance_config(settings), sort_keys=False, allow_unicode=True)
+    )
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        write_text(path, text)
+    return path

@@ -1,0 +1,7 @@
+"""The names of the project's Dagster jobs (no Dagster import: the command line uses them
+without paying for Dagster)."""
+
+WAREHOUSE_JOB = "warehouse_job"
+EXTRACT_JOB = "extract_job"
+RELEASE_JOB = "release_job"
+REBUILD_LAKE_JOB = "rebuild_lake_job"

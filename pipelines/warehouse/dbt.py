@@ -1,0 +1,96 @@
+"""Running dbt for a WELFARE_HOME: the command line, the environment, and the parsed project.
+
+dbt runs as its own process (the interpreter's environment's ``dbt``, so a cron or systemd
+`welfare run` finds it), with its paths and the engine's target from the settings. The
+project is parsed once per change of its files (4–8 s): :func:`parse_project` starts a parse
+when one is needed and returns at once; :meth:`ProjectParse.manifest` waits for it (`welfare
+run` imports Dagster meanwhile, on the other core).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.foundation.atomic import write_text
+from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from pipelines.warehouse.fingerprints import dbt_fingerprint
+
+MANIFEST = "manifest.json"
+PARSED_FOR = "manifest.fingerprint"  # the project files and target a manifest was parsed from
+
+
+def dbt_command(
+    settings: Settings,
+    args: list[str],
+    quiet: bool = True,
+    target_path: Path | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of one dbt invocation for ``settings``' home."""
+    env = {**os.environ, **settings.dbt_env()}
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(target_path or settings.dbt_target_dir),
+    ]
+    if quiet:
+        command.insert(1, "--quiet")
+    return command, env
+
+
+def run_dbt(
+    settings: Settings,
+    args: list[str],
+    quiet: bool = True,
+    capture: bool = True,
+    target_path: Path | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> subprocess.CompletedProcess:
+    command, env = dbt_command(settings, args, quiet, target_path, project_dir)
+    return subprocess.run(command, env=env, capture_output=capture, text=True, check=False)
+
+
+@dataclass
+class ProjectParse:
+    """The dbt project parsed for a home: done already, or a `dbt parse` still running."""
+
+    path: Path  # the manifest
+    process: subprocess.Popen | None
+    fingerprint: str
+
+    def manifest(self) -> Path:
+        """The manifest, once the parse (if any) has finished; raises if it failed."""
+        if self.process is not None:
+            stdout, stderr = self.process.communicate()
+            if self.process.returncode != 0 or not self.path.exists():
+                raise RuntimeError(f"dbt parse failed:\n{stdout}\n{stderr}")
+            write_text(self.path.with_name(PARSED_FOR), self.fingerprint)
+            self.process = None
+        return self.path
+
+
+def parse_project(settings: Settings) -> ProjectParse:
+    """Start parsing the dbt project for ``settings`` unless its manifest is up to date."""
+    manifest = settings.dbt_target_dir / MANIFEST
+    stamp = settings.dbt_target_dir / PARSED_FOR
+    fingerprint = f"{settings.engine.dbt_target}:{dbt_fingerprint()}"  # parsed for a target
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return ProjectParse(manifest, None, fingerprint)
+    command, env = dbt_command(settings, ["parse"])
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    return ProjectParse(manifest, process, fingerprint)
+
+
+def manifest_of(settings: Settings) -> Path:
+    """The dbt manifest for ``settings``, parsed now if it is not up to date."""
+    return parse_project(settings).manifest()
