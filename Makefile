@@ -59,22 +59,12 @@ lint: setup
 
 # Four suites run beside the main one, their output shown at the end; `make test` fails if
 # anything fails: the Spark suite (the whole job on a local Spark cluster), the operator's bad
-# week (kills, a full disk: tests/test_operations.py, marked `background`), the other tests
-# marked `background` (the submission page in Chromium, the incremental build's runs with the
-# benchmark in small), and lint. The pytest processes share one run of the sample
-# (WELFARE_TEST_SHARED: the first to need it builds it, the others copy it). A clean clone's
-# CI is bound by the machine's CPU (about 800-840 s of CPU on 2 cores: the main suite about
-# 230 s, the operator's bad week about 200 s, the Spark suite about 250 s, half of it the
-# cluster's JVMs): the main and Spark suites run at full priority, the others at nice 5 in two
-# processes (so that both cores stay busy to the end), lint at nice 10. Measured on a clean
-# clone: all at one priority 511 s (contention cost CPU); this split 447-468 s, then 438-449 s
-# once runs got cheaper (579 s once while the machine ran a fixed Python loop at half its
-# usual speed; on another day the same commit took 438 s, then 469 s: the machine varies by
-# about 10 %), 451 s once CSVs were read in Arrow (479 s and 510 s for `make test` in fresh
-# clones of the same code within the next hour: the margin is thin); the other background tests at full priority 494 s (70 s more CPU: the
-# contention again); a bytecode cache shared by the test processes made it slower (525 s);
-# the benchmark in small with a pipeline run of its own 492 s (it shares the incremental
-# test's run now).
+# week (kills, a full disk: tests/test_operations.py), the other tests marked `background`
+# (the submission page in Chromium and under concurrent requests, the incremental build's
+# runs), and lint. The pytest processes share one run of the sample (WELFARE_TEST_SHARED: the
+# first to need it builds it, the others copy it). The machine's two cores are the limit:
+# the main and Spark suites run at full priority, the others at nice 5 in two processes (both
+# cores stay busy to the end), lint at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)

@@ -53,7 +53,7 @@ CHROMIUM_ARGS = (
 @dataclass(frozen=True)
 class SeedFigures:
     """The figures the seed document publishes, which the sample must reproduce
-    (SUBMISSIONS.md, "The published figures the sample data must reproduce")."""
+    (docs/submissions.md, "The published figures the sample reproduces")."""
 
     places: Mapping[int, int] = field(
         default_factory=lambda: MappingProxyType({2022: 1791, 2023: 1920, 2024: 2182})

@@ -60,3 +60,19 @@ def test_contracts_name_every_required_column_with_a_japanese_header():
     for contract in all_contracts():
         for column in contract.columns:
             assert column.header and column.name.isascii() and column.name == column.name.lower()
+
+
+def test_the_projects_own_specification_names_every_column_and_code_of_every_contract():
+    """docs/submissions.md is kept current with the contracts: every source, every column
+    (as headed and by its name), every code of every code list."""
+    from pipelines.foundation.settings import PROJECT_ROOT
+
+    spec = (PROJECT_ROOT / "docs" / "submissions.md").read_text(encoding="utf-8")
+    missing = []
+    for contract in all_contracts():
+        missing += [contract.key] if f"`{contract.key}`" not in spec else []
+        for column in contract.columns:
+            missing += [f"{contract.key}.{column.name}"] if f"`{column.name}`" not in spec else []
+            missing += [f"{contract.key}: {column.header}"] if column.header not in spec else []
+            missing += [f"{contract.key}.{column.name}: {c}" for c in column.codes if c not in spec]
+    assert missing == []

@@ -36,7 +36,7 @@ BENCH_IDS = {f"B{n:09d}" for m in range(BENCH_MONTHS) for n in range(m * 4166, m
 def consultations(settings: Settings) -> dict[str, dict]:
     """Each consultation as the working database holds it, by 受付番号."""
     with duckdb.connect(str(settings.working_db), read_only=True) as db:
-        frame = db.execute(f"select * exclude (submission_id, source_row) from {CURRENT}").df()
+        frame = db.execute(f"select * exclude (sha256, source_row) from {CURRENT}").df()
     return {row["consultation_id"]: row for row in frame.to_dict("records")}
 
 

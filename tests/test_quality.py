@@ -40,7 +40,7 @@ def test_every_suite_is_a_reviewed_file_with_severities():
 
 
 def test_plausibility_limits_beyond_the_spec_are_warnings():
-    """SUBMISSIONS.md calls any count ≥ 0 valid: more than 366 sessions is worth a look, no more."""
+    """docs/submissions.md calls any count ≥ 0 valid: more than 366 sessions is worth a look, no more."""
     ibasho = load_suites()["ibasho_survey"]
     severity = {e["kwargs"]["column"]: e["meta"]["severity"] for e in ibasho.expectations}
     assert severity["sessions_per_year"] == "warning"
@@ -60,7 +60,7 @@ def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run)
             [summary.run_id],
         ).fetchall()
         checked = db.execute(
-            "select count(distinct submission_id) from audit.dq_results where run_id = ?",
+            "select count(distinct sha256) from audit.dq_results where run_id = ?",
             [summary.run_id],
         ).fetchone()[0]
     assert rows == [("ibasho_survey", KITA, "participants_per_session", "warning", 1, "2")]
@@ -191,7 +191,7 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home
     findings = _query(
         settings,
         "select file_name, column_name, severity, rows from audit.dq_results "
-        "where not success and run_id = ? and submission_id is not null "
+        "where not success and run_id = ? and sha256 is not null "
         "order by file_name, column_name",
         summary.run_id,
     )

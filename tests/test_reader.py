@@ -1,4 +1,4 @@
-"""The generic reader against every rule of SUBMISSIONS.md, with small real files."""
+"""The generic reader against every rule of docs/submissions.md, with small real files."""
 
 from __future__ import annotations
 

@@ -78,3 +78,35 @@ def test_a_temporary_file_left_by_a_killed_write_is_removed(home):
     repair_lake(home, "consultations", said.append)
     assert not dead.exists() and live.exists()
     assert any("left by a write that was killed" in line for line in said)
+
+
+def test_a_lake_written_with_an_older_layout_is_derived_again_once(home):
+    """A lake from before the layout was written down (layout 1: the file's identity was
+    `submission_id` in its row files) is derived again from the archive before it is read,
+    once; the ledger and the rows are what taking the files in again gives."""
+    from pipelines.ingest.lake_tables import LAYOUT
+    from pipelines.intake.repair import initialize_lake
+    from pipelines.warehouse.freshness import reason_to_run
+
+    Lake(home.lake).initialize(all_contracts())
+    copy_sample(home, "ibasho_survey", "令和6年度_北区_居場所.csv")
+    copy_sample(home, "ibasho_survey", "2023_Kita_ibasho.csv")
+    ingest_source(home, IBASHO)
+    same = ["entry_id", "sha256", "status", "rows_read", "rows_loaded", "reason"]
+    ledger = Lake(home.lake).ledger().sort_values("entry_id")[same].reset_index(drop=True)
+    rows = {p.name: pq.read_table(p) for p in (home.lake / "ibasho_survey").glob("*.parquet")}
+    (home.lake / "LAYOUT").unlink()  # as an older version left it
+    assert Lake(home.lake).outdated()
+    assert "earlier version" in reason_to_run(home)
+    said: list[str] = []
+    initialize_lake(home, say=said.append)
+    assert any("deriving it again from the archive" in line for line in said)
+    lake = Lake(home.lake)
+    assert lake.layout() == LAYOUT and not lake.outdated()
+    assert lake.ledger().sort_values("entry_id")[same].reset_index(drop=True).equals(ledger)
+    assert {
+        p.name: pq.read_table(p) for p in (home.lake / "ibasho_survey").glob("*.parquet")
+    } == rows
+    said.clear()
+    initialize_lake(home, say=said.append)
+    assert said == []  # once

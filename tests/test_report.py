@@ -166,8 +166,8 @@ def test_a_chart_whose_rows_did_not_change_is_not_drawn_again(sample_run, tmp_pa
     assert all(now[name] == first[name] for name in set(now) & set(first))
 
 
-def test_welfare_report_rebuilds_on_demand(sample_run):
-    settings, _ = sample_run
+def test_welfare_report_rebuilds_on_demand(published_home):
+    settings = published_home
     report = settings.reports / REPORT_NAME
     report.unlink()
     result = welfare_cli(settings.home, "report")

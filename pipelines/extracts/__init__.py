@@ -1,0 +1,1 @@
+"""Extracts: researchers' packages from the published warehouse, with disclosure control."""

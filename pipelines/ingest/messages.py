@@ -1,5 +1,5 @@
 """Messages for the people who send the files: what is wrong and what to do, in Japanese and
-English. Every rule of SUBMISSIONS.md has exactly one entry here."""
+English. Every rule of docs/submissions.md has exactly one entry here."""
 
 from __future__ import annotations
 

@@ -213,7 +213,8 @@ _DATE_WITH_TIME = re.compile(r"^(.*?)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 
 
 def parse_date(value: Any) -> Any:
-    """Every date form of SUBMISSIONS.md → datetime.date; unparseable → MISSING; blank → None."""
+    """Every date form of docs/submissions.md → datetime.date; unparseable → MISSING; blank
+    → None."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from pipelines.ingest import normalize as nz
+from pipelines.ingest import normalize
 from pipelines.ingest.cells import (
     MAX_CSV_BYTES,
     MAX_FILE_BYTES,
@@ -218,8 +218,8 @@ def _map_header(table: CellTable, contract: Contract, result: ReadResult) -> _La
             else:
                 positions[column.name] = index
         elif contract.is_personal(cell):
-            result.personal_columns_dropped.append(nz.header_key(cell))
-        elif nz.header_key(cell) or table.body[index].notna().any():
+            result.personal_columns_dropped.append(normalize.header_key(cell))
+        elif normalize.header_key(cell) or table.body[index].notna().any():
             result.warnings.append(file_message("unknown_header", header=str(cell or "")))
     result.headers.update(
         {name: str(table.header[index]).strip() for name, index in positions.items()}
@@ -256,7 +256,7 @@ def _read_part(
     body = table.body.drop(columns=[i for i in layout.personal if i in table.body.columns])
 
     row_numbers = pd.Series(np.arange(len(body)) + table.first_row_number, index=body.index)
-    text_body = body.apply(nz.nfkc_text) if body.shape[1] else body
+    text_body = body.apply(normalize.nfkc_text) if body.shape[1] else body
     skip = _rows_to_skip(text_body)
     result.rows_read += len(body)
     result.rows_skipped += int(skip.sum())
@@ -287,7 +287,9 @@ def _read_part(
     issues.extend(_row_context_issues(contract, header, positions, cells, parsed, rows, result))
     # Free text is compared by its key (NFKC, no spaces): 「①サロン」 repeats 「1 サロン」.
     matching = {
-        c.name: nz.match_key(texts[c.name]) if c.column_type.kind == "free_text" else parsed[c.name]
+        c.name: normalize.match_key(texts[c.name])
+        if c.column_type.kind == "free_text"
+        else parsed[c.name]
         for c in contract.columns
     }
     issues.extend(_duplicate_key_issues(contract, header, positions, cells, matching, rows, seen))
@@ -308,7 +310,7 @@ def _read_part(
     if contract.fiscal_year_from_date:
         dates = clean[contract.fiscal_year_from_date]
         clean["fiscal_year"] = (
-            nz.map_distinct(dates, _fiscal_year_of).astype("int64") if len(dates) else []
+            normalize.map_distinct(dates, _fiscal_year_of).astype("int64") if len(dates) else []
         )
         if len(dates):
             low, high = min(dates), max(dates)
@@ -373,7 +375,7 @@ class SeenKeys:
 
 
 def _fiscal_year_of(day: dt.date | None) -> int | None:
-    return None if day is None else nz.fiscal_year_of(day)
+    return None if day is None else normalize.fiscal_year_of(day)
 
 
 def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
@@ -383,8 +385,8 @@ def _rows_to_skip(text: pd.DataFrame) -> pd.Series:
     """
     if text.shape[1] == 0:
         return pd.Series(True, index=text.index)
-    if all(nz.is_arrow_text(text[c]) for c in text.columns):  # a CSV's: first cells in Arrow
-        first_cells = pc.coalesce(*(nz.arrow_of(text[c]) for c in text.columns))
+    if all(normalize.is_arrow_text(text[c]) for c in text.columns):  # a CSV's: first cells in Arrow
+        first_cells = pc.coalesce(*(normalize.arrow_of(text[c]) for c in text.columns))
         blank = pc.is_null(first_cells).to_numpy(zero_copy_only=False)
         first = first_cells.fill_null("").to_numpy(zero_copy_only=False)
     else:
@@ -410,13 +412,13 @@ def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd
     kind = column.column_type.kind
     values: Any
     if kind == "free_text":
-        values = nz.trimmed_text(cells)
+        values = normalize.trimmed_text(cells)
     elif column.column_type.parser is None:
         values = text
     else:
         parser = column.column_type.parser(column)
-        parsed = nz.map_distinct(text, parser).to_numpy(dtype=object, copy=True)
-        failed = parsed == nz.MISSING
+        parsed = normalize.map_distinct(text, parser).to_numpy(dtype=object, copy=True)
+        failed = parsed == normalize.MISSING
         rule[failed] = column.column_type.rule
         parsed[failed] = None
         if kind in ("whole", "decimal"):
@@ -494,7 +496,9 @@ def _resolve_submission(
 ) -> str | None:
     """Fix the submission's fiscal year and submitter; a contradiction rejects the file."""
     if contract.fiscal_year_column:
-        named = nz.fiscal_year_in_name(filename) if contract.fiscal_year_from_filename else None
+        named = (
+            normalize.fiscal_year_in_name(filename) if contract.fiscal_year_from_filename else None
+        )
         content = _mode(parsed[contract.fiscal_year_column])
         if named is not None and content is not None and int(named) != int(content):
             return file_message("fiscal_year_conflict", named=named, content=int(content))
@@ -503,16 +507,18 @@ def _resolve_submission(
             return file_message("fiscal_year_unknown")
         result.fiscal_year = int(fiscal_year)
     if contract.submitter_kind == "ward":
-        named_ward = nz.ward_in_name(filename)
+        named_ward = normalize.ward_in_name(filename)
         content_ward = _mode(parsed[contract.submitter_column])
         if named_ward and content_ward and named_ward != content_ward:
             return file_message(
-                "ward_conflict", named=nz.ward_name(named_ward), content=nz.ward_name(content_ward)
+                "ward_conflict",
+                named=normalize.ward_name(named_ward),
+                content=normalize.ward_name(content_ward),
             )
         code = named_ward or content_ward
         if code is None:
             return file_message("ward_unknown")
-        result.submitter_code, result.submitter_name = code, nz.ward_name(code)
+        result.submitter_code, result.submitter_name = code, normalize.ward_name(code)
     else:
         result.submitter_code, result.submitter_name = (
             contract.submitter_code,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from pipelines.ingest import normalize as nz
+from pipelines.ingest import normalize
 
 if TYPE_CHECKING:
     from pipelines.ingest.contract import Column
@@ -24,15 +24,15 @@ Parser = Callable[[Any], Any]
 
 
 def _code_parser(column: Column) -> Parser:
-    return nz.code_matcher(column.codes)
+    return normalize.code_matcher(column.codes)
 
 
 def _ward_parser(column: Column) -> Parser:
-    extra = nz.code_matcher(column.extra_codes) if column.extra_codes else None
+    extra = normalize.code_matcher(column.extra_codes) if column.extra_codes else None
 
     def ward(value: Any) -> Any:
-        code = nz.ward_code(value)
-        if code is nz.MISSING and extra is not None:
+        code = normalize.ward_code(value)
+        if code is normalize.MISSING and extra is not None:
             return extra(value)
         return code
 
@@ -61,14 +61,20 @@ COLUMN_TYPES: dict[str, ColumnType] = {
         ColumnType("identifier", pa.string(), None, None),  # ids and codes without a list
         ColumnType("code", pa.string(), _code_parser, "not_in_code_list"),
         ColumnType("ward", pa.string(), _ward_parser, "unknown_ward"),
-        ColumnType("count", pa.int64(), _fixed(nz.parse_number), "not_a_number", "whole"),
-        ColumnType("integer", pa.int64(), _fixed(nz.parse_number), "not_a_number", "whole"),
-        ColumnType("number", pa.float64(), _fixed(nz.parse_number), "not_a_number", "decimal"),
-        ColumnType("date", pa.date32(), _fixed(nz.parse_date), "invalid_date", "date"),
+        ColumnType("count", pa.int64(), _fixed(normalize.parse_number), "not_a_number", "whole"),
+        ColumnType("integer", pa.int64(), _fixed(normalize.parse_number), "not_a_number", "whole"),
         ColumnType(
-            "fiscal_year", pa.int64(), _fixed(nz.parse_fiscal_year), "invalid_fiscal_year", "year"
+            "number", pa.float64(), _fixed(normalize.parse_number), "not_a_number", "decimal"
         ),
-        ColumnType("year", pa.int64(), _fixed(nz.parse_year), "invalid_year", "year"),
-        ColumnType("flag", pa.bool_(), _fixed(nz.parse_flag), "invalid_flag", "flag"),
+        ColumnType("date", pa.date32(), _fixed(normalize.parse_date), "invalid_date", "date"),
+        ColumnType(
+            "fiscal_year",
+            pa.int64(),
+            _fixed(normalize.parse_fiscal_year),
+            "invalid_fiscal_year",
+            "year",
+        ),
+        ColumnType("year", pa.int64(), _fixed(normalize.parse_year), "invalid_year", "year"),
+        ColumnType("flag", pa.bool_(), _fixed(normalize.parse_flag), "invalid_flag", "flag"),
     )
 }

@@ -22,6 +22,10 @@ from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
 from pipelines.warehouse.publication import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
 
 EXPORTED_VERSION = "VERSION"  # published/VERSION: the version the Parquet files were made from
+# The published warehouse is written in DuckDB 1.0's storage format, which every DuckDB since
+# 1.0 reads — the command line, JDBC and ODBC drivers, R and Python packages analysts have
+# (they often lag the Python package the pipeline runs with, which writes a newer format).
+STORAGE_VERSION = "v1.0.0"
 
 
 def published_tables(
@@ -90,18 +94,22 @@ def _stamp(version: Path) -> str:
 
 def _copy_published_schemas(working_db: Path, target: Path) -> None:
     """A new database holding only what analysts use (marts and audit), not the working
-    layers (staging views, intermediate tables, reference seeds)."""
-    with duckdb.connect(str(target)) as out:
+    layers (staging views, intermediate tables, reference seeds), written in the storage
+    format analysts' tools read (STORAGE_VERSION)."""
+    with duckdb.connect() as out:
         out.execute(f"attach '{working_db}' as work (read_only)")
+        out.execute(f"attach '{target}' as published (storage_version '{STORAGE_VERSION}')")
         tables = published_tables(out, catalog="work")
         for schema in PUBLISHED_SCHEMAS:
-            out.execute(f'create schema if not exists "{schema}"')
+            out.execute(f'create schema if not exists published."{schema}"')
         for schema, name in tables:
             out.execute(
-                f'create table "{schema}"."{name}" as select * from work."{schema}"."{name}"'
+                f'create table published."{schema}"."{name}" as '
+                f'select * from work."{schema}"."{name}"'
             )
+        out.execute("checkpoint published")
+        out.execute("detach published")
         out.execute("detach work")
-        out.execute("checkpoint")
 
 
 def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> None:

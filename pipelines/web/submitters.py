@@ -45,5 +45,5 @@ def may_send(code: str, contract: Contract) -> bool:
 
 
 def sources_for(code: str) -> list[Contract]:
-    """The surveys this submitter sends, in the order of SUBMISSIONS.md."""
+    """The surveys this submitter sends, in the order of docs/submissions.md."""
     return [c for c in all_contracts() if may_send(code, c)]

@@ -185,15 +185,15 @@ def test_unit_tests_and_engine_specific_sql_on_the_cluster(spark_run):
         path = next(runs[-1].glob("compiled/**/int_plan_indicators_current.sql"))
         return path.read_text(encoding="utf-8")
 
-    injected = "select indicators.*, strftime(current_date, '%Y') as built_year"
+    injected = "select staged_rows.*, strftime(current_date, '%Y') as built_year"
     on_spark, on_duckdb = compiled(settings), compiled(duckdb_home)
-    assert "select indicators.*" in on_spark and "welfare_build_" in on_spark
+    assert "select staged_rows.*" in on_spark and "welfare_build_" in on_spark
     with duckdb.connect(str(duckdb_home.working_db), read_only=True) as con:
-        con.sql(on_duckdb.replace("select indicators.*", injected)).fetchall()  # fine there
+        con.sql(on_duckdb.replace("select staged_rows.*", injected)).fetchall()  # fine there
     with spark_session(settings.engine) as session:
         session.rows(on_spark)  # the model as shipped runs on the cluster
         with pytest.raises(Exception, match="UNRESOLVED_ROUTINE") as failure:
-            session.rows(on_spark.replace("select indicators.*", injected))
+            session.rows(on_spark.replace("select staged_rows.*", injected))
     assert "strftime" in str(failure.value)
 
 

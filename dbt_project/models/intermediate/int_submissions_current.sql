@@ -1,4 +1,4 @@
--- The one definition of "current" (SUBMISSIONS.md, Resubmission). For each identity (source,
+-- The one definition of "current" (docs/submissions.md, Resubmission). For each identity (source,
 -- fiscal year, submitter) the newest file that counts is current and every older one is
 -- superseded. Newer means the file's own modification time, then the time it was received,
 -- then its name: never the order in which a batch was read, so the same files give the same
