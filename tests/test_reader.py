@@ -460,3 +460,14 @@ def test_a_body_arrow_declines_is_split_by_pandas():
         header, body = _csv_body(ragged, ["x", "y"])
         pandas_header, pandas_body = _pandas_csv_body(ragged, ["x", "y"])
         assert header == pandas_header and body.equals(pandas_body)
+
+
+def test_a_workbook_with_more_cells_than_memory_should_hold_is_refused(monkeypatch):
+    """Cells within every other limit, but more of them than a workbook is read with (the
+    limit lowered to keep the test small): refused with the advice to send CSV."""
+    from pipelines.ingest import cells
+
+    monkeypatch.setattr(cells, "MAX_CELLS", 500)
+    rows = [HEADER.split(","), *(place(n).split(",") for n in range(60))]
+    result = read_submission(xlsx_bytes({"データ": rows}), "R6_北区.xlsx", IBASHO)
+    assert result.status == "rejected" and "CSV" in result.reason and "500" in result.reason

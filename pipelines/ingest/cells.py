@@ -27,6 +27,9 @@ PREFERRED_SHEET = "データ"
 # rejected with a reason before it can take the run's time or memory.
 MAX_ROWS = 1_048_576  # Excel's limit: a sheet with more rows was not made by Excel (CSV: none)
 MAX_COLUMNS = 1_000  # the widest template has 16 columns
+# A workbook's cells are held in memory while it is read (a CSV's are read in slices): past
+# this many (about 300 MB of Python objects) a file is to be sent as CSV.
+MAX_CELLS = 4_000_000
 MAX_LINE_CHARS = 1_000_000  # one CSV line of a million characters is not a survey row
 MAX_SHEET_BYTES = 256 * 2**20  # a sheet's XML once unzipped (a zip bomb is small zipped)
 # One file as sent: a year of the whole city's consultations is a few MB. Larger workbooks are
@@ -446,14 +449,19 @@ def _megabytes(size: int) -> str:
 
 
 def _sheet_rows(sheet) -> list[list[Any]]:
-    """Every row of a read-only sheet. The sheet's <dimension> element is ignored: some
-    exporters write it stale (A1:N6 on an 83-row sheet), and openpyxl would stop there."""
+    """Every row of a read-only sheet (streamed from its XML), within MAX_ROWS and MAX_CELLS.
+    The sheet's <dimension> element is ignored: some exporters write it stale (A1:N6 on an
+    83-row sheet), and openpyxl would stop there."""
     sheet.reset_dimensions()
     rows = []
+    cells = 0
     for row in sheet.iter_rows(values_only=True):
         if len(rows) == MAX_ROWS:
             raise UnreadableFile(file_message("too_many_rows", limit=MAX_ROWS))
         _check_width(len(row))
+        cells += len(row)
+        if cells > MAX_CELLS:
+            raise UnreadableFile(file_message("too_many_cells", limit=MAX_CELLS))
         rows.append(list(row))
     return rows
 

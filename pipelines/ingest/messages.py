@@ -137,6 +137,12 @@ FILES: dict[str, tuple[str, str]] = {
         "行数が多すぎます（{limit:,}行まで。Excelの上限です）。",
         "Too many rows (more than {limit:,}, Excel's own limit).",
     ),
+    "too_many_cells": (
+        "Excelファイルのセルが多すぎます（{limit:,}セルまで）。CSV形式で保存して送ってください"
+        "（CSVはどれほど大きくても分けて読みます）。",
+        "The workbook has too many cells (more than {limit:,}): save it as CSV and send that "
+        "(a CSV of any size is read in slices).",
+    ),
     "too_many_columns": (
         "列が多すぎます（{count:,}列、上限{limit:,}列）。提出様式の列だけを送ってください。",
         "Too many columns ({count:,}; the limit is {limit:,}): send only the template's columns.",
