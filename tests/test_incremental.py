@@ -17,7 +17,7 @@ import pytest
 from pipelines.defs.runner import run_pipeline
 from pipelines.defs.summary import RunSummary
 from pipelines.foundation.settings import Settings
-from pipelines.warehouse.incremental import begin_build, full_refresh_reason, record_build
+from pipelines.warehouse.build_plan import begin_build, record_build, whole_build_reason
 from tests.benchmarks.bench_job import generate, published_counts
 from tests.conftest import copy_home, write_csv
 
@@ -172,10 +172,10 @@ def test_a_build_that_fails_or_stops_makes_the_next_one_whole(tmp_path):
     settings = Settings(tmp_path / "home")
     settings.work_dir.mkdir(parents=True)
     settings.working_db.write_bytes(b"")
-    record_build(settings)
-    assert full_refresh_reason(settings) is None
-    assert begin_build(settings) is None  # this build may be an increment ...
-    assert "last build failed" in full_refresh_reason(settings)  # ... the next one, if it fails
-    record_build(settings)  # it succeeded
-    assert full_refresh_reason(settings) is None
-    assert begin_build(settings, requested=True) == "asked for (welfare run --full-refresh)"
+    record_build(settings, begin_build(settings))
+    assert whole_build_reason(settings) is None  # the next build may be an increment ...
+    begun = begin_build(settings)
+    assert "last build failed" in whole_build_reason(settings)  # ... the next one, if it fails
+    record_build(settings, begun)  # it succeeded
+    assert whole_build_reason(settings) is None
+    assert whole_build_reason(settings, requested=True) == "asked for (welfare run --full-refresh)"

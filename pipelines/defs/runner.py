@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 import os
 import socket
 
+from pipelines.defs.progress import TERMINAL_LOGGER
 from pipelines.defs.summary import RunSummary, skipped_summary, summarize
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
@@ -56,6 +58,7 @@ def run_pipeline(
             if full_refresh
             else None,
             parse,
+            plan_for_warehouse=full_refresh,
         )
     return summarize(settings, result, started, log_path)
 
@@ -65,16 +68,25 @@ def run_job(
     job_name: str,
     run_config: dict | None = None,
     parse: ProjectParse | None = None,
+    plan_for_warehouse: bool | None = None,
 ):
     """Execute one of the project's jobs in this process, in the WELFARE_HOME's Dagster
-    instance (its history, pools and run queue), with progress lines on the terminal."""
+    instance (its history, pools and run queue), with progress lines on the terminal. With
+    ``plan_for_warehouse`` not None (the warehouse job: whether a full refresh was asked
+    for), only the assets what changed reaches run (pipelines.defs.planning)."""
     import dagster as dg
 
     from pipelines.defs.build import build_definitions  # imports Dagster
     from pipelines.defs.dagster_adapter import bound_to  # imports Dagster
+    from pipelines.defs.planning import plan_run  # imports Dagster
 
     if parse is not None:
         parse.manifest()
+    selection, tags = None, {}
+    if plan_for_warehouse is not None:
+        plan = plan_run(settings, full_refresh=plan_for_warehouse)
+        selection, tags = plan.selection, plan.tags
+        logging.getLogger(TERMINAL_LOGGER).info(f"planned: {plan.build.reason}")
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # An instance context left open earlier in a long-lived process is collected first, not
     # while the definitions load (see bound_to).
@@ -91,10 +103,12 @@ def run_job(
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}},
                 },
                 tags={
+                    **tags,
                     LAUNCHED_BY: "welfare run",
                     PID_TAG: str(os.getpid()),
                     HOST_TAG: socket.gethostname(),
                 },
+                asset_selection=selection,
             )
     finally:
         instance.dispose()

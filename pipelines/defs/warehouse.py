@@ -14,14 +14,24 @@ from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.atomic import copy_file
 from pipelines.foundation.pause_points import pause_point
 from pipelines.foundation.settings import Settings
+from pipelines.warehouse.build_plan import (
+    PLAN_TAG,
+    begin_build,
+    record_build,
+    whole_build_reason,
+)
 from pipelines.warehouse.engine import count_built_rows, publish
 from pipelines.warehouse.fingerprints import inputs_fingerprint
-from pipelines.warehouse.incremental import begin_build, record_build
 from pipelines.warehouse.layers import layer_of
 from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
 PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
+
+
+def dbt_asset_key(node: Mapping[str, Any]) -> dg.AssetKey:
+    """A model's or seed's asset: its layer and name (marts/place_counts)."""
+    return dg.AssetKey([layer_of(node), node["name"]])
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -33,10 +43,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] in ("model", "seed", "snapshot"):
-            schema = layer_of(props)
-            spec = spec.replace_attributes(
-                key=dg.AssetKey([schema, props["name"]]), group_name=schema
-            )
+            spec = spec.replace_attributes(key=dbt_asset_key(props), group_name=layer_of(props))
         return spec
 
 
@@ -72,11 +79,22 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # Unit tests check the models' logic on made-up rows: CI runs them (make test,
         # make test-spark); the nightly build checks the data.
         args = ["build", "--exclude-resource-type", "unit_test"]
-        if reason := begin_build(settings, config.full_refresh):
+        planned = context.run.tags.get(PLAN_TAG)  # how the run was started: whole or changes
+        every_model = context.selected_asset_keys == set(context.assets_def.keys)
+        reason = whole_build_reason(settings, config.full_refresh)
+        if reason and planned == "changes" and not every_model:
+            raise dg.Failure(
+                description=f"This run was started to build what changed, but the working "
+                f"database needs a whole build now ({reason}): the next run builds it whole.",
+                allow_retries=False,
+            )
+        begun = begin_build(settings)
+        if reason:
             args.append("--full-refresh")
             progress.info(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
         else:
-            progress.info("warehouse: dbt build (models, seeds and tests; incremental)")
+            models = len(context.selected_asset_keys)
+            progress.info(f"warehouse: dbt build of what changed ({models} models and tests)")
         built, checked, keys = 0, 0, []
         run_target = settings.dbt_target_dir / "runs" / context.run_id
         for event in dbt.cli(args, context=context, target_path=run_target).stream():
@@ -90,10 +108,11 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 checked += 1
             yield event
         progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
-        if context.selected_asset_keys == set(context.assets_def.keys):
-            # dbt raised above unless every model and test succeeded; a subset (a few models
-            # from the UI) leaves the others as they were, so it records nothing.
-            record_build(settings)
+        if every_model or planned == "changes":
+            # dbt raised above unless every model and test succeeded. A run planned to build
+            # what changed built all it had to; a subset chosen by hand (a few models from the
+            # UI) leaves others behind, so it records nothing (the next build is whole).
+            record_build(settings, begun)
         keep_partial_parse(settings, run_target)
         # Row counts, read once dbt has let go of the working database.
         yield from row_count_observations(settings, keys)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from pipelines.foundation.atomic import AtomicFile, atomic_write, write_text
 from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.per_file import PerFile
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake_tables import (
     LAYOUT,
@@ -88,6 +89,23 @@ class Lake:
         return pa.concat_tables(
             pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files
         ).to_pandas()
+
+    def entry_files(self) -> list[Path]:
+        """The ledger's entry files, one per file received."""
+        return sorted(
+            p for p in self.table_dir(LEDGER).glob("*.parquet") if p.name != EMPTY_FILE
+        )
+
+    def readable_entries(self) -> list[dict]:
+        """The ledger entries that can be read, as dicts (a damaged one is skipped here and
+        repaired by pipelines.intake.repair). Each file is read once per process while it is
+        unchanged: a run looks at every entry several times."""
+        entries = []
+        for path in self.entry_files():
+            rows = readable_entry(path)
+            if rows:
+                entries.append(dict(rows[0]))  # a copy: the remembered rows stay as read
+        return entries
 
     def has_entry(self, entry_id: str) -> bool:
         return (self.table_dir(LEDGER) / f"{entry_id}.parquet").exists()
@@ -170,6 +188,25 @@ class RowsWriter:
     def abort(self) -> None:
         self.writer.close()
         self.target.abort()
+
+
+def _read_entry_rows(path: Path) -> list[dict] | None:
+    """The rows of one ledger entry file; None when it cannot be read."""
+    try:
+        return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
+    except (OSError, pa.ArrowException):
+        return None
+
+
+_entry_rows = PerFile(_read_entry_rows)  # a lake holds thousands of entries
+
+
+def readable_entry(path: Path) -> list[dict] | None:
+    """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
+    try:
+        return _entry_rows(path)
+    except OSError:
+        return None
 
 
 def _has_schema(path: Path, schema: pa.Schema) -> bool:

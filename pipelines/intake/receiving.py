@@ -63,15 +63,43 @@ def entry_id_for(source: str, landing_path: str, sha256: str) -> str:
 
 
 def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[Landed]:
-    """Landed files of a source with no ledger entry yet, in order."""
+    """Landed files of a source with no ledger entry yet, in order. A file whose path, size
+    and modification time are those of a file taken in is known without reading it (a night
+    with nothing new reads no file); any other is hashed (once per version of it)."""
+    taken_in = _taken_in(settings, lake, contract.key)
     pending = []
     for path in landed_files(settings, contract.key):
         version = _version(path)
-        sha = landed_sha256(path)
         relative = path.relative_to(settings.landing).as_posix()
+        if (version[1], _modified_at(path)) in taken_in.get(relative, ()):
+            continue
+        sha = landed_sha256(path)
         if not lake.has_entry(entry_id_for(contract.key, relative, sha)):
             pending.append(Landed(path, relative, sha, version))
     return pending
+
+
+def _modified_at(path: Path) -> dt.datetime:
+    """A file's own modification time, as a receipt records it."""
+    return dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.UTC)
+
+
+def _taken_in(
+    settings: Settings, lake: Lake, source: str
+) -> dict[str, set[tuple[int, dt.datetime]]]:
+    """landing path → (size, modification time) of each version of it the ledger has."""
+    known: dict[str, set[tuple[int, dt.datetime]]] = {}
+    for entry in lake.readable_entries():
+        if entry["source"] != source or entry["file_modified_at"] is None:
+            continue
+        try:
+            size = (settings.home / entry["archive_path"]).stat().st_size
+        except OSError:
+            continue  # its archived copy is missing: repair says so
+        known.setdefault(entry["landing_path"], set()).add(
+            (size, _utc(entry["file_modified_at"]))
+        )
+    return known
 
 
 def receive(settings: Settings, contract: Contract, landed: Landed) -> Receipt:
@@ -102,7 +130,7 @@ def receive(settings: Settings, contract: Contract, landed: Landed) -> Receipt:
         archive_path=archived.relative_to(settings.home).as_posix(),
         sha256=sha,
         received_at=utc_now(),
-        file_modified_at=dt.datetime.fromtimestamp(os.stat(path).st_mtime, dt.UTC),
+        file_modified_at=_modified_at(path),
         sent_by=note.sent_by if note else None,
         sent_at=dt.datetime.fromisoformat(note.sent_at) if note and note.sent_at else None,
     )

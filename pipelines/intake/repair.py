@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 from pipelines.foundation.atomic import copy_file, orphaned_temporaries
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.hashing import sha256_of, sha256_of_bytes
-from pipelines.foundation.per_file import PerFile
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import (
     Receipt,
@@ -36,8 +35,8 @@ from pipelines.ingest.archive import (
     record_path,
 )
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.ingest.lake import EMPTY_FILE, Lake
-from pipelines.ingest.lake_tables import LEDGER, LEDGER_SCHEMA, RECORD_SCHEMAS
+from pipelines.ingest.lake import EMPTY_FILE, Lake, readable_entry
+from pipelines.ingest.lake_tables import LEDGER, RECORD_SCHEMAS
 from pipelines.ingest.reader import never_read_whole
 from pipelines.intake.ingest import derive_entry
 from pipelines.intake.receiving import FirstCopies
@@ -67,36 +66,6 @@ def _readable(path: Path, schema: pa.Schema | None = None) -> bool:
     except (OSError, pa.ArrowException):
         return False
     return True
-
-
-def _ledger_files(lake: Lake) -> list[Path]:
-    return sorted(p for p in lake.table_dir(LEDGER).glob("*.parquet") if p.name != EMPTY_FILE)
-
-
-def _read_ledger_rows(path: Path) -> list[dict] | None:
-    """The rows of one ledger entry file; None when it cannot be read."""
-    try:
-        return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
-    except (OSError, pa.ArrowException):
-        return None
-
-
-_ledger_rows = PerFile(_read_ledger_rows)  # a lake holds thousands; a run reads each often
-
-
-def _readable_entry(path: Path) -> list[dict] | None:
-    """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
-    try:
-        return _ledger_rows(path)
-    except OSError:
-        return None
-
-
-def _entry(path: Path) -> dict:
-    rows = _readable_entry(path)
-    if rows is None:
-        raise OSError(f"unreadable ledger entry: {path}")
-    return dict(rows[0])  # a copy: the remembered rows stay as read
 
 
 def _damaged_files(lake: Lake, entry: dict) -> list[tuple[str, str]]:
@@ -175,7 +144,7 @@ def keep_missing_archive_copies(settings: Settings) -> None:
     """Receipts and record copies for what a lake written before they were kept holds, so
     such a lake can be repaired and rebuilt too. Only whole, readable files are copied."""
     lake = Lake(settings.lake)
-    entries = readable_entries(lake)
+    entries = lake.readable_entries()
     for entry in entries:
         if read_receipt(settings.archive, entry["entry_id"]) is None:
             keep_receipt(settings.archive, receipt_of(entry))
@@ -192,17 +161,6 @@ def _is_derived(table: str, path: Path) -> bool:
     """A submission's check results (named by its SHA-256) derive from it; a mart suite's
     results (``<run_id>__<suite>``) are a record."""
     return table == "dq_results" and re.fullmatch(r"[0-9a-f]{64}", path.stem) is not None
-
-
-def readable_entries(lake: Lake) -> list[dict]:
-    """The ledger entries that can be read (a damaged one is skipped here, repaired elsewhere)."""
-    entries = []
-    for path in _ledger_files(lake):
-        try:
-            entries.append(_entry(path))
-        except (OSError, pa.ArrowException, IndexError):
-            continue
-    return entries
 
 
 def repair_lake(
@@ -226,7 +184,7 @@ def repair_lake(
     for orphan in orphaned_temporaries(settings.lake) + orphaned_temporaries(settings.archive):
         orphan.unlink(missing_ok=True)
         say(f"removed {orphan.relative_to(settings.home)}: left by a write that was killed")
-    unreadable = [p for p in _ledger_files(lake) if _readable_entry(p) is None]
+    unreadable = [p for p in lake.entry_files() if readable_entry(p) is None]
     for path in unreadable:
         relative = path.relative_to(lake.root).as_posix()
         receipt = read_receipt(settings.archive, path.stem)
@@ -234,9 +192,9 @@ def repair_lake(
             _set_aside(lake, path)
             done(Repair(relative, "unreadable ledger entry with no receipt", _SET_ASIDE_NOTE))
             continue
-        derive_again(settings, lake, receipt, FirstCopies.of_entries(readable_entries(lake)))
+        derive_again(settings, lake, receipt, FirstCopies.of_entries(lake.readable_entries()))
         done(Repair(relative, "unreadable ledger entry", f"rebuilt from {receipt.archive_path}"))
-    entries = readable_entries(lake)
+    entries = lake.readable_entries()
     first = FirstCopies.of_entries(entries)
     for entry in entries:
         if source is not None and entry["source"] != source:
@@ -263,10 +221,10 @@ def lake_damage(settings: Settings) -> list[str]:
     lake = Lake(settings.lake)
     found = [
         p.relative_to(lake.root).as_posix()
-        for p in _ledger_files(lake)
-        if _readable_entry(p) is None
+        for p in lake.entry_files()
+        if readable_entry(p) is None
     ]
-    for entry in readable_entries(lake):
+    for entry in lake.readable_entries():
         found += [relative for relative, _ in _damaged_files(lake, entry)]
     for table, kept in archived_records(settings.archive):
         copy = settings.lake / table / kept.name

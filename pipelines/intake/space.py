@@ -13,7 +13,6 @@ from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.landing import landed_files
-from pipelines.intake.repair import readable_entries
 
 
 def space_needed(settings: Settings) -> int:
@@ -23,7 +22,7 @@ def space_needed(settings: Settings) -> int:
     files), and the run history's headroom."""
     # Files whose landing path the ledger does not know (no hashing: an estimate; a damaged
     # ledger entry, repaired later in the run, is not read here).
-    known = {entry["landing_path"] for entry in readable_entries(Lake(settings.lake))}
+    known = {entry["landing_path"] for entry in Lake(settings.lake).readable_entries()}
     waiting = sum(
         path.stat().st_size
         for source in SOURCE_KEYS
