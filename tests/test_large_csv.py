@@ -133,3 +133,17 @@ def test_limits_a_file_is_refused_by_before_it_is_read(home, monkeypatch):
     [outcome] = ingest_source(home, CONSULTATIONS)
     assert outcome.status == "rejected" and "上限1MB" in outcome.reason
     assert (home.archive / f"{outcome.sha256}.csv").stat().st_size == 2**20 + 1
+
+
+def test_a_sliced_file_with_more_wrong_cells_than_memory_should_hold_is_refused(
+    tmp_path, monkeypatch
+):
+    """Wrong cells of a file read in slices are kept until its verdict: past the bound (lowered
+    here) the file is refused with a reason, whatever its size."""
+    monkeypatch.setattr(reader_module, "MAX_QUARANTINED_CELLS", 50)
+    header = "受付番号,受付日,受付方法,相談者区分,相談内容"
+    lines = [header, *(f"C-{n},2024/5/{1 + n % 28},電報,個人,活動したい" for n in range(400))]
+    path = write_export(tmp_path / "consultations_2024-05.csv", lines, "utf-8")
+    sliced = read_large_csv(path, path.name, load_contract("consultations"), slice_bytes=2_000)
+    assert list(sliced.clean_rows()) == []
+    assert sliced.result.status == "rejected" and "50" in sliced.result.reason

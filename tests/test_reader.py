@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from pipelines.foundation.settings import SAMPLE_DIR
-from pipelines.ingest.cells import check_workbook_archive
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.reader import read_submission
+from pipelines.ingest.workbook import check_workbook_archive
 from tests.conftest import xlsx_bytes, zip_bomb_xlsx
 
 IBASHO = load_contract("ibasho_survey")
@@ -345,9 +345,9 @@ def test_a_workbook_whose_parts_together_unpack_past_the_limit_is_refused(monkey
     (the limit lowered to a megabyte, so the workbook stays small)."""
     import random
 
-    from pipelines.ingest import cells as tables
+    from pipelines.ingest import workbook
 
-    monkeypatch.setattr(tables, "MAX_UNPACKED_BYTES", 2**20)
+    monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 2**20)
     rows = [HEADER.split(",")]
     rows += [[str(random.Random(n).random()) for _ in range(11)] for n in range(20_000)]
     data = xlsx_bytes({"データ": rows})

@@ -514,3 +514,16 @@ def test_a_confirmation_that_fails_half_way_leaves_the_upload_to_confirm_again(s
     assert again.status_code == 302
     landed = [p for p in home.landing.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert [p.read_bytes() for p in landed] == [KITA_FILE.read_bytes()]
+
+
+def test_names_and_logins_past_their_bounds_are_refused_before_anything_is_kept(site):
+    home, app = site
+    client = app.test_client()
+    huge = log_in(client, username="x" * 100_000)
+    assert huge.status_code == 401 and len(huge.get_data()) < 100_000  # not echoed back
+    with sqlite3.connect(web_settings(home).accounts_db) as db:
+        assert db.execute("select count(*) from login_failures").fetchone() == (0,)
+    assert check_file_name("令和6年度_北区_👨\u200d👩\u200d👧.csv")  # joiners make emoji
+    for name, reason in (("CON.csv", "Windows"), ("R6_北区\u202e.csv", "制御文字")):
+        with pytest.raises(SendError, match=reason):
+            check_file_name(name)

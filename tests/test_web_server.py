@@ -5,10 +5,13 @@ while files are being checked."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -168,3 +171,94 @@ def test_files_are_checked_off_the_request_threads(site):
     )
     with sqlite3.connect(home.web_dir / "accounts.sqlite") as db:
         assert db.execute("select state, checks from uploads").fetchall() == [("checked", 1)] * 4
+
+
+def _forkserver_children() -> list[int]:
+    """The check processes of servers running here: children of the process they start from."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            parent = int(re.search(r"PPid:\s+(\d+)", status).group(1))
+            parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
+        except (OSError, AttributeError):
+            continue
+        if b"multiprocessing.forkserver" in parent_command:
+            found.append(int(entry.name))
+    return found
+
+
+def _state(home: Settings, upload_url: str) -> tuple:
+    with sqlite3.connect(home.web_dir / "accounts.sqlite") as db:
+        return db.execute(
+            "select state, check_stage, verdict from uploads where upload_id = ?",
+            [upload_url.rsplit("/", 1)[-1]],
+        ).fetchone()
+
+
+def _large(rows: int = 600) -> bytes:
+    export = (SAMPLE_DIR / "ibasho_survey" / "令和6年度_北区_居場所.csv").read_text("utf-8-sig")
+    header, *lines = export.splitlines()
+    return "\r\n".join([header, *(lines * rows)]).encode("utf-8")
+
+
+@pytest.fixture
+def one_worker(home: Settings):
+    """The page with one check process, so that which check runs when is known."""
+    store = AccountStore(home.web_dir / "accounts.sqlite")
+    store.add("kita", PASSWORDS["kita"], KITA)
+    store.add("abeno", PASSWORDS["abeno"], ABENO)
+    with serve_site(home, env={"WELFARE_WEB_CHECK_WORKERS": "1"}) as base:
+        yield home, base
+
+
+def test_a_check_that_dies_fails_its_own_upload_and_no_other(one_worker):
+    """A check's process killed (as the out-of-memory killer would) tells that upload it could
+    not be checked; the upload queued behind it is checked as usual."""
+    home, base = one_worker
+    kita, abeno = logged_in(base, "kita"), logged_in(base, "abeno")
+    doomed = send(kita, base, _large(), "R6_北区_大.csv")
+    waiting = send(
+        abeno,
+        base,
+        (SAMPLE_DIR / "ibasho_survey" / "令和6年度_阿倍野区_居場所.csv").read_bytes(),
+        "令和6年度_阿倍野区_居場所.csv",
+    )
+    deadline = time.monotonic() + 60
+    while not (_state(home, doomed)[1] == "reading" and _forkserver_children()):
+        assert time.monotonic() < deadline, "the check did not start"
+        time.sleep(0.05)
+    for pid in _forkserver_children():
+        os.kill(pid, signal.SIGKILL)
+    checked(kita, doomed)
+    checked(abeno, waiting)
+    assert "could not be checked" in kita.get(doomed).text
+    assert 'id="confirm"' in abeno.get(waiting).text
+
+
+def test_accounts_take_turns_and_checks_left_by_a_stopped_server_are_done_by_the_next(
+    home: Settings,
+):
+    """One account's several files do not keep another's waiting; uploads a killed server
+    left unchecked are checked when the next server starts, without anyone looking."""
+    store = AccountStore(home.web_dir / "accounts.sqlite")
+    store.add("kita", PASSWORDS["kita"], KITA)
+    store.add("abeno", PASSWORDS["abeno"], ABENO)
+    env = {"WELFARE_WEB_CHECK_WORKERS": "1"}
+    with serve_site(home, env=env) as base:
+        kita, abeno = logged_in(base, "kita"), logged_in(base, "abeno")
+        first = send(kita, base, _large(), "R6_北区_1.csv")
+        second = send(kita, base, _large() + b"\r\n", "R6_北区_2.csv")
+        other = send(abeno, base, b"x" * 10 + _large(50)[10:], "R6_阿倍野区.csv")
+        checked(abeno, other)
+        assert _state(home, second)[0] == "checking"  # abeno's turn came before kita's second
+        checked(kita, first)
+    with sqlite3.connect(home.web_dir / "accounts.sqlite") as db:  # as if killed while checking
+        db.execute("update uploads set state = 'checking', check_stage = 'reading', verdict = null")
+    with serve_site(home, env=env):
+        deadline = time.monotonic() + 120
+        while any(_state(home, url)[0] == "checking" for url in (first, second, other)):
+            assert time.monotonic() < deadline, "the checks left behind were not done"
+            time.sleep(0.2)

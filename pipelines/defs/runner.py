@@ -51,6 +51,10 @@ def run_pipeline(
     # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
     # progress lines and the summary stay on the terminal.
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        # What dagster-dbt says through Python's logging (which tests dbt ran beyond those
+        # Dagster selected …) belongs in the run's log, beside dbt's own output.
+        libraries = logging.StreamHandler(log)
+        logging.getLogger("dagster_dbt").addHandler(libraries)
         result = run_job(
             settings,
             WAREHOUSE_JOB,
@@ -60,6 +64,7 @@ def run_pipeline(
             parse,
             plan_for_warehouse=full_refresh,
         )
+        logging.getLogger("dagster_dbt").removeHandler(libraries)
     return summarize(settings, result, started, log_path)
 
 

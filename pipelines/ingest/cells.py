@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from pipelines.ingest.messages import file_message
+from pipelines.ingest.messages import UnreadableFile, file_message
+from pipelines.ingest.workbook import check_workbook_archive
 
 HEADER_SEARCH_ROWS = 30  # title, date and blank lines above the header: never more than this
 PREFERRED_SHEET = "データ"
@@ -31,20 +32,15 @@ MAX_COLUMNS = 1_000  # the widest template has 16 columns
 # this many (about 300 MB of Python objects) a file is to be sent as CSV.
 MAX_CELLS = 4_000_000
 MAX_LINE_CHARS = 1_000_000  # one CSV line of a million characters is not a survey row
-MAX_SHEET_BYTES = 256 * 2**20  # a sheet's XML once unzipped (a zip bomb is small zipped)
 # One file as sent: a year of the whole city's consultations is a few MB. Larger workbooks are
 # not read at all (a bigger export is sent in parts, e.g. one file a month).
 MAX_FILE_BYTES = 200 * 2**20
 # A CSV export may be far larger (ten years of a prefecture's consultations: 10 million rows,
 # about 1 GB). Past SLICE_FROM_BYTES it is read from disk in slices of about SLICE_BYTES, so
 # memory stays bounded whatever its size; past MAX_CSV_BYTES it is refused unread.
-SLICE_FROM_BYTES = 64 * 2**20
+SLICE_FROM_BYTES = 16 * 2**20
 SLICE_BYTES = 8 * 2**20  # about 100,000 rows: some 500 MB of Python objects at most
 MAX_CSV_BYTES = 4 * 2**30
-
-
-class UnreadableFile(Exception):
-    """The file cannot be read at all (corrupt, wrong format, unknown encoding)."""
 
 
 @dataclass
@@ -342,110 +338,6 @@ def csv_slices(
     if carry.strip():
         widened, body = _csv_body(carry.decode(encoding), header)
         yield CellTable(widened, body, first_row, encoding=layout.encoding)
-
-
-# -- a workbook is a zip: bounded before anything in it is inflated --------------------------
-# The sizes a zip declares in its central directory are what zipfile (and so openpyxl) stops
-# at when it inflates an entry, so checking them before opening bounds the memory and time of
-# every part openpyxl reads: the sheets (streamed), the shared strings, and parts it reads
-# whole (docProps/, styles, the theme, relationships).
-MAX_ZIP_ENTRIES = 10_000  # a workbook has a few dozen parts
-MAX_CENTRAL_DIRECTORY_BYTES = 4 * 2**20  # read whole by zipfile before any check could run
-MAX_SHARED_STRINGS_BYTES = 64 * 2**20  # every distinct text of the workbook, kept in memory
-MAX_PART_BYTES = 16 * 2**20  # any other part (docProps/core.xml is a few hundred bytes)
-MAX_UNPACKED_BYTES = 512 * 2**20  # all parts together
-MAX_RATIO = 100  # unpacked : packed; real workbooks are about 10 : 1 ...
-RATIO_FROM_BYTES = 4 * 2**20  # ... checked on parts large enough to matter
-_END_OF_CENTRAL_DIRECTORY = b"PK\x05\x06"
-_ZIP64_LOCATOR = b"PK\x06\x07"
-
-
-def _central_directory(data: bytes) -> tuple[int, int] | None:
-    """(entries, size in bytes) that a zip's end record declares for its central directory,
-    read from the last bytes of the file; None when there is no such record (not a zip)."""
-    tail_start = max(0, len(data) - 22 - 0xFFFF)  # the record, then a comment of ≤ 64 KiB
-    at = data.rfind(_END_OF_CENTRAL_DIRECTORY, tail_start)
-    if at < 0 or len(data) - at < 22:
-        return None
-    entries = int.from_bytes(data[at + 10 : at + 12], "little")
-    size = int.from_bytes(data[at + 12 : at + 16], "little")
-    locator = at - 20
-    if (entries == 0xFFFF or size == 0xFFFFFFFF) and data[locator : locator + 4] == _ZIP64_LOCATOR:
-        record = int.from_bytes(data[locator + 8 : locator + 16], "little")
-        if record + 48 <= len(data):
-            entries = int.from_bytes(data[record + 32 : record + 40], "little")
-            size = int.from_bytes(data[record + 40 : record + 48], "little")
-    return entries, size
-
-
-def _part_limit(name: str) -> int:
-    if name.startswith("xl/worksheets/"):
-        return MAX_SHEET_BYTES
-    if name == "xl/sharedStrings.xml":
-        return MAX_SHARED_STRINGS_BYTES
-    return MAX_PART_BYTES
-
-
-def check_workbook_archive(data: bytes) -> None:
-    """Refuse a workbook that would unpack past the limits (a zip bomb), from what its central
-    directory declares, before any part of it is inflated: too many parts, any part too large
-    for what it is, all parts together too large, or a part packed far tighter than a real
-    workbook's XML."""
-    declared = _central_directory(data)
-    if declared is None:
-        return  # not a zip: openpyxl says it is not a workbook, in the words staff get for it
-    entries, directory_bytes = declared
-    if entries > MAX_ZIP_ENTRIES or directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
-        raise UnreadableFile(file_message("workbook_too_many_parts", limit=MAX_ZIP_ENTRIES))
-    try:
-        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except (zipfile.BadZipFile, ValueError):
-        return  # as above: openpyxl's refusal names it
-    total = 0
-    for part in parts:
-        limit = _part_limit(part.filename)
-        if part.file_size > limit:
-            if limit == MAX_SHEET_BYTES:
-                raise UnreadableFile(
-                    file_message(
-                        "sheet_too_large",
-                        sheet=part.filename.rsplit("/", 1)[-1],
-                        size=part.file_size // 2**20,
-                        limit=limit // 2**20,
-                    )
-                )
-            raise UnreadableFile(
-                file_message(
-                    "workbook_part_too_large",
-                    part=part.filename,
-                    size=_megabytes(part.file_size),
-                    limit=_megabytes(limit),
-                )
-            )
-        if part.file_size > RATIO_FROM_BYTES and part.file_size > MAX_RATIO * max(
-            part.compress_size, 1
-        ):
-            raise UnreadableFile(
-                file_message(
-                    "workbook_packed_too_tightly",
-                    part=part.filename,
-                    ratio=part.file_size // max(part.compress_size, 1),
-                    limit=MAX_RATIO,
-                )
-            )
-        total += part.file_size
-    if total > MAX_UNPACKED_BYTES:
-        raise UnreadableFile(
-            file_message(
-                "workbook_too_large",
-                size=_megabytes(total),
-                limit=_megabytes(MAX_UNPACKED_BYTES),
-            )
-        )
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:,.0f}"
 
 
 def _sheet_rows(sheet) -> list[list[Any]]:

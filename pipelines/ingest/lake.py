@@ -92,9 +92,7 @@ class Lake:
 
     def entry_files(self) -> list[Path]:
         """The ledger's entry files, one per file received."""
-        return sorted(
-            p for p in self.table_dir(LEDGER).glob("*.parquet") if p.name != EMPTY_FILE
-        )
+        return sorted(p for p in self.table_dir(LEDGER).glob("*.parquet") if p.name != EMPTY_FILE)
 
     def readable_entries(self) -> list[dict]:
         """The ledger entries that can be read, as dicts (a damaged one is skipped here and

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+
+class UnreadableFile(Exception):
+    """The file cannot be read at all (corrupt, wrong format, unknown encoding, past the
+    limits that protect the pipeline); the message is for its sender."""
+
+
 # What became of a file (audit.submissions.status, marts.submission_status.status) →
 # (日本語, English): the one wording of every page and report that shows it.
 SUBMISSION_STATUS: dict[str, tuple[str, str]] = {
@@ -123,6 +129,12 @@ FILES: dict[str, tuple[str, str]] = {
         "The part '{part}' of the workbook is packed {ratio:,} times tighter than its size (the "
         "limit is {limit}): this does not look like a file saved by Excel.",
     ),
+    "workbook_too_complex": (
+        "ファイル内の「{part}」の構造が複雑すぎます（要素が多すぎます）。Excelで開いて、"
+        "名前を付けて保存し直してください。",
+        "The part '{part}' of the workbook has too many elements to read: open the file in "
+        "Excel and save it again.",
+    ),
     "workbook_too_many_parts": (
         "ファイルの構成要素が多すぎます（{limit:,}個まで）。Excelで作ったファイルではないようです。",
         "The workbook has too many parts (more than {limit:,}): this does not look like a file "
@@ -170,6 +182,12 @@ FILES: dict[str, tuple[str, str]] = {
     "mostly_wrong": (
         "データ行の半数を超える{bad}行（全{total}行）に誤りがあります。様式が正しいか確認してください。",
         "{bad} of {total} data rows are wrong (more than half): is this the right template?",
+    ),
+    "too_many_wrong": (
+        "誤りのあるセルが多すぎます（{limit:,}個を超えました）。出力の設定や様式を確認して、"
+        "直したファイルを送ってください。",
+        "Too many wrong cells (more than {limit:,}): check the export's settings or the "
+        "template, and send a corrected file.",
     ),
     "duplicate_header": (
         "見出し「{header}」が2回あります。最初の列を使います。",

@@ -22,19 +22,22 @@ from pipelines.ingest.cells import (
     MAX_FILE_BYTES,
     SLICE_FROM_BYTES,
     CellTable,
-    UnreadableFile,
     csv_layout,
     csv_slices,
     is_csv,
     read_cells,
 )
 from pipelines.ingest.contract import Column, Contract
-from pipelines.ingest.messages import file_message, row_message
+from pipelines.ingest.messages import UnreadableFile, file_message, row_message
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
 SKIP_TOTALS_MARK = "計"  # in every one of them
 SKIP_NOTE_PREFIXES = ("※", "注")
 QUARANTINE_COLUMNS = ["row_number", "column", "header", "value", "rule", "message"]
+REJECTED_SHOWN = 1_000  # wrong cells kept of a file refused as mostly wrong
+# A file read in slices keeps its wrong cells until its verdict: past this many (no real
+# export comes near) it is refused, so that its memory stays bounded.
+MAX_QUARANTINED_CELLS = 2_000_000
 
 
 @dataclass
@@ -126,6 +129,10 @@ class SlicedRead:
                 # Counts and quarantine only: an empty slice of the rows would keep them alive.
                 empty = part.clean.iloc[:0].copy()
                 parts.append(_Part(empty, part.quarantine, part.rows, part.bad_rows))
+                wrong = sum(len(p.quarantine) for p in parts)
+                if wrong > MAX_QUARANTINED_CELLS:  # kept until the file's verdict: bounded
+                    _reject(result, file_message("too_many_wrong", limit=MAX_QUARANTINED_CELLS))
+                    return
         except UnreadableFile as error:
             _reject(result, str(error))
             return
@@ -298,7 +305,7 @@ def _read_part(
         [i for i in issues if len(i)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
         ignore_index=True,
     )
-    bad_rows = set(quarantine["row_number"].tolist())
+    bad_rows = np.unique(quarantine["row_number"].to_numpy(dtype="int64"))
     keep = ~rows.isin(bad_rows)
     clean = pd.DataFrame({name: values[keep] for name, values in parsed.items()})
     for column in contract.columns:
@@ -324,20 +331,27 @@ def _conclude(result: ReadResult, contract: Contract, parts: list[_Part]) -> Rea
     total = sum(p.rows for p in parts)
     bad = sum(p.bad_rows for p in parts)
     found = [p.quarantine for p in parts if len(p.quarantine)] or [parts[0].quarantine]
-    quarantine = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
-    quarantine = quarantine.sort_values(["row_number", "column"], kind="stable")
     if total == 0:
         return _reject(result, file_message("empty"))
     result.rows_quarantined = bad
     if bad * 2 > total:
-        result.quarantine = quarantine
+        # Refused whole: what is wrong is shown from its first rows; the rest says nothing new
+        # and is not kept.
+        first = pd.concat([f.head(REJECTED_SHOWN) for f in found], ignore_index=True)
+        result.quarantine = _in_row_order(first).head(REJECTED_SHOWN)
         return _reject(result, file_message("mostly_wrong", bad=bad, total=total))
+    quarantine = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    quarantine = _in_row_order(quarantine)
     result.rows = (
         pd.concat([p.clean for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].clean
     )
     result.rows_loaded = total - bad
     result.quarantine = quarantine
     return result
+
+
+def _in_row_order(quarantine: pd.DataFrame) -> pd.DataFrame:
+    return quarantine.sort_values(["row_number", "column"], kind="stable")
 
 
 class SeenKeys:
@@ -462,20 +476,36 @@ def _issues(
     if not mask.any():
         return _NO_ISSUES  # the usual case: never changed, only skipped by its length
     file_header = header[positions[column.name]] if column.name in positions else column.header
-    frame = pd.DataFrame(
+    # A wrong value repeated down a column is one value and one message in memory, however
+    # many rows carry it (a file of 700,000 wrong rows must not take gigabytes to refuse).
+    values = normalize.map_distinct(raw[mask], _display)
+    rules = rule[mask]
+    messages: dict[tuple[str, Any], str] = {}
+
+    def message(rule_name: str, value: Any) -> str:
+        key = (rule_name, value)
+        if key not in messages:
+            messages[key] = row_message(rule_name, column, value, str(file_header))
+        return messages[key]
+
+    count = len(rules)
+
+    def shared(items: list) -> pd.Series:
+        # Object columns hold references to the few distinct texts (a list repeats the same
+        # object; pandas and np.full would make a copy of the text for every row).
+        return pd.Series(np.array(items, dtype=object), dtype=object)
+
+    return pd.DataFrame(
         {
-            "row_number": rows[mask].astype("int64"),
-            "column": column.name,
-            "header": str(file_header),
-            "value": raw[mask].astype(object).map(_display),
-            "rule": rule[mask],
-        }
+            "row_number": rows[mask].to_numpy(dtype="int64"),
+            "column": shared([column.name] * count),
+            "header": shared([str(file_header)] * count),
+            "value": shared(values.tolist()),
+            "rule": shared(rules.tolist()),
+            "message": shared([message(r, v) for r, v in zip(rules, values, strict=True)]),
+        },
+        columns=QUARANTINE_COLUMNS,
     )
-    frame["message"] = [
-        row_message(r, column, v, str(file_header))
-        for r, v in zip(frame["rule"], frame["value"], strict=True)
-    ]
-    return frame[QUARANTINE_COLUMNS]
 
 
 def _display(value: Any) -> str | None:

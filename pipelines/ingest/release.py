@@ -82,8 +82,8 @@ def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Re
     """Record that a held submission may load as it is; the next run shows its figures."""
     if not by.strip() or not reason.strip():
         raise ReleaseError(
-            "誰が、なぜ解除するかを記録します（--by と --reason）。 / A release records who "
-            "releases it and why: give --by and --reason."
+            "解除する人と理由を記録します。理由を書いてください。 / A release records who "
+            "releases the file and why: give both."
         )
     lake = Lake(settings.lake)
     entry = find_held(lake.ledger(), ref)

@@ -96,9 +96,7 @@ def _taken_in(
             size = (settings.home / entry["archive_path"]).stat().st_size
         except OSError:
             continue  # its archived copy is missing: repair says so
-        known.setdefault(entry["landing_path"], set()).add(
-            (size, _utc(entry["file_modified_at"]))
-        )
+        known.setdefault(entry["landing_path"], set()).add((size, _utc(entry["file_modified_at"])))
     return known
 
 

@@ -220,9 +220,7 @@ def lake_damage(settings: Settings) -> list[str]:
     """The lake files that are not as recorded (nothing is changed): what a run would repair."""
     lake = Lake(settings.lake)
     found = [
-        p.relative_to(lake.root).as_posix()
-        for p in lake.entry_files()
-        if readable_entry(p) is None
+        p.relative_to(lake.root).as_posix() for p in lake.entry_files() if readable_entry(p) is None
     ]
     for entry in lake.readable_entries():
         found += [relative for relative, _ in _damaged_files(lake, entry)]

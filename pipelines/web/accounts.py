@@ -23,6 +23,7 @@ from pipelines.web.database import Database, iso, now
 from pipelines.web.passwords import password_problems
 
 ROLES = ("submitter", "admin")
+MAX_USERNAME = 64
 
 _hasher = PasswordHasher()
 
@@ -62,6 +63,8 @@ class AccountStore:
         username = username.strip()
         if not username or any(c.isspace() or not c.isprintable() for c in username):
             raise AccountError("username: letters, digits and symbols, no spaces")
+        if len(username) > MAX_USERNAME:
+            raise AccountError(f"username: at most {MAX_USERNAME} characters")
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         _check_password(password, username, display_name or "")

@@ -97,6 +97,7 @@ def private_paths(settings: Settings, web: WebSettings) -> list[Path]:
         db,
         db.with_name(db.name + "-wal"),
         db.with_name(db.name + "-shm"),
+        db.with_name(db.name + "-journal"),
         web.secret_key_file,
         settings.web_dir / "pending",
     ]
@@ -148,6 +149,7 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     )
     app.extensions["welfare"] = site
     site.checks.warm_up(wait=False)
+    site.checks.submit(settings, db)  # uploads a stopped server left unchecked: checked now
 
     CSRFProtect(app)
     login = LoginManager(app)

@@ -15,7 +15,9 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from pipelines.web.uploads import Upload, UploadStore
 
 log = logging.getLogger("welfare.web")
 QUARANTINE_SHOWN = 200  # rows of the quarantine kept with the verdict (the count is whole)
+CHECK_SECONDS = 300  # a check taking longer is stopped (a 20 MB file takes seconds)
 
 
 def pending_dir(settings: Settings, upload_id: str) -> Path:
@@ -137,72 +140,129 @@ def check_upload(home: str, accounts_db: str, upload_id: str) -> None:
     store.save_verdict(upload_id, verdict, sendable)
 
 
+@dataclass(frozen=True)
+class _Running:
+    process: Any  # a multiprocessing Process
+    started: float  # time.monotonic()
+    db: Database
+    username: str
+
+
 class CheckWorkers:
-    """The pool of check workers of one server process (started when first needed)."""
+    """The checks of one server process: up to ``workers`` at a time, each in a process of its
+    own, started from a process that has imported the reader and great-expectations once.
 
-    def __init__(self, workers: int) -> None:
+    The page's database is the queue: every upload in state ``checking`` waits for its turn,
+    including those a server that stopped left behind. Accounts take turns (the one with the
+    fewest checks running, then the one served longest ago), so one account's files cannot
+    keep the others waiting. A check's process that dies (killed, out of memory) or runs longer than
+    ``seconds`` gives its own upload a verdict that says so, and nobody else's. When the
+    server stops, the checks running are stopped with it and wait for the next start."""
+
+    def __init__(self, workers: int, seconds: float = CHECK_SECONDS) -> None:
         self.workers = max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
-        self._running: dict[str, Future] = {}
+        self.seconds = seconds
+        self._homes: dict[str, tuple[Settings, Database]] = {}  # database path → home
+        self._running: dict[str, _Running] = {}  # by upload id
+        self._served: dict[tuple[str, str], float] = {}  # account → when its last check began
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._context = None
+        self._context_lock = threading.Lock()
 
-    def submit(self, settings: Settings, db: Database, upload: Upload) -> None:
-        """Check ``upload`` (state ``checking``) unless a worker of this process already is."""
+    def submit(self, settings: Settings, db: Database, upload: Upload | None = None) -> None:
+        """Check the uploads waiting in ``db`` (``upload`` among them) as their turn comes."""
         with self._lock:
-            if upload.upload_id in self._running:
-                return
-            future = self._executor().submit(
-                check_upload, str(settings.home), str(db.path), upload.upload_id
-            )
-            self._running[upload.upload_id] = future
-        future.add_done_callback(lambda done: self._finished(db, upload, done))
-
-    def _finished(self, db: Database, upload: Upload, done: Future) -> None:
-        with self._lock:
-            self._running.pop(upload.upload_id, None)
-        if done.cancelled():
-            return  # the server is stopping: still `checking`, checked when next looked at
-        error = done.exception()
-        if error is None:
-            return
-        log.error("checking upload %s failed: %r", upload.upload_id, error)
-        UploadStore(db).save_verdict(
-            upload.upload_id, failed_verdict(upload, type(error).__name__), False
-        )
-        if not isinstance(error, Exception) or "Broken" in type(error).__name__:
-            self.shut_down()  # a dead worker breaks the pool: the next check starts a new one
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the workers' great-expectations too
-            context = multiprocessing.get_context("forkserver")
-            # Workers start from a clean process that has already imported the reader and
-            # great-expectations (seconds), never from a fork of the threaded server.
-            context.set_forkserver_preload(["pipelines.web.checking", "great_expectations"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        return self._pool
+            self._homes[str(db.path)] = (settings, db)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._dispatch, daemon=True)
+                self._thread.start()
+        self._wake.set()
 
     def warm_up(self, wait: bool = True) -> None:
-        """Start the workers now (each imports the reader and great-expectations: seconds)
-        rather than on the first upload; in the background unless ``wait``."""
+        """Start the process the checks start from now (it imports the reader and
+        great-expectations: seconds) rather than on the first upload."""
         if not wait:
             threading.Thread(target=self.warm_up, daemon=True).start()
             return
-        with self._lock:
-            if self._pool is not None:
-                return
-            executor = self._executor()
+        process = self._process(int)
+        process.start()
+        process.join()
+
+    def _process(self, target, *args):
+        with self._context_lock:
+            if self._context is None:
+                os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the checks' GX too
+                self._context = multiprocessing.get_context("forkserver")
+                self._context.set_forkserver_preload(
+                    ["pipelines.web.checking", "great_expectations"]
+                )
+        return self._context.Process(target=target, args=args, daemon=True)
+
+    def _dispatch(self) -> None:
+        while True:
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
             try:
-                for _ in range(self.workers):
-                    executor.submit(int)
-            except RuntimeError:  # the process is exiting: nothing to warm up for
+                self._reap()
+                self._start_next()
+            except Exception:  # the dispatcher never dies: a database busy now is not later
+                log.exception("checking uploads")
+
+    def _reap(self) -> None:
+        now = time.monotonic()
+        for upload_id, check in list(self._running.items()):
+            process, db = check.process, check.db
+            if process.is_alive() and now - check.started <= self.seconds:
+                continue
+            overdue = process.is_alive()
+            if overdue:
+                process.kill()
+            process.join(timeout=5)
+            del self._running[upload_id]
+            upload = UploadStore(db).get(upload_id)
+            if upload is None or upload.state != "checking":
+                continue  # its verdict was kept
+            detail = (
+                f"it took longer than {self.seconds:.0f} s"
+                if overdue
+                else f"the check stopped (exit code {process.exitcode})"
+            )
+            log.error("checking upload %s: %s", upload_id, detail)
+            UploadStore(db).save_verdict(upload_id, failed_verdict(upload, detail), False)
+
+    def _start_next(self) -> None:
+        while len(self._running) < self.workers:
+            waiting = []
+            for settings, db in list(self._homes.values()):
+                waiting += [(u, settings, db) for u in UploadStore(db).checking()]
+            waiting = [w for w in waiting if w[0].upload_id not in self._running]
+            if not waiting:
                 return
+            running = Counter((str(c.db.path), c.username) for c in self._running.values())
+
+            def turn(item: tuple[Upload, Settings, Database], running: Counter = running) -> tuple:
+                # The account with the fewest checks running, then the one served longest
+                # ago (in turn, however many files each has waiting), then the oldest file.
+                account = (str(item[2].path), item[0].username)
+                return running[account], self._served.get(account, 0.0), item[0].uploaded_at
+
+            upload, settings, db = min(waiting, key=turn)
+            process = self._process(
+                check_upload, str(settings.home), str(db.path), upload.upload_id
+            )
+            process.start()
+            self._running[upload.upload_id] = _Running(
+                process, time.monotonic(), db, upload.username
+            )
+            self._served[(str(db.path), upload.username)] = time.monotonic()
 
     def shut_down(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the checks running (they are checked again when the next server starts)."""
+        for check in list(self._running.values()):
+            if check.process.is_alive():
+                check.process.kill()
 
 
 def default_workers() -> int:
@@ -214,7 +274,7 @@ _workers: CheckWorkers | None = None
 
 
 def check_workers(count: int | None = None) -> CheckWorkers:
-    """This process's check workers (one pool, whatever the number of apps)."""
+    """This process's check workers (one dispatcher, whatever the number of apps)."""
     global _workers
     if _workers is None:
         _workers = CheckWorkers(count or default_workers())

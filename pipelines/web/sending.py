@@ -30,6 +30,19 @@ MAX_UPLOAD_BYTES = 20 * 2**20  # a year of a ward's places is a few hundred KB
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 MAX_NAME_CHARS = 255  # what Windows allows a file name
 PENDING_HOURS = 24  # an upload not sent or discarded within a day is removed
+# Zero-width joiners are formatting characters that emoji are made of; other formatting
+# characters (bidirectional overrides …) disguise a name.
+JOINERS = ("\u200c", "\u200d")
+WINDOWS_DEVICES = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{n}" for n in range(1, 10)),
+        *(f"LPT{n}" for n in range(1, 10)),
+    }
+)
 
 
 class SendError(ValueError):
@@ -45,7 +58,7 @@ def check_file_name(name: str) -> str:
             "ファイル名にフォルダの区切り（/ や \\）は使えません。 / "
             "A file name cannot contain folder separators (/ or \\)."
         )
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in JOINERS for c in name):
         raise SendError(
             "ファイル名に制御文字が含まれています。名前を付け直してください。 / "
             "The file name contains control characters: rename the file and send it again."
@@ -58,6 +71,11 @@ def check_file_name(name: str) -> str:
         raise SendError(
             f"ファイル名が長すぎます（{MAX_NAME_CHARS}文字まで）。短い名前を付けてください。 / "
             f"The file name is too long (at most {MAX_NAME_CHARS} characters): rename the file."
+        )
+    if name.split(".", 1)[0].strip().upper() in WINDOWS_DEVICES:
+        raise SendError(
+            "この名前（CON、NUL など）はWindowsで使えない名前です。名前を付け直してください。 / "
+            "This name (CON, NUL …) is reserved on Windows: rename the file."
         )
     if not name.lower().endswith(ALLOWED_SUFFIXES):
         raise SendError(

@@ -34,8 +34,10 @@ from pipelines.ingest.release import ReleaseError, release_submission
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.overview import report_path
 from pipelines.web import sending, status
+from pipelines.web.accounts import MAX_USERNAME
 from pipelines.web.checking import pending_file
 from pipelines.web.logins import DEVICE_COOKIE, DEVICE_DAYS
+from pipelines.web.passwords import MAX_LENGTH
 from pipelines.web.session_user import SessionUser
 from pipelines.web.submitters import all_submitters, sources_for, submitter
 from pipelines.web.uploads import Upload, UploadRefused
@@ -91,6 +93,9 @@ def login():
     site = _site()
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    if len(username) > MAX_USERNAME or len(password) > MAX_LENGTH:
+        flash("ユーザー名またはパスワードが違います。 / Wrong user name or password.", "error")
+        return render_template("login.html"), 401
     address = request.remote_addr or "unknown"
     device = site.logins.trusted_device(request.cookies.get(DEVICE_COOKIE), username)
     if refused := site.logins.refusal(username, address, device):
@@ -197,6 +202,7 @@ def send_upload():
         sending.keep_upload(site.settings, upload.upload_id, stored, data)
     except OSError as error:
         site.uploads.close(upload.upload_id, "discarded")
+        sending.discard_upload(site.settings, upload.upload_id)
         if not is_disk_error(error):
             raise
         flash(_disk_full(error), "error")
@@ -309,6 +315,13 @@ def discard(upload_id: str):
     if site.uploads.close(upload_id, "discarded"):
         sending.discard_upload(site.settings, upload_id)
         flash(f"「{upload.file_name}」の送信を取り消しました。 / Not sent.", "info")
+    elif upload.state in ("sent", "placing"):
+        flash(
+            f"「{upload.file_name}」は送信済みのため、取り消せません。 / '{upload.file_name}' "
+            "was sent already and cannot be taken back.",
+            "info",
+        )
+        return redirect(url_for("pages.my_submissions"))
     return redirect(url_for("pages.send_form", source=upload.source))
 
 

@@ -162,6 +162,36 @@ def bombs(work: Path) -> None:
         )
 
 
+def hostile_files(work: Path) -> None:
+    """Files within every size limit that cost the most to refuse: a 20 MB CSV whose 700,000
+    rows are all wrong, and a workbook of 1.4 MB whose sheet holds ten million elements."""
+    print("\nHostile files within the size limits, refused:")
+    header = "年度,区名,地域名,活動ID,活動名称,活動種別,主な対象,運営主体,開催頻度,年間開催回数,延べ参加者数,担い手数,開始年,備考"
+    wrong = work / "R6_北区_wrong.csv"
+    with wrong.open("w", encoding="utf-8") as handle:
+        handle.write(header + "\r\n")
+        handle.write("2024,北区,,,a,,,,,x,x,x,x,\r\n" * 696_666)
+    elements = work / "R6_北区_elements.xlsx"
+    template = zipfile.ZipFile(io.BytesIO(xlsx_bytes({"データ": [HEADER]})))
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for item in template.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(item, template.read(item))
+        with target.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b"<worksheet><sheetData></sheetData>")
+            for _ in range(100):
+                sheet.write(b"<x/>" * 100_000)
+            sheet.write(b"</worksheet>")
+    elements.write_bytes(bomb.getvalue())
+    for path in (wrong, elements):
+        wall, peak, _output = timed([WELFARE, "validate", str(path)], check=False)
+        size = path.stat().st_size / 2**20
+        print(
+            f"  {path.name:<26} {size:>6.1f} MiB  welfare validate {wall:>6.1f}s {peak:>8,.0f} MiB"
+        )
+
+
 def busy_page(work: Path) -> None:
     home = Settings(work / "home-busy").ensure()
     store = AccountStore(home.web_dir / "accounts.sqlite")
@@ -221,6 +251,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     try:
         bombs(work)
+        hostile_files(work)
         busy_page(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
