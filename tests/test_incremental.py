@@ -5,6 +5,7 @@ its generator's exports, whose published marts must equal its truth; then nothin
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from pipelines.defs.runner import run_pipeline
 from pipelines.defs.summary import RunSummary
-from pipelines.foundation.settings import Settings
+from pipelines.foundation.settings import EngineSettings, Settings
 from pipelines.warehouse.build_plan import begin_build, record_build, whole_build_reason
 from tests.benchmarks.bench_job import generate, published_counts
 from tests.conftest import copy_home, write_csv
@@ -179,3 +180,6 @@ def test_a_build_that_fails_or_stops_makes_the_next_one_whole(tmp_path):
     record_build(settings, begun)  # it succeeded
     assert whole_build_reason(settings) is None
     assert whole_build_reason(settings, requested=True) == "asked for (welfare run --full-refresh)"
+    # The same home built on a cluster: its build schemas there were never built from it.
+    spark = dataclasses.replace(settings, engine=EngineSettings(kind="spark"))
+    assert "the engine changed" in whole_build_reason(spark)

@@ -99,14 +99,24 @@ def whole_build_reason(settings: Settings, requested: bool = False) -> str | Non
     """Why this build must be whole, or None."""
     if requested:
         return "asked for (welfare run --full-refresh)"
-    if not settings.working_db.exists():
+    if not settings.engine.is_spark and not settings.working_db.exists():
         return "the first build of the working database"
     record = _record(settings)
     if record is None:
         return "nothing records what built the working database (or its last build failed)"
     if record.get("logic") != logic_fingerprint():
         return "the models, reference data, contracts or suites changed since the last build"
+    if record.get("built_on") != built_on(settings):
+        return f"the last build was not on {built_on(settings)} (the engine changed)"
     return None
+
+
+def built_on(settings: Settings) -> str:
+    """Where a build's tables are: the working database, or the build schemas on a cluster."""
+    engine = settings.engine
+    if engine.is_spark:
+        return f"spark://{engine.spark_host}:{engine.spark_port}/{engine.spark_prefix}_build"
+    return "duckdb: the working database in work/"
 
 
 def _record(settings: Settings) -> dict | None:
@@ -204,7 +214,11 @@ def begin_build(settings: Settings) -> dict:
     the inputs it builds from (as they are now: a release recorded meanwhile is the next
     build's)."""
     (settings.work_dir / RECORD).unlink(missing_ok=True)
-    return {"logic": logic_fingerprint(), "inputs": lake_inputs(settings)}
+    return {
+        "logic": logic_fingerprint(),
+        "built_on": built_on(settings),
+        "inputs": lake_inputs(settings),
+    }
 
 
 def record_build(settings: Settings, begun: dict) -> None:
