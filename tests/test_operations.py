@@ -59,31 +59,35 @@ def places(connection) -> int:
     return connection.execute("select sum(places) from marts.place_counts").fetchone()[0]
 
 
-def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini):
+def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_received(mini):
+    """Each set of waiting files asks for one run (the daemon starts one run per run key);
+    a file landing later makes a new set; while a run is queued or going nothing is asked;
+    once the files are in the ledger — also for a daemon that has just started, with no
+    cursor — nothing is asked. The request carries the plan: only what the files reach."""
     defs = build_definitions(mini)
     sensor = defs.resolve_sensor_def("landing_sensor")
+
+    def tick(instance):
+        return sensor.evaluate_tick(
+            dg.build_sensor_context(
+                instance=instance, resources={"welfare": defs.resources["welfare"]}
+            )
+        )
+
     with dg.instance_for_test() as instance:
-        first = sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=defs.resources)
-        )
-        assert (
-            len(first.run_requests) == 1 and first.run_requests[0].tags["welfare/new_files"] == "2"
-        )
-        again = sensor.evaluate_tick(
-            dg.build_sensor_context(
-                instance=instance, cursor=first.cursor, resources=defs.resources
-            )
-        )
-        assert again.run_requests == [] and again.skip_message
+        first = tick(instance)
+        [request] = first.run_requests
+        assert request.tags["welfare/new_files"] == "2"
+        assert request.tags["welfare/build"] == "whole"  # a new home: its first build is whole
+        assert tick(instance).run_requests[0].run_key == request.run_key  # the same set
         copy_sample(mini, "ibasho_survey", CHUO)  # lands after the first request
-        later = sensor.evaluate_tick(
-            dg.build_sensor_context(
-                instance=instance, cursor=first.cursor, resources=defs.resources
-            )
-        )
-        assert len(later.run_requests) == 1
-        assert later.run_requests[0].tags["welfare/new_files"] == "1"
-        assert later.run_requests[0].run_key != first.run_requests[0].run_key
+        [later] = tick(instance).run_requests
+        assert later.tags["welfare/new_files"] == "3" and later.run_key != request.run_key
+        # A run of the job going: files wait for it to end.
+        job = defs.resolve_job_def("warehouse_job")
+        instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        going = tick(instance)
+        assert going.run_requests == [] and "is going" in going.skip_message
     # What the requested run takes in: each file exactly once.
     from pipelines.ingest.contract import all_contracts
     from pipelines.intake.ingest import ingest_source
@@ -93,6 +97,9 @@ def test_the_sensor_requests_one_run_per_batch_of_new_files_and_never_twice(mini
         ingest_source(mini, contract)
     ledger = Lake(mini.lake).ledger()
     assert sorted(ledger["file_name"]) == sorted([KITA, CHUO, "R6_推進計画_実績指標.xlsx"])
+    with dg.instance_for_test() as restarted:  # a daemon started after they were received
+        idle = tick(restarted)
+        assert idle.run_requests == [] and "no file waiting" in idle.skip_message
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.
@@ -230,7 +237,7 @@ def record_failed_run(settings: Settings) -> str:
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
-        resources=defs.resources,
+        resources={"welfare": defs.resources["welfare"]},
     ).for_run_failure()
     defs.resolve_sensor_def("run_failure_recorder")(context)
     instance.dispose()

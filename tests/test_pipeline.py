@@ -196,7 +196,9 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(publis
     schedule = defs.resolve_schedule_def("nightly_warehouse")
     with dg.instance_for_test() as instance:
         tick = schedule.evaluate_tick(
-            dg.build_schedule_context(instance=instance, resources=defs.resources)
+            dg.build_schedule_context(
+                instance=instance, resources={"welfare": defs.resources["welfare"]}
+            )
         )
     assert tick.run_requests == [] and "nothing new" in tick.skip_message
     # Publishing the same inputs again (what a forced run would do) replaces nothing.

@@ -173,9 +173,11 @@ def test_files_are_checked_off_the_request_threads(site):
         assert db.execute("select state, checks from uploads").fetchall() == [("checked", 1)] * 4
 
 
-def _forkserver_children() -> list[int]:
-    """The check processes of servers running here: children of the process they start from."""
+def _forkserver_children(home: Settings) -> list[int]:
+    """The check processes of this home's server: children of the process they start from,
+    with the server's WELFARE_HOME (other tests' servers run beside this one)."""
     found = []
+    ours = f"WELFARE_HOME={home.home}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -183,9 +185,10 @@ def _forkserver_children() -> list[int]:
             status = (entry / "status").read_text()
             parent = int(re.search(r"PPid:\s+(\d+)", status).group(1))
             parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
+            environment = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, AttributeError):
             continue
-        if b"multiprocessing.forkserver" in parent_command:
+        if b"multiprocessing.forkserver" in parent_command and ours in environment:
             found.append(int(entry.name))
     return found
 
@@ -227,10 +230,10 @@ def test_a_check_that_dies_fails_its_own_upload_and_no_other(one_worker):
         "令和6年度_阿倍野区_居場所.csv",
     )
     deadline = time.monotonic() + 60
-    while not (_state(home, doomed)[1] == "reading" and _forkserver_children()):
+    while not (_state(home, doomed)[1] == "reading" and _forkserver_children(home)):
         assert time.monotonic() < deadline, "the check did not start"
         time.sleep(0.05)
-    for pid in _forkserver_children():
+    for pid in _forkserver_children(home):
         os.kill(pid, signal.SIGKILL)
     checked(kita, doomed)
     checked(abeno, waiting)

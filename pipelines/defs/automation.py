@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.defs.jobs import WAREHOUSE_JOB
+from pipelines.defs.planning import plan_run
 from pipelines.defs.resources import WelfareSettings
 from pipelines.warehouse.freshness import reason_to_run
 
@@ -10,6 +11,8 @@ warehouse_job = dg.define_asset_job(
     name=WAREHOUSE_JOB,
     selection=dg.AssetSelection.all(),
     description="Take in new submissions, build and test the warehouse, publish it.",
+    # One process: Dagster's definitions, dbt's adapter and great-expectations load once a run.
+    executor_def=dg.in_process_executor,
 )
 
 
@@ -23,7 +26,12 @@ warehouse_job = dg.define_asset_job(
     "(then the tick records why it skipped).",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext, welfare: WelfareSettings):
-    reason = reason_to_run(welfare.get())
+    settings = welfare.get()
+    reason = reason_to_run(settings)
     if reason is None:
         return dg.SkipReason("nothing new since the published version")
-    return dg.RunRequest(tags={"welfare/trigger": "nightly", "welfare/reason": reason})
+    plan = plan_run(settings)
+    return dg.RunRequest(
+        asset_selection=plan.selection,
+        tags={**plan.tags, "welfare/trigger": "nightly", "welfare/reason": reason},
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.defs.jobs import EXTRACT_JOB
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import extractable_marts, load_spec
@@ -31,7 +32,7 @@ def extract_package(
     marts = extractable_marts(manifest_of(settings))
     spec = load_spec(path if path.is_absolute() else PROJECT_ROOT / path, marts)
     result = build_extract(settings, spec, requested_by=config.requested_by)
-    context.log.info(describe_extract(result))
+    say_to(context)(describe_extract(result))
     return dg.Output(
         str(result.zip_path),
         metadata={

@@ -9,6 +9,7 @@ back by itself (ledger status ``held``) and everything else goes on.
 
 import dagster as dg
 
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.ingest.contract import Contract, all_contracts
@@ -91,11 +92,11 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         settings = welfare.get()
         try:
             check_space(settings)
-            initialize_lake(settings, say=context.log.info)
+            initialize_lake(settings, say=say_to(context))
             # Damaged or missing lake files are derived again from the archive first.
-            repairs = repair_lake(settings, contract.key, say=context.log.info)
+            repairs = repair_lake(settings, contract.key, say=say_to(context))
             outcomes = ingest_source(
-                settings, contract, progress=context.log.info, run_id=context.run_id
+                settings, contract, progress=say_to(context), run_id=context.run_id
             )
         except (DiskFull, OSError) as error:
             if not is_disk_error(error):
@@ -159,7 +160,7 @@ ingestion_assets = [build_ingestion_asset(c) for c in all_contracts()]
 def submission_ledger(context: dg.AssetExecutionContext, welfare: WelfareSettings):
     settings = welfare.get()
     # Releases, failed runs, extracts and check results: as archived.
-    repairs = repair_records(settings, say=context.log.info)
+    repairs = repair_records(settings, say=say_to(context))
     lake = Lake(settings.lake)
     ledger = lake.ledger()
     counts = ledger["status"].value_counts().to_dict()

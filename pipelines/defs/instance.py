@@ -35,6 +35,8 @@ def dagster_instance_config(settings: Settings) -> dict:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
+            # A run the landing sensor asks for starts within a second, not five.
+            "config": {"dequeue_interval_seconds": 1},
         },
         "run_retries": {"enabled": True, "max_retries": 1},
         "nux": {"enabled": False},

@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipelines.defs.ingestion import INGEST_POOL
 from pipelines.defs.jobs import REBUILD_LAKE_JOB
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.intake.repair import rebuild_lake as rebuild
 
@@ -18,9 +19,9 @@ from pipelines.intake.repair import rebuild_lake as rebuild
     "and suites, in a new folder that then replaces lake/.",
 )
 def rebuild_lake(context: dg.OpExecutionContext, welfare: WelfareSettings) -> dg.Output[int]:
-    result = rebuild(welfare.get(), say=context.log.info)
+    result = rebuild(welfare.get(), say=say_to(context))
     statuses = ", ".join(f"{n} {status}" for status, n in sorted(result.by_status.items()))
-    context.log.info(
+    say_to(context)(
         f"rebuild-lake: {result.entries} received file(s) derived again ({statuses or 'none'}), "
         f"{result.records} record(s) copied from the archive"
     )

@@ -9,6 +9,7 @@ selects everything.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import dagster as dg
@@ -17,9 +18,8 @@ from pipelines.defs.ingestion import LEDGER_KEY, QUARANTINE_KEY, source_asset_ke
 from pipelines.defs.reporting import OVERVIEW_KEY
 from pipelines.defs.warehouse import PUBLISHED_KEY, dbt_asset_key
 from pipelines.foundation.settings import Settings
-from pipelines.ingest.contract import SOURCE_KEYS, all_contracts
-from pipelines.ingest.lake import Lake
-from pipelines.intake.receiving import pending_files
+from pipelines.ingest.contract import SOURCE_KEYS
+from pipelines.intake.receiving import waiting_files
 from pipelines.intake.repair import lake_damage
 from pipelines.warehouse.build_plan import PLAN_TAG, BuildPlan, load_manifest, plan_build
 from pipelines.warehouse.dbt import MANIFEST
@@ -36,11 +36,16 @@ class RunPlan:
         return {PLAN_TAG: "whole" if self.build.whole else "changes"}
 
 
-def plan_run(settings: Settings, full_refresh: bool = False) -> RunPlan:
-    lake = Lake(settings.lake)
-    waiting = {c.key for c in all_contracts() if pending_files(settings, c, lake)}
+def plan_run(
+    settings: Settings,
+    full_refresh: bool = False,
+    waiting: Collection[str] | None = None,
+) -> RunPlan:
+    """``waiting``: the sources with files waiting in landing/, when the caller knows them."""
+    if waiting is None:
+        waiting = set(waiting_files(settings))
     damaged = {path.split("/", 1)[0] for path in lake_damage(settings)}
-    sources = tuple(s for s in SOURCE_KEYS if s in waiting | damaged)
+    sources = tuple(s for s in SOURCE_KEYS if s in {*waiting, *damaged})
     manifest = load_manifest(settings.dbt_target_dir / MANIFEST)
     build = plan_build(settings, manifest, waiting, full_refresh)
     if build.whole:

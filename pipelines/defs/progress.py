@@ -1,6 +1,6 @@
 """Progress on the terminal: one logger that Dagster manages.
 
-Assets report with ``context.log.info(...)`` only. That line goes to the run's event log (the
+Assets report with ``say_to(context)(...)`` only. That line goes to the run's event log (the
 UI) as always, and, through the ``progress`` logger below, to the Python logger
 ``welfare.progress``, which ``welfare run`` prints on the terminal. Dagster's own events
 (step started, asset materialized, …) are not repeated there.
@@ -9,16 +9,32 @@ UI) as always, and, through the ``progress`` logger below, to the Python logger
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 TERMINAL_LOGGER = "welfare.progress"
+PROGRESS = "welfare_progress"  # set on what an asset says for the terminal
+
+
+def say_to(context) -> Callable[[str], None]:
+    """How an asset says what it is doing: a line in the run's event log (the UI) that is also
+    a progress line on the terminal of `welfare run`."""
+
+    def say(message: str) -> None:
+        context.log.info(message, extra={PROGRESS: True})
+
+    return say
 
 
 class _OwnMessagesOnly(logging.Filter):
-    """Keep what assets said; drop Dagster's framework events; show the bare message."""
+    """Keep what assets said through :func:`say_to`; drop Dagster's framework events and what
+    libraries log through the loggers Dagster captures (dagster-dbt's commands, its notes on
+    dbt's indirect selection: the run's event log has those); show the bare message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         meta = getattr(record, "dagster_meta", None) or {}
         if meta.get("dagster_event") is not None:
+            return False
+        if not getattr(record, PROGRESS, False):
             return False
         record.msg, record.args = meta.get("orig_message", record.getMessage()), ()
         return True

@@ -4,6 +4,7 @@ config from the UI (Launchpad), and kept in the run history."""
 import dagster as dg
 
 from pipelines.defs.jobs import RELEASE_JOB
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.ingest.release import release_submission as release
 
@@ -22,7 +23,7 @@ def release_submission(
     context: dg.OpExecutionContext, config: ReleaseConfig, welfare: WelfareSettings
 ) -> dg.Output[str]:
     done = release(welfare.get(), config.submission, config.released_by, config.reason)
-    context.log.info(f"released {done.file_name} ({done.sha256[:12]}) by {done.released_by}")
+    say_to(context)(f"released {done.file_name} ({done.sha256[:12]}) by {done.released_by}")
     return dg.Output(
         done.sha256,
         metadata={

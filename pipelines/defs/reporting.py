@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.defs.warehouse import PUBLISHED_KEY
 from pipelines.reporting.overview import build_overview
@@ -23,7 +24,7 @@ def overview_report(
 ) -> dg.MaterializeResult:
     path, rebuilt = build_overview(welfare.get())
     message = f"report {'built' if rebuilt else 'unchanged (same published version)'}: {path}"
-    context.log.info(message)
+    say_to(context)(message)
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(path)), "rebuilt": rebuilt}
     )

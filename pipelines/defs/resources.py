@@ -1,12 +1,16 @@
 """Resources, configured in one place: the settings (paths under WELFARE_HOME) and dbt."""
 
+import os
+import sys
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
+from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import LeanDbtCliResource
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from pipelines.warehouse import warm_dbt
 
 
 class WelfareSettings(dg.ConfigurableResource):
@@ -27,9 +31,41 @@ def dbt_project_for(settings: Settings) -> DbtProject:
     )
 
 
+class WarmDbtCliResource(LeanDbtCliResource):
+    """dbt for a run, made ready while the run's first steps work (pipelines.warehouse.warm_dbt):
+    set up with the run, it starts the warm dbt that its executable, `welfare-dbt`, hands the
+    run's dbt command to."""
+
+    welfare_home: str
+    _warm: warm_dbt.WarmDbt | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        settings = Settings(Path(self.welfare_home))
+        self._warm = warm_dbt.start(
+            Path(self.project_dir),
+            Path(self.profiles_dir or self.project_dir),
+            settings.dbt_target_dir,
+            {**os.environ, **settings.dbt_env()},
+        )
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._warm is not None:
+            self._warm.stop()
+            self._warm = None
+
+
 def dbt_resource_for(settings: Settings) -> DbtCliResource:
-    return LeanDbtCliResource(
+    client = Path(sys.executable).with_name("welfare-dbt")
+    if not (warm_dbt.available() and client.exists()):
+        return LeanDbtCliResource(
+            project_dir=dbt_project_for(settings),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=dbt_executable(),
+        )
+    return WarmDbtCliResource(
         project_dir=dbt_project_for(settings),
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(client),
+        welfare_home=str(settings.home),
     )

@@ -13,9 +13,10 @@ import gc
 import logging
 import os
 import socket
+import time
 
 from pipelines.defs.progress import TERMINAL_LOGGER
-from pipelines.defs.summary import RunSummary, skipped_summary, summarize
+from pipelines.defs.summary import JOB_TIME, RunSummary, skipped_summary, summarize
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
 from pipelines.intake.space import check_space
@@ -30,6 +31,7 @@ def run_pipeline(
     force: bool = False,
     full_refresh: bool = False,
     parse: ProjectParse | None = None,
+    timings: list[tuple[str, float]] | None = None,
 ) -> RunSummary:
     """Execute the warehouse job once; never raises for a failed step (see RunSummary).
 
@@ -37,7 +39,10 @@ def run_pipeline(
     started at all, unless ``force`` or ``full_refresh`` (incremental models rebuilt whole): a
     night without submissions costs a second. ``parse``: a parse of the dbt project begun in
     the background (pipelines.home.prepare), waited for before the definitions load.
+    ``timings``: stages already timed (the command's start); the run's are added.
     """
+    clock = time.monotonic()
+    timings = list(timings or [])
     if not (force or full_refresh) and reason_to_run(settings) is None:
         if parse is not None:
             parse.manifest()  # a parse begun in the background finishes
@@ -63,9 +68,14 @@ def run_pipeline(
             else None,
             parse,
             plan_for_warehouse=full_refresh,
+            timings=timings,
+            clock=clock,
         )
         logging.getLogger("dagster_dbt").removeHandler(libraries)
-    return summarize(settings, result, started, log_path)
+    clock = time.monotonic()
+    summary = summarize(settings, result, started, log_path, timings)
+    summary.timings.append(("summary", time.monotonic() - clock))
+    return summary
 
 
 def run_job(
@@ -74,11 +84,23 @@ def run_job(
     run_config: dict | None = None,
     parse: ProjectParse | None = None,
     plan_for_warehouse: bool | None = None,
+    timings: list[tuple[str, float]] | None = None,
+    clock: float | None = None,
 ):
     """Execute one of the project's jobs in this process, in the WELFARE_HOME's Dagster
     instance (its history, pools and run queue), with progress lines on the terminal. With
     ``plan_for_warehouse`` not None (the warehouse job: whether a full refresh was asked
-    for), only the assets what changed reaches run (pipelines.defs.planning)."""
+    for), only the assets what changed reaches run (pipelines.defs.planning). ``timings``:
+    where the stages' seconds are added (the time since ``clock`` is the first)."""
+    timings = timings if timings is not None else []
+    clock = clock if clock is not None else time.monotonic()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings.append((stage, now - clock))
+        clock = now
+
     import dagster as dg
 
     from pipelines.defs.build import build_definitions  # imports Dagster
@@ -92,6 +114,7 @@ def run_job(
         plan = plan_run(settings, full_refresh=plan_for_warehouse)
         selection, tags = plan.selection, plan.tags
         logging.getLogger(TERMINAL_LOGGER).info(f"planned: {plan.build.reason}")
+    lap("planning")
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     # An instance context left open earlier in a long-lived process is collected first, not
     # while the definitions load (see bound_to).
@@ -100,12 +123,13 @@ def run_job(
         with bound_to(instance):
             release_abandoned_runs(instance)
             job = build_definitions(settings).resolve_job_def(job_name)
-            return job.execute_in_process(
+            lap("loading definitions")
+            result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={
                     **(run_config or {}),
-                    "loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}},
+                    "loggers": {"console": {"config": {"log_level": "ERROR"}}, "progress": {}},
                 },
                 tags={
                     **tags,
@@ -115,6 +139,8 @@ def run_job(
                 },
                 asset_selection=selection,
             )
+            lap(JOB_TIME)
+            return result
     finally:
         instance.dispose()
 

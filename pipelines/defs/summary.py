@@ -38,10 +38,51 @@ class RunSummary:
     report: Path | None = None
     repairs: list[str] = field(default_factory=list)  # lake files rebuilt from the archive
     disk_full: str | None = None  # the operator's one line when a step ran out of disk
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (stage, seconds), in order
 
 
-def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) -> RunSummary:
-    """The summary of a finished Dagster run (``ExecuteInProcessResult``)."""
+# A run's steps by stage, for where its time went (first match of a step key wins).
+STAGES = (
+    ("submission_ledger", "ledger"),
+    ("lake__", "reading and checking files"),
+    ("warehouse_models", "dbt build and tests"),
+    ("_gx_", "mart checks"),
+    ("published_warehouse", "publishing"),
+    ("reports__", "report"),
+)
+JOB_TIME = "job"  # the job's wall time, as the runner measured it: split into stages here
+
+
+def stage_of(step_key: str) -> str:
+    return next((stage for part, stage in STAGES if part in step_key), step_key)
+
+
+def split_job_time(timings: list[tuple[str, float]], step_seconds: dict[str, float]):
+    """The runner's timings with the job's wall time replaced by its stages, and what Dagster
+    spent around the steps (its events, the steps' set-up) as one more."""
+    stages: dict[str, float] = {}
+    for step, seconds in step_seconds.items():
+        stage = stage_of(step)
+        stages[stage] = stages.get(stage, 0.0) + seconds
+    result = []
+    for name, seconds in timings:
+        if name != JOB_TIME:
+            result.append((name, seconds))
+            continue
+        result.extend(stages.items())
+        result.append(("Dagster around the steps", max(0.0, seconds - sum(stages.values()))))
+    return result
+
+
+def summarize(
+    settings: Settings,
+    result,
+    started: dt.datetime,
+    log_path: Path,
+    timings: list[tuple[str, float]] = (),
+) -> RunSummary:
+    """The summary of a finished Dagster run (``ExecuteInProcessResult``); ``timings``: the
+    runner's stages so far, the job's wall time as ``JOB_TIME``."""
     import dagster as dg
 
     summary = RunSummary(
@@ -62,7 +103,10 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
             summary.checks_warned.append(name)
         else:
             summary.checks_failed.append(name)
+    step_seconds: dict[str, float] = {}
     for event in result.all_events:
+        if event.is_step_success and event.step_key:
+            step_seconds[event.step_key] = event.step_success_data.duration_ms / 1000
         if event.is_step_failure:
             error = event.step_failure_data.error
             message = error.message.strip().splitlines()[0] if error else "unknown error"
@@ -89,6 +133,7 @@ def summarize(settings: Settings, result, started: dt.datetime, log_path: Path) 
                 metadata = event.step_materialization_data.materialization.metadata
                 summary.report = Path(metadata["path"].value)
     summary.figures = published_headlines(settings)
+    summary.timings = split_job_time(list(timings), step_seconds)
     return summary
 
 
@@ -211,6 +256,14 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         lines.append(f"  {label}: {value}")
     if summary.report:
         lines.append(f"Report (年次概要): {summary.report}")
+    if summary.timings:
+        lines.append(format_timings(summary.timings))
     if summary.log_path:
         lines.append(f"Log (dbt output): {summary.log_path}")
     return "\n".join(lines)
+
+
+def format_timings(timings: list[tuple[str, float]]) -> str:
+    total = sum(seconds for _, seconds in timings)
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings if seconds >= 0.05)
+    return f"Time: {total:.1f} s — {stages}"

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.atomic import copy_file
 from pipelines.foundation.pause_points import pause_point
@@ -75,7 +76,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # dbt reads its paths from the environment (profiles.yml, the lake source).
         settings = welfare.get()
         os.environ.update(settings.dbt_env())
-        progress = context.log
+        say = say_to(context)
         # Unit tests check the models' logic on made-up rows: CI runs them (make test,
         # make test-spark); the nightly build checks the data.
         args = ["build", "--exclude-resource-type", "unit_test"]
@@ -91,10 +92,10 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         begun = begin_build(settings)
         if reason:
             args.append("--full-refresh")
-            progress.info(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
+            say(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
         else:
             models = len(context.selected_asset_keys)
-            progress.info(f"warehouse: dbt build of what changed ({models} models and tests)")
+            say(f"warehouse: dbt build of what changed ({models} models and tests)")
         built, checked, keys = 0, 0, []
         run_target = settings.dbt_target_dir / "runs" / context.run_id
         for event in dbt.cli(args, context=context, target_path=run_target).stream():
@@ -103,11 +104,11 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 built += 1
                 key = context.asset_key_for_output(event.output_name)
                 keys.append(key)
-                progress.info(f"warehouse: built {key.to_user_string()}")
+                say(f"warehouse: built {key.to_user_string()}")
             elif isinstance(event, dg.AssetCheckResult):
                 checked += 1
             yield event
-        progress.info(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+        say(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
         if every_model or planned == "changes":
             # dbt raised above unless every model and test succeeded. A run planned to build
             # what changed built all it had to; a subset chosen by hand (a few models from the
@@ -175,7 +176,7 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
             if result.unchanged
             else f"published {result.location} ({len(result.tables)} tables)"
         )
-        context.log.info(message)
+        say_to(context)(message)
         return dg.MaterializeResult(
             metadata={
                 "warehouse": result.location,

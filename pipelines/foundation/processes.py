@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def process_alive(pid: int) -> bool:
@@ -13,3 +14,14 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # alive, under another user
         return True
     return True
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux's /proc), or None where that is not known:
+    the part of a command's time spent before its own code ran (Python, imports)."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start, in clock ticks
+        return float(Path("/proc/uptime").read_text().split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        return None

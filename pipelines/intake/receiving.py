@@ -29,7 +29,7 @@ from pipelines.ingest.archive import (
     keep_receipt,
     read_receipt,
 )
-from pipelines.ingest.contract import Contract
+from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.landing import landed_files, sender_of
 from pipelines.ingest.reader import never_read_whole
@@ -77,6 +77,24 @@ def pending_files(settings: Settings, contract: Contract, lake: Lake) -> list[La
         if not lake.has_entry(entry_id_for(contract.key, relative, sha)):
             pending.append(Landed(path, relative, sha, version))
     return pending
+
+
+def waiting_files(settings: Settings, lake: Lake | None = None) -> dict[str, list[Landed]]:
+    """Every source's landed files with no ledger entry yet (sources with none left out)."""
+    lake = lake or Lake(settings.lake)
+    waiting = {c.key: pending_files(settings, c, lake) for c in all_contracts()}
+    return {source: files for source, files in waiting.items() if files}
+
+
+def waiting_key(waiting: dict[str, list[Landed]]) -> str:
+    """One key per set of waiting files (each by source, landing path and content): the landing
+    sensor asks for one run per key, so a file starts a run exactly once."""
+    names = sorted(
+        f"{source}\0{landed.landing_path}\0{landed.sha256}"
+        for source, files in waiting.items()
+        for landed in files
+    )
+    return sha256_of_text("\n".join(names))[:32]
 
 
 def _modified_at(path: Path) -> dt.datetime:

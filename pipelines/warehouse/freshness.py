@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pipelines.foundation.settings import Settings
-from pipelines.ingest.contract import all_contracts
 from pipelines.ingest.lake import Lake
-from pipelines.intake.receiving import pending_files
+from pipelines.intake.receiving import waiting_files
 from pipelines.intake.repair import lake_damage
 from pipelines.warehouse.engine import is_published, last_publish, publication_complete
 from pipelines.warehouse.fingerprints import inputs_fingerprint
@@ -17,7 +16,7 @@ def reason_to_run(settings: Settings) -> str | None:
     lake = Lake(settings.lake)
     if lake.outdated():
         return "the lake was written by an earlier version: it is derived again from the archive"
-    waiting = sum(len(pending_files(settings, c, lake)) for c in all_contracts())
+    waiting = sum(len(files) for files in waiting_files(settings, lake).values())
     if waiting:
         return f"{waiting} new file(s) in the landing folder"
     if damaged := lake_damage(settings):

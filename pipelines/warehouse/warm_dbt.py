@@ -1,0 +1,221 @@
+"""dbt made ready while the run's first steps work: the same `dbt build`, seconds sooner.
+
+A dbt command costs three seconds before its first model: Python imports dbt and its adapter,
+then dbt reads the project (its partial-parse state) and builds the graph. A run knows from
+its start that it will call dbt once, after it has taken the new files in. So when the run's
+dbt resource is set up, :func:`start` launches a *warm* dbt process on the other core: it
+imports dbt and parses the project while the files are read and checked, then waits for the
+one command of the run.
+
+dagster-dbt still runs "dbt" as a command and reads its structured output: its executable is
+`welfare-dbt` (:func:`client`), which hands the command line, environment and working
+directory to the warm process and passes its output and exit code back, as dbt's own
+command would. dbt runs there through its documented programmatic API (``dbtRunner``, given
+the manifest it parsed, so the command does not parse again). When the environment the
+project's configuration reads (WELFARE_*, DBT_TARGET) is not the one it was parsed with, dbt
+parses again as usual. Without a warm process (none started,
+it failed, it is busy) the client becomes the real `dbt` command.
+
+The warm process serves one command, then ends; it ends too when the run's process does (its
+standard input closes), and is stopped when the run's resources are torn down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+ADDRESS_ENV = "WELFARE_WARM_DBT"  # where the run's warm dbt listens (a Linux abstract socket)
+PID_MARK = b"\x00welfare-dbt-pid "  # before dbt's output: the warm process's id
+EXIT_MARK = b"\x00welfare-dbt-exit "  # after dbt's output: its exit code
+PARTIAL_PARSE = "partial_parse.msgpack"
+CONNECT_PATIENCE = 5.0  # seconds
+
+
+@dataclass
+class WarmDbt:
+    process: subprocess.Popen
+    address: str
+    scratch: Path
+    log: BinaryIO
+
+    def stop(self) -> None:
+        if os.environ.get(ADDRESS_ENV) == self.address:
+            del os.environ[ADDRESS_ENV]
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.log.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def parse_inputs(env: Mapping[str, str]) -> dict[str, str]:
+    """What of an environment the project's parse depends on (its env_var() calls, the
+    profile's target)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if (k.startswith("WELFARE_") and k != ADDRESS_ENV) or k == "DBT_TARGET"
+    }
+
+
+def available() -> bool:
+    return sys.platform.startswith("linux") and Path(sys.executable).with_name("dbt").exists()
+
+
+def start(
+    project_dir: Path, profiles_dir: Path, parsed_target: Path, env: Mapping[str, str]
+) -> WarmDbt | None:
+    """Launch the warm dbt for this run (``env``: what dbt will be called with, the paths of
+    WELFARE_HOME included; ``parsed_target``: where the project's last parse is) and point
+    `welfare-dbt` at it; None where it cannot be used."""
+    if not available():
+        return None
+    address = f"welfare-dbt-{os.getpid()}-{os.urandom(6).hex()}"
+    scratch = Path(tempfile.mkdtemp(prefix="welfare-dbt-"))
+    if (parsed_target / PARTIAL_PARSE).exists():  # the project's last parse: dbt reuses it
+        shutil.copy2(parsed_target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
+    log = (scratch / "warm.log").open("wb")
+    where = [str(project_dir), str(profiles_dir), str(scratch)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__, address, *where],
+        env=dict(env),
+        stdin=subprocess.PIPE,  # closes when this process ends: the warm dbt ends too
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    os.environ[ADDRESS_ENV] = address
+    return WarmDbt(process, address, scratch, log)
+
+
+def client() -> None:
+    """`welfare-dbt`: the warm dbt of this run if there is one, else dbt itself."""
+    args = sys.argv[1:]
+    address = os.environ.get(ADDRESS_ENV)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if not address:
+            raise OSError("no warm dbt")
+        _connect(connection, address)
+        request = {"args": args, "env": dict(os.environ), "cwd": os.getcwd()}
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        answer = connection.makefile("rb")
+        first = answer.readline()
+        if not first.startswith(PID_MARK):  # serving another command, or failed to start
+            raise OSError("the warm dbt did not answer")
+    except OSError:
+        connection.close()
+        dbt = str(Path(sys.executable).with_name("dbt"))
+        os.execv(dbt, [dbt, *args])
+    warm_pid = int(first[len(PID_MARK) :])
+    code = 2
+    out = sys.stdout.buffer
+    while line := answer.readline():
+        if line.startswith(EXIT_MARK):
+            code = int(line[len(EXIT_MARK) :])
+            break
+        out.write(line)
+        out.flush()
+    else:
+        out.write(b"welfare-dbt: the warm dbt process ended before dbt finished\n")
+    out.flush()
+    # dbt's adapter keeps the working database open until its process ends: the command ends
+    # when the warm process has, as dbt's own command would.
+    _wait_until_gone(warm_pid)
+    sys.exit(code)
+
+
+def _wait_until_gone(pid: int, patience: float = 60.0) -> None:
+    """Until the process has ended with all its threads (its leader a zombie at most): the
+    files its threads shared are closed by the last of them to end."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if threads == [str(pid)] and state in ("Z", "X"):
+            return
+        time.sleep(0.01)
+
+
+def _connect(connection: socket.socket, address: str) -> None:
+    """Connect, waiting a little for a warm dbt that was started a moment ago to listen (it
+    binds its address before anything else); not there by then, it is not coming."""
+    deadline = time.monotonic() + CONNECT_PATIENCE
+    while True:
+        try:
+            connection.connect("\0" + address)
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> int:
+    """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("\0" + address)
+    listener.listen(1)
+    from dbt.cli.main import dbtRunner  # dbt: seconds, paid while the run reads its files
+
+    parsed_for = parse_inputs(os.environ)
+    parsed = dbtRunner().invoke(
+        [
+            "parse",
+            "--quiet",
+            "--project-dir",
+            project_dir,
+            "--profiles-dir",
+            profiles_dir,
+            "--target-path",
+            scratch,
+        ]
+    )
+    manifest = parsed.result if parsed.success else None
+    ready, _, _ = select.select([listener, sys.stdin], [], [])
+    if listener not in ready:
+        return 0  # the run's process ended, or its resources were torn down
+    connection, _ = listener.accept()
+    listener.close()  # one command: a second client gets no answer and runs dbt itself
+    connection.sendall(PID_MARK + str(os.getpid()).encode() + b"\n")
+    request = json.loads(connection.makefile("rb").readline())
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    if parse_inputs(os.environ) != parsed_for:
+        manifest = None  # parsed for another configuration: dbt parses again
+    sys.stdout.flush()
+    os.dup2(connection.fileno(), 1)
+    os.dup2(connection.fileno(), 2)
+    try:
+        result = dbtRunner(manifest=manifest).invoke(request["args"])
+        code = 0 if result.success else (2 if result.exception is not None else 1)
+    except BaseException as error:  # as dbt's own command would end: a message, code 2
+        print(f"welfare-dbt: {type(error).__name__}: {error}")
+        code = 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    connection.sendall(EXIT_MARK + str(code).encode() + b"\n")
+    # Ended at once: the database dbt's adapter holds is closed with the process (the client
+    # waits for it), and Python's own teardown of dbt would only cost seconds.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(*sys.argv[1:5]))

@@ -1,0 +1,124 @@
+"""The run's dbt command through `welfare-dbt` and a warm dbt process answers as dbt's own
+command would: the same output and exit code, a failure too; without a warm process it is
+dbt itself; a warm process whose run ends does not stay behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from pipelines.warehouse import warm_dbt
+
+CLIENT = str(Path(sys.executable).with_name("welfare-dbt"))
+
+pytestmark = pytest.mark.skipif(not warm_dbt.available(), reason="Linux only")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {**os.environ, **settings.dbt_env()}
+    env.pop(warm_dbt.ADDRESS_ENV, None)
+    return env
+
+
+def _command(executable: str, settings: Settings, *args: str) -> list[str]:
+    return [
+        executable,
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(settings.work_dir / "warm_test_target"),
+    ]
+
+
+def _through_warm(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    env = _env(settings)
+    warm = warm_dbt.start(DBT_PROJECT_DIR, DBT_PROJECT_DIR, settings.dbt_target_dir, env)
+    try:
+        return subprocess.run(
+            _command(CLIENT, settings, *args),
+            env={**env, warm_dbt.ADDRESS_ENV: warm.address},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        assert warm.process.poll() is not None or warm.process.wait(timeout=30) == 0
+        warm.stop()
+
+
+def test_warm_dbt_answers_as_dbt_does(new_home):
+    settings = new_home
+    listed = _through_warm(settings, "ls", "--select", "staging", "--output", "name", "--quiet")
+    direct = subprocess.run(
+        _command(
+            dbt_executable(), settings, "ls", "--select", "staging", "--output", "name", "--quiet"
+        ),
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+    )
+    assert listed.returncode == direct.returncode == 0
+    assert listed.stdout.split() == direct.stdout.split()
+    assert "stg_ibasho_survey" in listed.stdout.split()
+    # Structured output, as dagster-dbt reads it, line by line.
+    structured = _through_warm(settings, "ls", "--select", "stg_releases", "--log-format", "json")
+    assert structured.returncode == 0
+    assert all(json.loads(line)["info"]["name"] for line in structured.stdout.splitlines())
+    # A command that fails ends with dbt's exit code.
+    failed = _through_warm(settings, "run-operation", "no_such_macro")
+    direct = subprocess.run(
+        _command(dbt_executable(), settings, "run-operation", "no_such_macro"),
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == direct.returncode != 0
+    assert "no_such_macro" in failed.stdout
+
+
+def test_without_a_warm_process_it_is_dbt(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != warm_dbt.ADDRESS_ENV}
+    version = subprocess.run([CLIENT, "--version"], env=env, capture_output=True, text=True)
+    assert "Core" in version.stdout + version.stderr
+    gone = {**env, warm_dbt.ADDRESS_ENV: "welfare-dbt-nobody-listens"}
+    version = subprocess.run([CLIENT, "--version"], env=gone, capture_output=True, text=True)
+    assert "Core" in version.stdout + version.stderr
+
+
+def test_a_warm_process_ends_with_its_run(new_home):
+    """The run's process ends (killed, say) before calling dbt: its warm dbt ends too."""
+    starter = (
+        "import os, sys, time; from pathlib import Path; "
+        "from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings; "
+        "from pipelines.warehouse import warm_dbt; s = Settings(Path(sys.argv[1])); "
+        "w = warm_dbt.start(DBT_PROJECT_DIR, DBT_PROJECT_DIR, s.dbt_target_dir, "
+        "{**os.environ, **s.dbt_env()}); print(w.process.pid, flush=True); time.sleep(600)"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", starter, str(new_home.home)], stdout=subprocess.PIPE, text=True
+    )
+    warm_pid = int(run.stdout.readline())
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 60
+    while _running(warm_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(warm_pid)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a container's first process may never reap it)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
