@@ -68,6 +68,8 @@ lint: setup
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
+	@# A small disk the bad-week test mounted, left by a test run that was killed.
+	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
 	env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
@@ -134,6 +136,7 @@ benchmark: setup
 	$(UV) run python tests/benchmarks/bench_consultations.py
 	$(UV) run python tests/benchmarks/bench_extract.py
 	$(UV) run python tests/benchmarks/bench_web.py
+	$(UV) run python tests/benchmarks/bench_latency.py
 
 sample: setup
 	$(UV) run python sources/generate_sample.py

@@ -7,8 +7,9 @@ Three kinds of table, each a folder of Parquet files under ``lake/``:
 * what intake derives from each file: the ledger (``submissions``: one entry per file
   received), its quarantined cells, its check results (``dq_results/<sha256>``);
 * records of decisions and events, kept in the archive first (``archive/records/<table>/``)
-  and copied here: releases of held files, failed runs, extracts handed out, the mart
-  checks' results (``dq_results/<run>__<suite>``).
+  and copied here: releases of held files, the council's reviews, closed and reopened fiscal
+  years with the files that made their figures, vintages kept, failed runs, extracts handed
+  out, the mart checks' results (``dq_results/<run>__<suite>``).
 
 A received file's identity is its SHA-256, named ``sha256`` in every table from here to the
 marts. :data:`LAYOUT` is the version of these schemas: a lake written with another is derived
@@ -29,6 +30,10 @@ DQ_RESULTS = "dq_results"
 RELEASES = "releases"
 RUN_FAILURES = "run_failures"
 EXTRACTS = "extracts"
+REVIEWS = "reviews"
+YEAR_CLOSINGS = "year_closings"
+CLOSED_FILES = "closed_files"
+VINTAGES = "vintages"
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -143,9 +148,65 @@ EXTRACT_SCHEMA = pa.schema(
     ]
 )
 
+# The council's review of a received file (承認 / 差し戻し); a file's latest review decides.
+REVIEW_SCHEMA = pa.schema(
+    [
+        ("review_id", pa.string()),
+        ("sha256", pa.string()),
+        ("source", pa.string()),
+        ("file_name", pa.string()),
+        ("submitter_code", pa.string()),
+        ("fiscal_year", pa.int64()),
+        ("decision", pa.string()),  # approved / returned
+        ("reviewed_at", pa.timestamp("us", tz="UTC")),
+        ("reviewed_by", pa.string()),
+        ("comment", pa.string()),
+    ]
+)
+
+# Closing and reopening a fiscal year; a year's latest event says whether it is closed.
+YEAR_CLOSING_SCHEMA = pa.schema(
+    [
+        ("closing_id", pa.string()),
+        ("fiscal_year", pa.int64()),
+        ("action", pa.string()),  # closed / reopened
+        ("acted_at", pa.timestamp("us", tz="UTC")),
+        ("acted_by", pa.string()),
+        ("reason", pa.string()),
+        ("vintage", pa.string()),  # the vintage kept at closing
+    ]
+)
+
+# The files whose rows made a closed year's figures: only these count for it while it stays
+# closed (and any file released for it afterwards).
+CLOSED_FILE_SCHEMA = pa.schema(
+    [
+        ("closing_id", pa.string()),
+        ("fiscal_year", pa.int64()),
+        ("sha256", pa.string()),
+    ]
+)
+
+# Named copies of the published warehouse, kept for good (pipelines.warehouse.vintages).
+VINTAGE_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("created_by", pa.string()),
+        ("note", pa.string()),
+        ("fiscal_year", pa.int64()),  # the year whose closing kept it, else null
+        ("warehouse_version", pa.string()),
+        ("manifest_sha256", pa.string()),
+    ]
+)
+
 # Tables of records: written to the archive first, copied to the lake.
 RECORD_SCHEMAS: dict[str, pa.Schema] = {
     RELEASES: RELEASE_SCHEMA,
+    REVIEWS: REVIEW_SCHEMA,
+    YEAR_CLOSINGS: YEAR_CLOSING_SCHEMA,
+    CLOSED_FILES: CLOSED_FILE_SCHEMA,
+    VINTAGES: VINTAGE_SCHEMA,
     RUN_FAILURES: RUN_FAILURE_SCHEMA,
     EXTRACTS: EXTRACT_SCHEMA,
     DQ_RESULTS: DQ_RESULT_SCHEMA,
