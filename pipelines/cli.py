@@ -20,14 +20,25 @@ from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.foundation.processes import process_age
 from pipelines.foundation.settings import EngineError, Settings, WebSettings
 from pipelines.home import prepare
+from pipelines.ingest.closing import ClosingError, reopen_year
 from pipelines.ingest.contract import SOURCE_KEYS
+from pipelines.ingest.diff import diff_files, format_diff
+from pipelines.ingest.lookup import NotFound
 from pipelines.ingest.release import ReleaseError, release_submission
+from pipelines.ingest.review import APPROVED, DECISIONS, RETURNED, ReviewError, review_submission
 from pipelines.ingest.run_failures import record_run_failure
 from pipelines.ingest.sample import load_sample
 from pipelines.intake.space import disk_full_message
 from pipelines.intake.validation import format_validation, validate_file
 from pipelines.warehouse.dbt import manifest_of, run_dbt
 from pipelines.warehouse.engine import published_location, rollback
+from pipelines.warehouse.publication import NotPublished
+from pipelines.warehouse.vintages import (
+    VintageError,
+    close_year,
+    create_vintage,
+    list_vintages,
+)
 from pipelines.web.accounts import AccountError, AccountStore
 from pipelines.web.submitters import all_submitters, submitter
 
@@ -87,7 +98,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     try:
         done = release_submission(_settings(), args.submission, args.by, args.reason)
-    except ReleaseError as error:
+    except (ReleaseError, NotFound) as error:
         print(error, file=sys.stderr)
         return 1
     print(
@@ -95,6 +106,85 @@ def cmd_release(args: argparse.Namespace) -> int:
         f"by {done.released_by}: {done.reason}\n"
         "次回の実行で集計に入ります。 / The next `welfare run` puts its figures in the marts."
     )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    decision = APPROVED if args.approve else RETURNED
+    try:
+        done = review_submission(_settings(), args.submission, decision, args.by, args.comment)
+    except (ReviewError, NotFound) as error:
+        print(error, file=sys.stderr)
+        return 1
+    ja, en = DECISIONS[decision]
+    print(f"{ja} / {en}: {done.source}/{done.file_name} ({done.sha256[:12]}) by {done.reviewed_by}")
+    if decision == RETURNED:
+        print(
+            "次回の実行から数えず、前の版を数えます。送った人のページにコメントが出ます。 / "
+            "From the next run it does not count (its earlier version does); the sender sees "
+            "the comment on their page."
+        )
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        print(format_diff(diff_files(_settings(), args.old, args.new), limit=args.limit))
+    except NotFound as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_close_year(args: argparse.Namespace) -> int:
+    try:
+        closing, vintage = close_year(_settings(), args.fiscal_year, args.by, args.reason)
+    except (ClosingError, VintageError, NotPublished) as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{closing.fiscal_year}年度を確定しました / FY{closing.fiscal_year} closed by "
+        f"{closing.acted_by}. Vintage kept: {vintage.name} ({vintage.path})\n"
+        "これ以後に届いたこの年度のファイルは、再開か個別の解除（welfare release）まで数えません。"
+        " / Files for this year that come from now on count only once the year is reopened or "
+        "that file is released (welfare release)."
+    )
+    return 0
+
+
+def cmd_reopen_year(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+        event = reopen_year(settings, args.fiscal_year, args.by, args.reason)
+    except ClosingError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(
+        f"{event.fiscal_year}年度を再開しました / FY{event.fiscal_year} reopened by "
+        f"{event.acted_by}. 次回の実行で、確定後に届いたファイルが数えられます。 / The next run "
+        "counts the files that came after its closing; the closing's vintage stays."
+    )
+    return 0
+
+
+def cmd_vintage(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.action == "create":
+        try:
+            vintage = create_vintage(settings, args.name, args.by, args.note)
+        except (VintageError, NotPublished) as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(f"Vintage kept: {vintage.name} ({vintage.path})")
+        return 0
+    for vintage in list_vintages(settings):
+        m = vintage.manifest
+        year = f"  FY{m['fiscal_year']} closed" if m.get("fiscal_year") else ""
+        print(
+            f"{vintage.name}\t{m['created_at']}\t{m['created_by']}\tversion "
+            f"{m['warehouse_version']}{year}\t{m['note']}\n"
+            f"    ATTACH '{vintage.path / 'warehouse.duckdb'}' AS v (READ_ONLY);"
+        )
     return 0
 
 
@@ -156,8 +246,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return 2
     print(f"extract {spec.name}: {len(spec.tables)} table(s) for {spec.requester}")
     try:
-        result = build_extract(settings, spec, requested_by=args.by)
-    except (FileNotFoundError, RuntimeError) as error:
+        result = build_extract(settings, spec, requested_by=args.by, vintage=args.vintage)
+    except (FileNotFoundError, RuntimeError, VintageError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1
     print(describe_extract(result))
@@ -294,6 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     extract.add_argument("spec", help="the extract spec, e.g. sources/extracts/<name>.yml")
     extract.add_argument("--by", help="who is making it (default: the login name)")
+    extract.add_argument(
+        "--vintage",
+        help="build it from a vintage kept for good (welfare vintage list) instead of the "
+        "published warehouse: the same spec on the same vintage gives the same tables",
+    )
     extract.set_defaults(func=cmd_extract)
     commands.add_parser(
         "report",
@@ -310,12 +405,64 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser(
         "release",
         help="let a held submission load as it is, once its values are confirmed with the "
-        "sender (recorded: who, when, why); the next run shows its figures",
+        "sender, or accept one file that came after its fiscal year was closed (recorded: "
+        "who, when, why); the next run shows its figures",
     )
-    release.add_argument("submission", help="the held file's name or its SHA-256")
+    release.add_argument("submission", help="the file's name or its SHA-256")
     release.add_argument("--by", required=True, help="who confirmed it (your name)")
     release.add_argument("--reason", required=True, help="what was confirmed, and with whom")
     release.set_defaults(func=cmd_release)
+    review = commands.add_parser(
+        "review",
+        help="the council's review of a received file: approve it (承認) or return it to its "
+        "sender with a comment (差し戻し: it stops counting from the next run); recorded",
+    )
+    review.add_argument("submission", help="the file's name or its SHA-256")
+    decision = review.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", action="store_true", help="approve it (承認)")
+    decision.add_argument("--return", dest="return_", action="store_true", help="return it")
+    review.add_argument("--by", required=True, help="who reviews it (your name)")
+    review.add_argument(
+        "--comment", default="", help="what the sender should correct (required to return)"
+    )
+    review.set_defaults(func=cmd_review)
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two files of one survey (a correction and the file it "
+        "replaces): rows added, removed and changed by the row's identity, and the totals",
+    )
+    diff.add_argument("old", help="the earlier file's name or SHA-256")
+    diff.add_argument("new", help="the later file's name or SHA-256")
+    diff.add_argument("--limit", type=int, default=50, help="rows shown of each kind")
+    diff.set_defaults(func=cmd_diff)
+    close = commands.add_parser(
+        "close-year",
+        help="close a fiscal year once its annual report is out: its figures as published "
+        "become final and are kept as a vintage; later files for it count only if released",
+    )
+    close.add_argument("fiscal_year", type=int, help="the fiscal year, e.g. 2024 (令和6年度)")
+    close.add_argument("--by", required=True, help="who closes it (your name)")
+    close.add_argument("--reason", required=True, help="why, e.g. the report it was printed in")
+    close.set_defaults(func=cmd_close_year)
+    reopen = commands.add_parser(
+        "reopen-year",
+        help="reopen a closed fiscal year (recorded): files that came after its closing count "
+        "from the next run",
+    )
+    reopen.add_argument("fiscal_year", type=int)
+    reopen.add_argument("--by", required=True, help="who reopens it (your name)")
+    reopen.add_argument("--reason", required=True, help="why")
+    reopen.set_defaults(func=cmd_reopen_year)
+    vintage = commands.add_parser(
+        "vintage", help="vintages: named copies of the published warehouse kept for good"
+    )
+    vintage_actions = vintage.add_subparsers(dest="action", required=True, metavar="ACTION")
+    keep = vintage_actions.add_parser("create", help="keep the published warehouse as NAME")
+    keep.add_argument("name", help="letters, digits, '.', '_', '-' (e.g. FY2024-report)")
+    keep.add_argument("--by", required=True, help="who keeps it (your name)")
+    keep.add_argument("--note", required=True, help="why it is kept")
+    vintage_actions.add_parser("list", help="the vintages kept, and how to open each")
+    vintage.set_defaults(func=cmd_vintage)
     serve = commands.add_parser(
         "serve",
         help="the submission page for ward staff (send a file, see what became of it) on "

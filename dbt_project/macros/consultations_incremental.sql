@@ -37,11 +37,16 @@
     )) }}
 {% endmacro %}
 
-{#- The exports whose consultations count now (current consultation submissions). -#}
+{#- The exports whose consultations count now (current consultation submissions), one row per
+    closed year each is locked out of (0: none). -#}
 {% macro counting_consultation_exports() %}
-    select sha256
-    from {{ ref('int_submissions_current') }}
-    where is_current and source = 'consultations'
+    select
+        exports.sha256,
+        coalesce(locks.fiscal_year, 0) as locked_year
+    from {{ ref('int_submissions_current') }} as exports
+    left join {{ ref('int_year_locks') }} as locks
+        on exports.sha256 = locks.sha256
+    where exports.is_current and exports.source = 'consultations'
 {% endmacro %}
 
 {#- The 受付番号 to recompute: those in exports that began or stopped counting. -#}
@@ -51,17 +56,19 @@
     from {{ ref('stg_consultations') }}
     {%- if remembered is not none %}
         where sha256 in (
-            (
-                {{ counting_consultation_exports() }}
-                except
-                select sha256 from {{ remembered }}
-            )
-            union all
-            (
-                select sha256 from {{ remembered }}
-                except
-                {{ counting_consultation_exports() }}
-            )
+            select changed_exports.sha256 from (
+                (
+                    {{ counting_consultation_exports() }}
+                    except
+                    select sha256, locked_year from {{ remembered }}
+                )
+                union all
+                (
+                    select sha256, locked_year from {{ remembered }}
+                    except
+                    {{ counting_consultation_exports() }}
+                )
+            ) as changed_exports
         )
     {%- endif %}
 {% endmacro %}

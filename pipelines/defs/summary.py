@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipelines.foundation.disk import mentions_disk_error
 from pipelines.foundation.settings import Settings
+from pipelines.ingest.closing import locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures
@@ -142,7 +143,15 @@ def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
     if ledger.empty:
         return ledger
     received = pd.to_datetime(ledger["received_at"], utc=True)
-    return ledger[received >= pd.Timestamp(started)].sort_values("received_at")
+    files = ledger[received >= pd.Timestamp(started)].sort_values("received_at")
+    lake = Lake(settings.lake)
+    late = [
+        ", ".join(f"FY{year}" for year in locked_years(lake, entry)) or None
+        if entry["status"] in ("loaded", "held")
+        else None
+        for _, entry in files.iterrows()
+    ]
+    return files.assign(closed_years=late)
 
 
 def published_headlines(settings: Settings) -> dict[str, str]:
@@ -216,6 +225,13 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
             lines.append(f"  REJECTED {row.source}/{row.file_name}: {row.reason}")
         for row in files[files["status"] == "held"].itertuples():
             lines.append(f"  HELD {row.source}/{row.file_name}: {row.reason}")
+        for row in files[files["closed_years"].notna()].itertuples():
+            lines.append(
+                f"  AFTER CLOSING {row.source}/{row.file_name}: "
+                f"締切後（{row.closed_years} 確定済み） — received and checked, not counted "
+                f"for {row.closed_years} (closed): "
+                "welfare release FILE --by NAME --reason TEXT accepts it, or welfare reopen-year"
+            )
         if (files["status"] == "held").any():
             lines.append(
                 "  A held file is not in the marts (an earlier version, if any, still is). "

@@ -25,6 +25,7 @@ from pipelines.warehouse.engine import count_built_rows, publish
 from pipelines.warehouse.fingerprints import inputs_fingerprint
 from pipelines.warehouse.layers import layer_of
 from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
+from pipelines.warehouse.vintages import closed_year_changes, keep_amended_years
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
 PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
@@ -170,7 +171,21 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, welfare: WelfareSettings
     ) -> dg.MaterializeResult:
         settings = welfare.get()
+        if changes := closed_year_changes(settings):
+            raise dg.Failure(
+                description="確定済みの年度の数値が変わるため公開しませんでした（公開中の版は"
+                "そのまま）。モデルや参照データの変更を戻すか、年度を再開してください（welfare "
+                "reopen-year）。 / Not published: a closed year's figures would change (the "
+                "published warehouse stays as it was). Undo the change of models or reference "
+                "data, or reopen the year.\n" + "\n".join(changes),
+                metadata={"closed_year_changes": dg.MetadataValue.md("\n".join(changes))},
+            )
         result = publish(settings, inputs_fingerprint(settings), run_id=context.run_id)
+        for closing in keep_amended_years(settings):
+            say_to(context)(
+                f"FY{closing.fiscal_year}: closed again with the file accepted since "
+                f"(vintage {closing.vintage})"
+            )
         message = (
             f"unchanged: no new inputs since the published version {result.version}"
             if result.unchanged

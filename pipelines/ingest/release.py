@@ -1,9 +1,11 @@
-"""Releasing a held submission: council staff confirmed the held values with the sender.
+"""Releasing a submission: council staff confirmed a held file's values with its sender, or
+accept one file that came after its fiscal year was closed (pipelines.ingest.closing).
 
 A release is a record (``archive/records/releases/<sha256>.parquet``, copied to
 ``lake/releases/``): who, when, why, and the findings released. The ledger entry stays
-``held`` as it was written; dbt counts a held submission with a release as loaded
-(int_submissions_current), so the next run shows its figures. Its rows are already in the
+``held`` as it was written; dbt counts a held submission with a release as loaded, and a
+released file counts for a closed year (int_submissions_current, int_year_locks), so the next
+run shows its figures. Its rows are already in the
 lake: nothing is re-read, and the same findings never hold it again.
 """
 
@@ -19,8 +21,10 @@ import pyarrow.parquet as pq
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
+from pipelines.ingest.closing import locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
+from pipelines.ingest.lookup import matching_entries, one_entry
 
 
 class ReleaseError(ValueError):
@@ -38,44 +42,36 @@ class Release:
     findings: str | None
 
 
-def find_held(ledger: pd.DataFrame, ref: str) -> pd.Series:
-    """The held ledger entry named by ``ref``: a file name, a landing path or a SHA-256 prefix."""
-    ref = ref.strip()
-    if not ref:
+def find_releasable(lake: Lake, ref: str) -> pd.Series:
+    """The ledger entry ``ref`` names (a file name, a landing path or a SHA-256 prefix), if it
+    waits for a release: held by a check, or come after its fiscal year was closed."""
+    matches = matching_entries(lake.ledger(), ref)
+    late = [bool(locked_years(lake, entry)) for _, entry in matches.iterrows()]
+    waiting = matches[(matches["status"] == "held") | pd.Series(late, matches.index, dtype=bool)]
+    if waiting.empty and not matches.empty:
+        status = matches["status"].iloc[-1]
         raise ReleaseError(
-            "確認待ちのファイル名かSHA-256を指定してください。 / Name a held file or its SHA-256."
+            f"「{ref}」は確認待ちでも締切後でもありません（状態: {status}）。 / '{ref}' is "
+            f"neither held nor after its year's closing (status {status}): nothing to release."
         )
-    matches = ledger[
-        (ledger["file_name"] == ref)
-        | (ledger["landing_path"] == ref)
-        | (ledger["sha256"].str.startswith(ref.lower()) if len(ref) >= 8 else False)
-    ]
-    held = matches[matches["status"] == "held"].drop_duplicates("sha256")
-    if held.empty:
-        if matches.empty:
-            raise ReleaseError(
-                f"「{ref}」という提出は台帳にありません。 / No submission named '{ref}' was "
-                "received (check the file name or SHA-256 in audit.submissions)."
-            )
-        raise ReleaseError(
-            f"「{ref}」は確認待ちではありません（状態: {matches['status'].iloc[-1]}）。 / "
-            f"'{ref}' is not held (status {matches['status'].iloc[-1]}): nothing to release."
-        )
-    if len(held) > 1:
-        raise ReleaseError(
-            f"「{ref}」に当たる確認待ちの提出が{len(held)}件あります。"
-            "SHA-256で指定してください。 / "
-            f"'{ref}' names {len(held)} held submissions: give the SHA-256 instead ("
-            + ", ".join(held["sha256"].str[:12])
-            + ")."
-        )
-    return held.iloc[0]
+    return one_entry(waiting, ref, "確認待ち・締切後の提出", "held or after-closing submission")
 
 
 def releases(lake: Lake) -> pd.DataFrame:
     files = sorted(lake.table_dir(RELEASES).glob("*.parquet"))
     tables = [pq.read_table(f, schema=RELEASE_SCHEMA) for f in files]
     return pa.concat_tables(tables or [RELEASE_SCHEMA.empty_table()]).to_pandas()
+
+
+def _findings(lake: Lake, entry: pd.Series) -> str | None:
+    """What the release lets through: the hold reason, or the closed years the file is late
+    for."""
+    found = [] if pd.isna(entry["reason"]) else [str(entry["reason"])]
+    late = locked_years(lake, entry)
+    if late:
+        years = ", ".join(f"FY{year}" for year in late)
+        found.append(f"締切後（{years} 確定済み） / after closing ({years})")
+    return "; ".join(found) or None
 
 
 def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Release:
@@ -86,7 +82,7 @@ def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Re
             "releases the file and why: give both."
         )
     lake = Lake(settings.lake)
-    entry = find_held(lake.ledger(), ref)
+    entry = find_releasable(lake, ref)
     done = releases(lake)
     if entry["sha256"] in set(done["sha256"]):
         raise ReleaseError(
@@ -100,7 +96,7 @@ def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Re
         released_at=utc_now(),
         released_by=by.strip(),
         reason=reason.strip(),
-        findings=entry["reason"],
+        findings=_findings(lake, entry),
     )
     row = {name: [getattr(release, name)] for name in RELEASE_SCHEMA.names}
     keep_record(

@@ -34,20 +34,38 @@ from pipelines.foundation.atomic import write_text
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import EMPTY_FILE, Lake
-from pipelines.ingest.lake_tables import EXTRACTS, LEDGER, QUARANTINE, RELEASES, RUN_FAILURES
+from pipelines.ingest.lake_tables import (
+    CLOSED_FILES,
+    EXTRACTS,
+    LEDGER,
+    QUARANTINE,
+    RELEASES,
+    REVIEWS,
+    RUN_FAILURES,
+    VINTAGES,
+    YEAR_CLOSINGS,
+)
 from pipelines.warehouse.fingerprints import logic_fingerprint
 
 RECORD = "built.json"  # in work/, beside the working database: what built it
 PLAN_TAG = "welfare/build"  # on a run: "whole" or "changes", as planned when it was started
 LEDGER_SCOPE = "ledger"  # every file received, released or quarantined
-RECORD_TABLES = (RUN_FAILURES, EXTRACTS)
+RECORD_TABLES = (RUN_FAILURES, EXTRACTS, VINTAGES)
+# Decisions on files: each record names the source of the file it decides (a closing decides
+# files of every source).
+DECISION_TABLES = (RELEASES, REVIEWS)
+CLOSING_TABLES = (YEAR_CLOSINGS, CLOSED_FILES)
 LAKE_SCOPES = {
     **{source: source for source in SOURCE_KEYS},
     LEDGER: LEDGER_SCOPE,
     RELEASES: LEDGER_SCOPE,
+    REVIEWS: LEDGER_SCOPE,
+    YEAR_CLOSINGS: LEDGER_SCOPE,
+    CLOSED_FILES: LEDGER_SCOPE,
     QUARANTINE: LEDGER_SCOPE,
     RUN_FAILURES: RUN_FAILURES,
     EXTRACTS: EXTRACTS,
+    VINTAGES: VINTAGES,
 }
 
 
@@ -66,19 +84,27 @@ class BuildPlan:
 
 
 def lake_inputs(settings: Settings) -> dict[str, dict[str, str]]:
-    """The lake's inputs of the warehouse, by table: each ledger entry and release with the
-    source it belongs to, each record of failed runs and extracts."""
+    """The lake's inputs of the warehouse, by table: each ledger entry, release and review with
+    the source it belongs to, each closing (every source), each record of failed runs,
+    extracts and vintages."""
     lake = Lake(settings.lake)
     inputs: dict[str, dict[str, str]] = {
         LEDGER: {
             f"{entry['entry_id']}.parquet": entry["source"] for entry in lake.readable_entries()
         }
     }
-    inputs[RELEASES] = {
-        path.name: _release_source(path)
-        for path in sorted(lake.table_dir(RELEASES).glob("*.parquet"))
-        if path.name != EMPTY_FILE
-    }
+    for table in DECISION_TABLES:
+        inputs[table] = {
+            path.name: _decided_source(path)
+            for path in sorted(lake.table_dir(table).glob("*.parquet"))
+            if path.name != EMPTY_FILE
+        }
+    for table in CLOSING_TABLES:
+        inputs[table] = {
+            path.name: LEDGER_SCOPE
+            for path in sorted(lake.table_dir(table).glob("*.parquet"))
+            if path.name != EMPTY_FILE
+        }
     for table in RECORD_TABLES:
         inputs[table] = {
             path.name: table
@@ -88,7 +114,7 @@ def lake_inputs(settings: Settings) -> dict[str, dict[str, str]]:
     return inputs
 
 
-def _release_source(path: Path) -> str:
+def _decided_source(path: Path) -> str:
     try:
         return str(pq.read_table(path, columns=["source"])["source"][0].as_py())
     except Exception:  # unreadable: repair copies it again; count the whole ledger as changed
@@ -140,10 +166,12 @@ def changed_inputs(
         if set(old) - set(names):
             return None
         new = [names[name] for name in set(names) - set(old)]
-        if table in (LEDGER, RELEASES):
+        if table in (LEDGER, *DECISION_TABLES, *CLOSING_TABLES):
             changed.update(new)
         elif new:
             changed.add(table)
+    if LEDGER_SCOPE in changed:  # a closing, or a record whose source is unreadable
+        changed.update(SOURCE_KEYS)
     if changed & {*SOURCE_KEYS, LEDGER_SCOPE}:
         changed.add(LEDGER_SCOPE)
     return frozenset(changed)

@@ -14,12 +14,23 @@ from pathlib import Path
 
 from pipelines.foundation.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, PROJECT_ROOT, Settings
 from pipelines.ingest.contract import CONTRACTS_DIR
-from pipelines.ingest.lake_tables import EXTRACTS, LEDGER, RELEASES, RUN_FAILURES
+from pipelines.ingest.lake_tables import (
+    CLOSED_FILES,
+    EXTRACTS,
+    LEDGER,
+    RELEASES,
+    REVIEWS,
+    RUN_FAILURES,
+    VINTAGES,
+    YEAR_CLOSINGS,
+)
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
 REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"
 # The lake tables whose every file is an input of the warehouse (a new entry: a new input).
-INPUT_TABLES = (LEDGER, RELEASES, RUN_FAILURES, EXTRACTS)
+INPUT_TABLES = (
+    LEDGER, RELEASES, REVIEWS, YEAR_CLOSINGS, CLOSED_FILES, VINTAGES, RUN_FAILURES, EXTRACTS
+)  # fmt: skip
 
 
 def _files_digest(roots: list[Path]) -> str:

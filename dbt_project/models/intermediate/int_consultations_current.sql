@@ -1,5 +1,8 @@
 -- One row per consultation (受付番号). Exports overlap: the newest export's version wins, newest
--- as int_submissions_current defines it (modification time, then received, then name).
+-- as int_submissions_current defines it (modification time, then received, then name). A
+-- closed year's consultations come only from the exports that made its figures (or one the
+-- council released since): an export's rows of a year closed before it came are left out
+-- (int_year_locks).
 -- Incremental on DuckDB: only the consultations of exports that began or stopped counting
 -- since the last build are chosen again (macros/consultations_incremental.sql); a full
 -- refresh (`welfare run --full-refresh`) gives the same rows.
@@ -41,6 +44,11 @@ ranked as (
     from consultations
     inner join exports
         on consultations.sha256 = exports.sha256
+    left join {{ ref('int_year_locks') }} as locks
+        on
+            consultations.sha256 = locks.sha256
+            and consultations.fiscal_year = locks.fiscal_year
+    where locks.sha256 is null
 )
 
 select

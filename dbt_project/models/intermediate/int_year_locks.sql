@@ -1,0 +1,55 @@
+-- Files that came too late for a closed year: one row per (file, closed fiscal year) where the
+-- file gives figures for that year (its own year; every year a consultation export's period
+-- touches), was not among the files that made the year's figures at closing, and has not been
+-- released (accepted) by the council since. While a lock stands, the file's rows do not count
+-- for that year. pipelines/ingest/closing.py (locked_years) answers the same for commands.
+with files as (
+    select distinct
+        sha256,
+        source,
+        fiscal_year,
+        period_start,
+        period_end
+    from {{ ref('stg_submissions') }}
+    where intake_status in ('loaded', 'held')
+),
+
+closed as (
+    select * from {{ ref('int_closed_years') }}
+),
+
+file_years as (
+    select
+        files.sha256,
+        closed.fiscal_year,
+        closed.closing_id
+    from files
+    inner join closed
+        on
+            files.source <> 'consultations'
+            and files.fiscal_year = closed.fiscal_year
+    union all
+    select
+        files.sha256,
+        closed.fiscal_year,
+        closed.closing_id
+    from files
+    inner join closed
+        on
+            files.source = 'consultations'
+            and files.period_start <= closed.ends_on
+            and files.period_end >= closed.starts_on
+)
+
+select distinct
+    file_years.sha256,
+    file_years.fiscal_year,
+    file_years.closing_id
+from file_years
+left join {{ ref('stg_closed_files') }} as frozen
+    on
+        file_years.closing_id = frozen.closing_id
+        and file_years.sha256 = frozen.sha256
+left join {{ ref('stg_releases') }} as released
+    on file_years.sha256 = released.sha256
+where frozen.sha256 is null and released.sha256 is null

@@ -1,0 +1,191 @@
+"""Closed fiscal years: the council's figures for a year, once published in its annual report,
+are final (docs/submissions.md, "Closing a fiscal year").
+
+Closing a year records who closed it, when and why, the vintage kept of the published
+warehouse, and the files whose rows made the year's figures (``closed_files``). While the
+year stays closed only those files count for it: a later file for the year is received,
+archived and checked as any other, then shown as 「締切後（年度確定済み）」 and left out — until
+the year is reopened (recorded the same way) or that one file is released (`welfare release`).
+A consultation export counts for the months of open years only.
+
+dbt applies the same rule to build the marts (models/intermediate/int_year_locks.sql); this
+module is what commands ask before a run: which years are closed, which files a closing
+locks out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.foundation.clock import utc_now
+from pipelines.foundation.settings import Settings
+from pipelines.ingest.archive import keep_record
+from pipelines.ingest.lake import EMPTY_FILE, Lake
+from pipelines.ingest.lake_tables import (
+    CLOSED_FILE_SCHEMA,
+    CLOSED_FILES,
+    YEAR_CLOSING_SCHEMA,
+    YEAR_CLOSINGS,
+)
+
+CLOSED, REOPENED = "closed", "reopened"
+
+
+class ClosingError(ValueError):
+    """A year cannot be closed or reopened now (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class Closing:
+    closing_id: str
+    fiscal_year: int
+    action: str  # closed / reopened
+    acted_at: dt.datetime
+    acted_by: str
+    reason: str
+    vintage: str | None
+
+
+def fiscal_year_bounds(fiscal_year: int) -> tuple[dt.date, dt.date]:
+    """April to March: 令和6年度 (FY2024) is 2024-04-01 to 2025-03-31."""
+    return dt.date(fiscal_year, 4, 1), dt.date(fiscal_year + 1, 3, 31)
+
+
+def _records(lake: Lake, table: str, schema: pa.Schema) -> pd.DataFrame:
+    files = [p for p in sorted(lake.table_dir(table).glob("*.parquet")) if p.name != EMPTY_FILE]
+    tables = [pq.read_table(path, schema=schema) for path in files]
+    return pa.concat_tables(tables or [schema.empty_table()]).to_pandas()
+
+
+def closing_events(lake: Lake) -> pd.DataFrame:
+    """Every closing and reopening, oldest first."""
+    return _records(lake, YEAR_CLOSINGS, YEAR_CLOSING_SCHEMA).sort_values(
+        ["acted_at", "closing_id"], kind="stable"
+    )
+
+
+def closed_years(lake: Lake) -> dict[int, Closing]:
+    """The fiscal years closed now (their latest event is a closing), with that closing."""
+    closed: dict[int, Closing] = {}
+    for event in closing_events(lake).to_dict("records"):
+        year = int(event["fiscal_year"])
+        if event["action"] == CLOSED:
+            closed[year] = Closing(**{**event, "fiscal_year": year})
+        else:
+            closed.pop(year, None)
+    return closed
+
+
+def frozen_files(lake: Lake, closing_id: str) -> set[str]:
+    """The files whose rows made a closed year's figures (SHA-256)."""
+    rows = _records(lake, CLOSED_FILES, CLOSED_FILE_SCHEMA)
+    return set(rows.loc[rows["closing_id"] == closing_id, "sha256"])
+
+
+def years_of(entry: dict | pd.Series) -> list[int]:
+    """The fiscal years a ledger entry gives figures for: its own, or every year a
+    consultation export's period touches."""
+    if entry["source"] == "consultations":
+        start, end = entry.get("period_start"), entry.get("period_end")
+        if start is None or end is None or pd.isna(start) or pd.isna(end):
+            return []
+        first = start.year if start.month >= 4 else start.year - 1
+        last = end.year if end.month >= 4 else end.year - 1
+        return list(range(first, last + 1))
+    year = entry.get("fiscal_year")
+    return [] if year is None or pd.isna(year) else [int(year)]
+
+
+def locked_years(lake: Lake, entry: dict | pd.Series) -> list[int]:
+    """The closed years a file came too late for: closed, and the file not among those that
+    made the year's figures (a release lifts this; callers check releases)."""
+    closed = closed_years(lake)
+    return [
+        year
+        for year in years_of(entry)
+        if year in closed and entry["sha256"] not in frozen_files(lake, closed[year].closing_id)
+    ]
+
+
+def _new_id(fiscal_year: int, action: str, at: dt.datetime) -> str:
+    return f"FY{fiscal_year}-{action}-{at:%Y%m%dT%H%M%S%fZ}"
+
+
+def _check_who(by: str, reason: str) -> None:
+    if not by.strip() or not reason.strip():
+        raise ClosingError(
+            "誰が、なぜ行うかを記録します。名前と理由を書いてください。 / Closing and reopening "
+            "record who and why: give both."
+        )
+
+
+def record_closing(
+    settings: Settings, fiscal_year: int, by: str, reason: str, vintage: str, files: Iterable[str]
+) -> Closing:
+    """Record that ``fiscal_year`` is closed with ``files`` as the ones that made its figures
+    (the files list first: a closing is in force only once its record exists)."""
+    _check_who(by, reason)
+    at = utc_now()
+    closing = Closing(
+        _new_id(fiscal_year, CLOSED, at), fiscal_year, CLOSED, at, by.strip(), reason.strip(),
+        vintage,
+    )  # fmt: skip
+    rows = sorted(set(files))
+    keep_record(
+        settings.archive,
+        settings.lake,
+        CLOSED_FILES,
+        closing.closing_id,
+        pa.table(
+            {
+                "closing_id": [closing.closing_id] * len(rows),
+                "fiscal_year": [fiscal_year] * len(rows),
+                "sha256": rows,
+            },
+            schema=CLOSED_FILE_SCHEMA,
+        ),
+    )
+    _keep(settings, closing)
+    return closing
+
+
+def reopen_year(settings: Settings, fiscal_year: int, by: str, reason: str) -> Closing:
+    """Reopen a closed year: files that came after its closing count again from the next run.
+    The vintage kept at closing stays."""
+    _check_who(by, reason)
+    closed = closed_years(Lake(settings.lake))
+    if fiscal_year not in closed:
+        raise ClosingError(
+            f"{fiscal_year}年度は確定されていません。 / FY{fiscal_year} is not closed."
+        )
+    later = sorted((year for year in closed if year > fiscal_year), reverse=True)
+    if later:  # a later closed year's change on the year before would move
+        raise ClosingError(
+            f"先に{', '.join(map(str, later))}年度を再開してください"
+            "（年度は新しい順に再開します）。"
+            f" / Reopen FY{', FY'.join(map(str, later))} first: years reopen newest first."
+        )
+    at = utc_now()
+    reopening = Closing(
+        _new_id(fiscal_year, REOPENED, at), fiscal_year, REOPENED, at, by.strip(),
+        reason.strip(), None,
+    )  # fmt: skip
+    _keep(settings, reopening)
+    return reopening
+
+
+def _keep(settings: Settings, event: Closing) -> None:
+    row = {name: [getattr(event, name)] for name in YEAR_CLOSING_SCHEMA.names}
+    keep_record(
+        settings.archive,
+        settings.lake,
+        YEAR_CLOSINGS,
+        event.closing_id,
+        pa.table(row, schema=YEAR_CLOSING_SCHEMA),
+    )

@@ -1,0 +1,130 @@
+"""The council's review of a received file (docs/submissions.md, "Council review of a
+submission"): approve it (承認) or return it to its sender with a comment (差し戻し).
+
+A review is a record (``archive/records/reviews/``, copied to the lake), so it survives
+``welfare rebuild-lake``; a file's latest review decides. A returned file stops counting from
+the next run (its earlier version counts again, as for a held file) until the council approves
+it after all; a corrected file from the same sender replaces it as any newer file does, which
+ends the return. dbt reads the records (int_submissions_current, audit.reviews).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.foundation.clock import utc_now
+from pipelines.foundation.settings import Settings
+from pipelines.ingest.archive import keep_record
+from pipelines.ingest.closing import closed_years, frozen_files, years_of
+from pipelines.ingest.lake import EMPTY_FILE, Lake
+from pipelines.ingest.lake_tables import REVIEW_SCHEMA, REVIEWS
+from pipelines.ingest.lookup import matching_entries, one_entry
+
+APPROVED, RETURNED = "approved", "returned"
+DECISIONS: dict[str, tuple[str, str]] = {
+    APPROVED: ("承認", "approved"),
+    RETURNED: ("差し戻し", "returned"),
+}
+COMMENT_LIMIT = 2000  # characters: a paragraph or two, shown to the sender as written
+REVIEWABLE = ("loaded", "held")  # files whose rows are in the lake
+
+
+class ReviewError(ValueError):
+    """The review cannot be recorded (the message says why and what to do instead)."""
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str
+    sha256: str
+    source: str
+    file_name: str
+    submitter_code: str | None
+    fiscal_year: int | None
+    decision: str
+    reviewed_at: dt.datetime
+    reviewed_by: str
+    comment: str
+
+
+def reviews(lake: Lake) -> pd.DataFrame:
+    """Every review recorded, oldest first."""
+    files = [p for p in sorted(lake.table_dir(REVIEWS).glob("*.parquet")) if p.name != EMPTY_FILE]
+    tables = [pq.read_table(path, schema=REVIEW_SCHEMA) for path in files]
+    frame = pa.concat_tables(tables or [REVIEW_SCHEMA.empty_table()]).to_pandas()
+    return frame.sort_values(["reviewed_at", "review_id"], kind="stable")
+
+
+def latest_review(lake: Lake, sha256: str) -> dict | None:
+    """The review that decides a file's state now, if any."""
+    mine = reviews(lake)
+    mine = mine[mine["sha256"] == sha256]
+    return None if mine.empty else mine.iloc[-1].to_dict()
+
+
+def review_submission(
+    settings: Settings, ref: str, decision: str, by: str, comment: str = ""
+) -> Review:
+    """Record the council's decision on a received file; the next run applies it."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
+    by, comment = by.strip(), comment.strip()
+    if not by:
+        raise ReviewError("確認した人の名前を書いてください。 / Say who reviews (your name).")
+    if decision == RETURNED and not comment:
+        raise ReviewError(
+            "差し戻しには、送った人が直せるようにコメントを書いてください。 / A return needs a "
+            "comment that tells the sender what to correct."
+        )
+    if len(comment) > COMMENT_LIMIT:
+        raise ReviewError(
+            f"コメントは{COMMENT_LIMIT}文字までです。 / Comments are at most {COMMENT_LIMIT} "
+            "characters."
+        )
+    lake = Lake(settings.lake)
+    matches = matching_entries(lake.ledger(), ref)
+    reviewable = matches[matches["status"].isin(REVIEWABLE)]
+    if reviewable.empty and not matches.empty:
+        status = matches["status"].iloc[-1]
+        raise ReviewError(
+            f"「{ref}」は確認できません（状態: {status}）。取り込まれたファイルだけを承認・差し戻し"
+            f"できます。 / '{ref}' is {status}: only files taken in can be approved or returned."
+        )
+    entry = one_entry(reviewable, ref, "提出", "submission")
+    if decision == RETURNED:
+        _refuse_return_in_closed_year(lake, entry)
+    at = utc_now()
+    review = Review(
+        review_id=f"{entry['sha256'][:16]}-{at:%Y%m%dT%H%M%S%fZ}",
+        sha256=entry["sha256"],
+        source=entry["source"],
+        file_name=entry["file_name"],
+        submitter_code=entry["submitter_code"],
+        fiscal_year=None if pd.isna(entry["fiscal_year"]) else int(entry["fiscal_year"]),
+        decision=decision,
+        reviewed_at=at,
+        reviewed_by=by,
+        comment=comment,
+    )
+    row = {name: [getattr(review, name)] for name in REVIEW_SCHEMA.names}
+    keep_record(
+        settings.archive, settings.lake, REVIEWS, review.review_id, pa.table(row, REVIEW_SCHEMA)
+    )
+    return review
+
+
+def _refuse_return_in_closed_year(lake: Lake, entry: pd.Series) -> None:
+    """A file behind a closed year's figures cannot stop counting: that would move them."""
+    closed = closed_years(lake)
+    for year in years_of(entry):
+        if year in closed and entry["sha256"] in frozen_files(lake, closed[year].closing_id):
+            raise ReviewError(
+                f"{year}年度は確定済みで、このファイルはその数値の元です。差し戻すには先に年度を"
+                f"再開してください（welfare reopen-year {year}）。 / FY{year} is closed and this "
+                f"file made its figures: reopen the year first (welfare reopen-year {year})."
+            )
