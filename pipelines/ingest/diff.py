@@ -41,7 +41,8 @@ class FileDiff:
     removed: list[str] = field(default_factory=list)
     changed: list[ChangedRow] = field(default_factory=list)
     unchanged: int = 0
-    totals: list[tuple[str, float, float]] = field(default_factory=list)  # header, old, new
+    # (header, old, new); None where no row of that file fills the column in
+    totals: list[tuple[str, float | None, float | None]] = field(default_factory=list)
 
     @property
     def same(self) -> bool:
@@ -117,9 +118,7 @@ def compare(contract: Contract, old: pd.DataFrame, new: pd.DataFrame) -> dict:
     totals = [("行数 rows", float(len(old)), float(len(new)))]
     for column in contract.columns:
         if column.type in TOTALLED_TYPES:
-            totals.append(
-                (column.header, float(old[column.name].sum()), float(new[column.name].sum()))
-            )
+            totals.append((column.header, _total(old[column.name]), _total(new[column.name])))
     return {
         "added": [i for i in after.index if i not in before.index],
         "removed": [i for i in before.index if i not in after.index],
@@ -127,6 +126,11 @@ def compare(contract: Contract, old: pd.DataFrame, new: pd.DataFrame) -> dict:
         "unchanged": unchanged,
         "totals": totals,
     }
+
+
+def _total(values: pd.Series) -> float | None:
+    """A column's sum; None when no row fills it in (blank is not zero)."""
+    return None if values.isna().all() else float(values.sum())
 
 
 def _entry(lake: Lake, ref: str) -> pd.Series:
@@ -211,11 +215,14 @@ def format_diff(diff: FileDiff, limit: int = 50) -> str:
         lines.append(f"  … ほか {hidden} 件 / {hidden} more")
     lines.append("合計 totals:")
     for header, old, new in diff.totals:
-        lines.append(f"  {header}: {_number(old)} → {_number(new)} ({_signed(new - old)})")
+        change = "" if old is None or new is None else f" ({_signed(new - old)})"
+        lines.append(f"  {header}: {_number(old)} → {_number(new)}{change}")
     return "\n".join(lines)
 
 
-def _number(value: float) -> str:
+def _number(value: float | None) -> str:
+    if value is None:
+        return "（未記入 not filled in）"
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
 
 

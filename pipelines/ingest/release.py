@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.closing import locked_years
+from pipelines.ingest.closing import closed_years, locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
 from pipelines.ingest.lookup import matching_entries, one_entry
@@ -83,6 +83,14 @@ def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Re
         )
     lake = Lake(settings.lake)
     entry = find_releasable(lake, ref)
+    late = locked_years(lake, entry)
+    later = sorted(year for year in closed_years(lake) if late and year > max(late))
+    if later:  # the later year's change on the year before would move
+        raise ReleaseError(
+            f"このファイルは{', '.join(map(str, late))}年度のものです。受け入れるには先に"
+            f"{', '.join(map(str, later))}年度を再開してください。 / The file is for FY"
+            f"{', FY'.join(map(str, late))}: reopen FY{', FY'.join(map(str, later))} first."
+        )
     done = releases(lake)
     if entry["sha256"] in set(done["sha256"]):
         raise ReleaseError(

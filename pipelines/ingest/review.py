@@ -49,7 +49,7 @@ class Review:
     decision: str
     reviewed_at: dt.datetime
     reviewed_by: str
-    comment: str
+    comment: str | None
 
 
 def reviews(lake: Lake) -> pd.DataFrame:
@@ -98,6 +98,10 @@ def review_submission(
     entry = one_entry(reviewable, ref, "提出", "submission")
     if decision == RETURNED:
         _refuse_return_in_closed_year(lake, entry)
+    last = latest_review(lake, entry["sha256"])
+    same = (decision, by, comment or None)
+    if last and (last["decision"], last["reviewed_by"], last["comment"] or None) == same:
+        return Review(**last)  # the same decision sent twice (a double click): recorded once
     at = utc_now()
     review = Review(
         review_id=f"{entry['sha256'][:16]}-{at:%Y%m%dT%H%M%S%fZ}",
@@ -109,7 +113,7 @@ def review_submission(
         decision=decision,
         reviewed_at=at,
         reviewed_by=by,
-        comment=comment,
+        comment=comment or None,
     )
     row = {name: [getattr(review, name)] for name in REVIEW_SCHEMA.names}
     keep_record(

@@ -47,7 +47,8 @@ def submissions(
         settings,
         "select sha256, source, file_name, received_at, sent_by, status, submitter_code, "
         "submitter_name, fiscal_year, rows_read, rows_loaded, rows_quarantined, rows_skipped, "
-        "rows_rejected, reason, hold_reason, released_at, released_by "
+        "rows_rejected, reason, hold_reason, released_at, released_by, review_decision, "
+        "review_comment, after_closing "
         f"from audit.submissions where {where} order by received_at desc, file_name",
         parameters,
     )
@@ -58,8 +59,8 @@ def submission_status(settings: Settings, submitter_code: str | None) -> pd.Data
     return _query(
         settings,
         "select fiscal_year, source, submitter_code, submitter_name, status, latest_file, "
-        "received_at, hold_reason, rows_loaded, rows_quarantined "
-        f"from marts.submission_status where {where} "
+        "received_at, hold_reason, rows_loaded, rows_quarantined, review_state, review_comment, "
+        f"year_closed, after_closing_file from marts.submission_status where {where} "
         "order by fiscal_year desc, source, submitter_code",
         parameters,
     )
@@ -68,8 +69,8 @@ def submission_status(settings: Settings, submitter_code: str | None) -> pd.Data
 def submission(settings: Settings, sha256: str) -> pd.DataFrame | None:
     return _query(
         settings,
-        "select sha256, source, file_name, submitter_code, submitter_name, status, hold_reason "
-        "from audit.submissions where sha256 = ?",
+        "select sha256, source, file_name, submitter_code, submitter_name, fiscal_year, status, "
+        "hold_reason, after_closing from audit.submissions where sha256 = ?",
         [sha256],
     )
 

@@ -29,10 +29,17 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from pipelines.foundation.disk import STAFF_DISK_FULL, is_disk_error
 from pipelines.foundation.hashing import sha256_of, sha256_of_bytes
+from pipelines.ingest.closing import ClosingError, closed_years, reopen_year
 from pipelines.ingest.contract import all_contracts
+from pipelines.ingest.diff import diff_with_replaced
+from pipelines.ingest.lake import Lake
+from pipelines.ingest.lookup import NotFound
 from pipelines.ingest.release import ReleaseError, release_submission
+from pipelines.ingest.review import DECISIONS, ReviewError, latest_review, review_submission
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.overview import report_path
+from pipelines.warehouse.publication import NotPublished
+from pipelines.warehouse.vintages import VintageError, close_year
 from pipelines.web import sending, status
 from pipelines.web.accounts import MAX_USERNAME
 from pipelines.web.checking import pending_file
@@ -74,6 +81,10 @@ def admin_required(view):
 def labels() -> dict:
     return {
         "status_labels": status.STATUS_LABELS,
+        "review_labels": {
+            **{d: f"{ja} / {en}" for d, (ja, en) in DECISIONS.items()},
+            "not_reviewed": "未確認 / not reviewed",
+        },
         "source_labels": {c.key: c.label_ja for c in all_contracts()},
     }
 
@@ -366,9 +377,23 @@ def submission_detail(sha256: str):
     sent_by_us = _site().uploads.sent_by(own, entry["source"], sha256) is not None
     if entry["submitter_code"] != own and not sent_by_us and not _user().is_admin:
         abort(404)
+    lake = Lake(settings.lake)
     return render_template(
-        "submission.html", entry=entry, rows=status.quarantined_rows(settings, sha256)
+        "submission.html",
+        entry=entry,
+        rows=status.quarantined_rows(settings, sha256),
+        review=latest_review(lake, sha256),  # from the records: shown before the next run
+        diff=_diff(settings, sha256),
+        is_admin=_user().is_admin,
     )
+
+
+def _diff(settings, sha256: str):
+    """What the file changes against the one it replaces (None: nothing to compare)."""
+    try:
+        return diff_with_replaced(settings, sha256)
+    except (NotFound, OSError, ValueError):  # the earlier file's rows are not in the lake
+        return None
 
 
 # -- for the council --------------------------------------------------------------------------
@@ -382,12 +407,15 @@ def council():
     shown = overview[overview["fiscal_year"] == year] if overview is not None else None
     received = status.submissions(settings, None)
     held = received[received["status"] == "held"] if received is not None else None
+    late = received[received["status"] == "after_closing"] if received is not None else None
     return render_template(
         "council.html",
         years=years,
         year=year,
         shown=shown,
         held=held,
+        late=late,
+        closed=closed_years(Lake(settings.lake)),
         submitters={s.code: s.name for s in all_submitters()},
         report_ready=report_path(settings).exists(),
         published_at=status.published_at(settings),
@@ -410,6 +438,49 @@ def release():
             "info",
         )
     return redirect(url_for("pages.council"))
+
+
+@pages.post("/admin/review/<sha256>")
+@admin_required
+def review(sha256: str):
+    decision = request.form.get("decision", "")
+    comment = request.form.get("comment", "")
+    try:
+        done = review_submission(
+            _site().settings, sha256, decision, _user().account.username, comment
+        )
+    except (ReviewError, NotFound) as error:
+        flash(str(error), "error")
+    else:
+        ja, en = DECISIONS[done.decision]
+        flash(
+            f"「{done.file_name}」を{ja}としました。次回の実行で集計に反映します。 / "
+            f"'{done.file_name}' {en}: the next run applies it.",
+            "info",
+        )
+    return redirect(url_for("pages.submission_detail", sha256=sha256))
+
+
+@pages.post("/admin/close-year")
+@admin_required
+def close_fiscal_year():
+    year = request.form.get("fiscal_year", type=int)
+    reason = request.form.get("reason", "")
+    by = _user().account.username
+    try:
+        if request.form.get("action") == "reopen":
+            reopen_year(_site().settings, year or 0, by, reason)
+            flash(f"{year}年度を再開しました。 / FY{year} reopened.", "info")
+        else:
+            _, vintage = close_year(_site().settings, year or 0, by, reason)
+            flash(
+                f"{year}年度を確定しました（保存版 {vintage.name}）。 / FY{year} closed; vintage "
+                f"{vintage.name} kept.",
+                "info",
+            )
+    except (ClosingError, VintageError, NotPublished) as error:
+        flash(str(error), "error")
+    return redirect(url_for("pages.council", year=year))
 
 
 @pages.get("/admin/overview")
