@@ -20,10 +20,13 @@ from pipelines.defs.instance import write_dagster_yaml
 from pipelines.defs.runner import release_abandoned_runs, run_pipeline
 from pipelines.foundation.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.foundation.settings import Settings
+from pipelines.ingest.closing import closed_years
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.review import APPROVED, review_submission, reviews
 from pipelines.intake.repair import lake_damage
 from pipelines.warehouse.duckdb_publish import versions
 from pipelines.warehouse.freshness import reason_to_run
+from pipelines.warehouse.vintages import close_year
 from tests.conftest import MINIMAL_PATH, SEED, copy_sample, ward_file, welfare_cli
 
 pytestmark = pytest.mark.slow
@@ -257,6 +260,11 @@ def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_h
         received = db.execute("select count(*) from audit.submissions").fetchone()[0]
         before = places(db)
     sample_lake = lake_rows(home)
+    # The council's decisions, which must survive everything below: FY2022 closed, a file
+    # approved.
+    close_year(home, 2022, "市社協 山田", "令和4年度 年次報告")
+    review_submission(home, "FY2024_Chuo-ku_places.xlsx", APPROVED, "市社協 山田")
+    decided = (closed_years(Lake(home.lake)), reviews(Lake(home.lake)).to_dict("records"))
     send_next_year(home)
 
     # 1. `welfare run` killed (SIGKILL to its process group) while reading the new file,
@@ -349,6 +357,8 @@ def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_h
     assert "95 received file(s) derived again (94 loaded, 1 rejected)" in rebuilt.stdout
     assert lake_rows(home) == repaired_lake
     assert reason_to_run(home) is None
+    lake = Lake(home.lake)
+    assert (closed_years(lake), reviews(lake).to_dict("records")) == decided
 
     # 6. welfare rollback puts the previous version back (the one swapped in before the kill).
     assert len(versions(home)) == kept + 2

@@ -258,7 +258,36 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             assert "解除しました" in admin.locator(".flash").first.inner_text()
             report = admin.goto(base + "/admin/overview")
             assert report.status == 200 and "年次概要" in admin.title()
+
+            # The council returns the long-named file with a comment; its page says what it
+            # changes against the file it replaces (the same rows: nothing).
+            admin.goto(base + f"/submissions?submitter={KITA}")
+            row_of(admin, "received", long_name).locator("a").first.click()
+            assert "0" in admin.locator("#totals").inner_text()
+            assert "追加 added 0, 削除 removed 0, 変更 changed 0" in admin.content()
+            admin.fill('textarea[name="comment"]', "区名の列を確認してください。")
+            admin.dblclick('button[value="returned"]')  # recorded once
+            assert "差し戻し" in admin.locator(".flash").first.inner_text()
+            admin.screenshot(path=str(ARTIFACTS / "web-council-review.png"), full_page=True)
             council.close()
+
+            # The ward sees the comment on the file's page at once, with what to do.
+            ward = browser.new_context(viewport={"width": 1024, "height": 700}, locale="ja-JP")
+            page = ward.new_page()
+            log_in(page, base, "kita")
+            row_of(page, "received", long_name).locator("a").first.click()
+            review = page.locator("#review").inner_text()
+            assert "差し戻し" in review and "区名の列を確認してください。" in review
+            assert page.locator("#review >> text=修正したファイルを送る").count() == 1
+            assert page.locator('button[value="returned"]').count() == 0  # the council's only
+            csrf = page.locator('input[name="csrf_token"]').first.input_value()
+            sha256 = page.url.rsplit("/", 1)[1]
+            refused = page.request.post(
+                f"{base}/admin/review/{sha256}", form={"decision": "approved", "csrf_token": csrf}
+            )
+            assert refused.status == 403
+            page.screenshot(path=str(ARTIFACTS / "web-returned.png"), full_page=True)
+            ward.close()
         finally:
             browser.close()
     with duckdb.connect(str(home.warehouse), read_only=True) as db:
@@ -268,4 +297,8 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
         ).fetchone() == (1,)
     released = pd.read_parquet(home.lake / "releases")
     assert released[["file_name", "released_by"]].values.tolist() == [[CORRECTED, "council"]]
+    reviews = pd.read_parquet(home.lake / "reviews")
+    assert reviews[["file_name", "decision", "reviewed_by"]].values.tolist() == [
+        [long_name, "returned", "council"]
+    ]
     assert all(url.startswith((base, "data:", "about:")) for url in requests), requests

@@ -30,6 +30,7 @@ class Provenance:
 @dataclass(frozen=True)
 class OverviewFigures:
     latest_year: int | None
+    closed_years: list[int]  # fiscal years closed: their figures final (marts.dim_fiscal_year)
     places_by_year: Rows  # marts.place_counts
     places_by_ward: Rows  # marts.place_counts_by_ward, latest year
     activity_mix: Rows  # marts.place_counts by activity type, every year
@@ -79,6 +80,12 @@ def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tu
 
 def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> OverviewFigures:
     latest = connection.execute("select max(fiscal_year) from marts.place_counts").fetchone()[0]
+    closed = [
+        year
+        for (year,) in connection.execute(
+            "select fiscal_year from marts.dim_fiscal_year where is_closed order by 1"
+        ).fetchall()
+    ]
     publish = _rows(
         connection,
         "select version, published_at, run_id from audit.publishes "
@@ -97,10 +104,14 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
     )
     return OverviewFigures(
         latest_year=latest,
+        closed_years=closed,
         places_by_year=_rows(
             connection,
-            "select fiscal_year, cast(sum(places) as bigint) as places "
-            "from marts.place_counts group by fiscal_year order by fiscal_year",
+            "select places.fiscal_year, cast(sum(places.places) as bigint) as places, "
+            "case when bool_or(years.is_closed) then '確定済み' else '' end as closed "
+            "from marts.place_counts as places left join marts.dim_fiscal_year as years "
+            "on places.fiscal_year = years.fiscal_year "
+            "group by places.fiscal_year order by places.fiscal_year",
         ),
         places_by_ward=_rows(
             connection,

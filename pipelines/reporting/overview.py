@@ -102,6 +102,7 @@ def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
     return render(
         "overview.html.j2",
         year=figures.latest_year,
+        year_closed=figures.latest_year in figures.closed_years,
         figures=figures,
         charts=charts,
         kpis=_kpis(figures),
