@@ -75,7 +75,13 @@ def test_every_block_of_the_analysts_guide_works_with_the_published_warehouse(pu
         assert done.returncode == 0, block + done.stdout + done.stderr
     for sql in blocks(ANALYSTS, "sql"):
         done = subprocess.run(
-            [str(DUCKDB_CLI), "-readonly", str(home / "warehouse.duckdb"), "-c", sql],
+            [
+                str(DUCKDB_CLI),
+                "-readonly",
+                str(home / "warehouse.duckdb"),
+                "-c",
+                in_home(sql, home),
+            ],
             capture_output=True,
             text=True,
             timeout=120,

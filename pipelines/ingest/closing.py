@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
+from pipelines.foundation.locks import exclusive
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.lake import EMPTY_FILE, Lake
@@ -35,6 +36,7 @@ from pipelines.ingest.lake_tables import (
 )
 
 CLOSED, REOPENED = "closed", "reopened"
+DECISIONS_LOCK = ".decisions.lock"  # in archive/records/: one council decision at a time
 
 
 class ClosingError(ValueError):
@@ -50,6 +52,12 @@ class Closing:
     acted_by: str
     reason: str
     vintage: str | None
+
+
+def decision_lock(settings: Settings):
+    """Held while a council decision (review, release, closing, reopening) reads the records
+    and writes its own."""
+    return exclusive(settings.archive / "records" / DECISIONS_LOCK)
 
 
 def fiscal_year_bounds(fiscal_year: int) -> tuple[dt.date, dt.date]:
@@ -158,6 +166,11 @@ def record_closing(
 def reopen_year(settings: Settings, fiscal_year: int, by: str, reason: str) -> Closing:
     """Reopen a closed year: files that came after its closing count again from the next run.
     The vintage kept at closing stays."""
+    with decision_lock(settings):
+        return _reopen_year(settings, fiscal_year, by, reason)
+
+
+def _reopen_year(settings: Settings, fiscal_year: int, by: str, reason: str) -> Closing:
     _check_who(by, reason)
     closed = closed_years(Lake(settings.lake))
     if fiscal_year not in closed:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.closing import closed_years, locked_years
+from pipelines.ingest.closing import closed_years, decision_lock, locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
 from pipelines.ingest.lookup import matching_entries, one_entry
@@ -75,6 +75,13 @@ def _findings(lake: Lake, entry: pd.Series) -> str | None:
 
 
 def release_submission(settings: Settings, ref: str, by: str, reason: str) -> Release:
+    """Record the release (one decision at a time: a second release of the same file is
+    refused)."""
+    with decision_lock(settings):
+        return _release(settings, ref, by, reason)
+
+
+def _release(settings: Settings, ref: str, by: str, reason: str) -> Release:
     """Record that a held submission may load as it is; the next run shows its figures."""
     if not by.strip() or not reason.strip():
         raise ReleaseError(

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.closing import closed_years, frozen_files, years_of
+from pipelines.ingest.closing import closed_years, decision_lock, frozen_files, years_of
 from pipelines.ingest.lake import EMPTY_FILE, Lake
 from pipelines.ingest.lake_tables import REVIEW_SCHEMA, REVIEWS
 from pipelines.ingest.lookup import matching_entries, one_entry
@@ -71,6 +71,11 @@ def review_submission(
     settings: Settings, ref: str, decision: str, by: str, comment: str = ""
 ) -> Review:
     """Record the council's decision on a received file; the next run applies it."""
+    with decision_lock(settings):
+        return _review(settings, ref, decision, by, comment)
+
+
+def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) -> Review:
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
     by, comment = by.strip(), comment.strip()

@@ -37,6 +37,7 @@ from pipelines.ingest.closing import (
     Closing,
     ClosingError,
     closed_years,
+    decision_lock,
     fiscal_year_bounds,
     record_closing,
     years_of,
@@ -252,6 +253,13 @@ def close_year(
     published warehouse is behind what was received (run first), while an earlier year with
     figures is open (years close in order: a year's figures compare with the year before), or
     when the year has no figures."""
+    with decision_lock(settings):
+        return _close_year(settings, fiscal_year, by, reason)
+
+
+def _close_year(
+    settings: Settings, fiscal_year: int, by: str, reason: str
+) -> tuple[Closing, Vintage]:
     if not by.strip() or not reason.strip():
         raise ClosingError(
             "誰が、なぜ確定するかを記録します。名前と理由を書いてください。 / Closing records who "
@@ -378,6 +386,11 @@ def keep_amended_years(settings: Settings) -> list[Closing]:
     """After a publish: each closed year amended by a release is closed again on the figures
     just published (a new vintage; the files counting now), recorded as done by whoever
     released the file. The vintage of the first closing stays: the figures as printed."""
+    with decision_lock(settings):
+        return _keep_amended_years(settings)
+
+
+def _keep_amended_years(settings: Settings) -> list[Closing]:
     amended = amended_years(settings)
     if not amended:
         return []

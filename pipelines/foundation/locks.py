@@ -1,0 +1,27 @@
+"""One decision at a time: an exclusive lock on a file, held by a process while it decides.
+
+Council decisions (reviews, releases, closing and reopening a year) read the records, decide
+and write one: two at the same moment (a double click, two staff, the page and a command)
+would both decide on what the other has not written yet. The lock is the operating system's
+(``flock``): released when its holder ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock (the file is created if missing) until the block ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
