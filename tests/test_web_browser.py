@@ -263,8 +263,10 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             # changes against the file it replaces (the same rows: nothing).
             admin.goto(base + f"/submissions?submitter={KITA}")
             row_of(admin, "received", long_name).locator("a").first.click()
-            assert "0" in admin.locator("#totals").inner_text()
-            assert "追加 added 0, 削除 removed 0, 変更 changed 0" in admin.content()
+            summary = admin.locator("#diff-summary").inner_text()
+            assert "2023_Kita_ibasho.csv" in summary  # the file it replaces
+            assert "追加 added 0, 削除 removed 0, 変更 changed 0" in summary
+            assert "行数 rows" in admin.locator("#totals").inner_text()
             admin.fill('textarea[name="comment"]', "区名の列を確認してください。")
             admin.dblclick('button[value="returned"]')  # recorded once
             assert "差し戻し" in admin.locator(".flash").first.inner_text()
