@@ -18,7 +18,7 @@ from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
 from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.foundation.processes import process_age
-from pipelines.foundation.settings import EngineError, Settings, WebSettings
+from pipelines.foundation.settings import EngineError, Settings, TodayError, WebSettings, today
 from pipelines.home import prepare
 from pipelines.ingest.closing import ClosingError, reopen_year
 from pipelines.ingest.contract import SOURCE_KEYS
@@ -32,6 +32,7 @@ from pipelines.intake.space import disk_full_message
 from pipelines.intake.validation import format_validation, validate_file
 from pipelines.warehouse.dbt import manifest_of, run_dbt
 from pipelines.warehouse.engine import published_location, rollback
+from pipelines.warehouse.history import PublishedHistory
 from pipelines.warehouse.publication import NotPublished
 from pipelines.warehouse.vintages import (
     VintageError,
@@ -40,6 +41,7 @@ from pipelines.warehouse.vintages import (
     list_vintages,
 )
 from pipelines.web.accounts import AccountError, AccountStore
+from pipelines.web.reminders import describe, send_reminders
 from pipelines.web.submitters import all_submitters, submitter
 
 EPILOG = """\
@@ -89,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
 
-    report = validate_file(Path(args.file), args.source)
+    report = validate_file(Path(args.file), args.source, previous=PublishedHistory(_settings()))
     print(format_validation(report, limit=args.limit))
     return 1 if report.result.status == "rejected" or report.check.held else 0
 
@@ -186,6 +188,20 @@ def cmd_vintage(args: argparse.Namespace) -> int:
             f"    ATTACH '{vintage.path / 'warehouse.duckdb'}' AS v (READ_ONLY);"
         )
     return 0
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        result = send_reminders(settings, dry_run=args.dry_run)
+    except (NotPublished, ValueError, OSError) as error:
+        print(f"REMINDERS NOT SENT: {error}", file=sys.stderr)
+        return 1
+    verb = "would send" if args.dry_run else "sent"
+    print(f"Reminders for {today():%Y-%m-%d}: {len(result.sent)} {verb}")
+    for line in describe(result, dry_run=args.dry_run):
+        print(line)
+    return 1 if result.failed else 0
 
 
 def cmd_rebuild_lake(args: argparse.Namespace) -> int:
@@ -304,11 +320,15 @@ def cmd_users(args: argparse.Namespace) -> int:
                 args.submitter,
                 "admin" if args.admin else "submitter",
                 args.name,
+                args.email,
             )
             print(f"Added {account.username} ({account.role}) for {args.submitter}")
         elif args.action == "password":
             store.set_password(args.username, _new_password(args))
             print(f"New password for {args.username}; its sessions have ended")
+        elif args.action == "email":
+            store.set_email(args.username, args.address)
+            print(f"{args.username}: reminders go to {args.address or 'nobody'}")
         elif args.action in ("disable", "enable"):
             store.set_active(args.username, args.action == "enable")
             print(f"{args.username}: {args.action}d")
@@ -317,7 +337,7 @@ def cmd_users(args: argparse.Namespace) -> int:
                 state = "" if account.active else "  (disabled)"
                 print(
                     f"{account.username}\t{account.role}\t{account.submitter_code}\t"
-                    f"{account.display_name}{state}"
+                    f"{account.display_name}\t{account.email or '-'}{state}"
                 )
     except (AccountError, ValueError) as error:
         print(f"REFUSED: {error}", file=sys.stderr)
@@ -463,6 +483,15 @@ def build_parser() -> argparse.ArgumentParser:
     keep.add_argument("--note", required=True, help="why it is kept")
     vintage_actions.add_parser("list", help="the vintages kept, and how to open each")
     vintage.set_defaults(func=cmd_vintage)
+    remind = commands.add_parser(
+        "remind",
+        help="e-mail each submitter whose expected submission has not come, at the calendar's "
+        "steps (14 and 3 days before the due date, on it, every 7 days after); each once",
+    )
+    remind.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent; send and record nothing"
+    )
+    remind.set_defaults(func=cmd_remind)
     serve = commands.add_parser(
         "serve",
         help="the submission page for ward staff (send a file, see what became of it) on "
@@ -488,12 +517,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--name", help="the person's name as shown on the page")
     add.add_argument("--admin", action="store_true", help="council staff: see every submitter")
+    add.add_argument("--email", help="where the submitter's reminders go")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     password = user_actions.add_parser("password", help="set a new password (ends its sessions)")
     password.add_argument("username")
     password.add_argument("--password-stdin", action="store_true")
+    email = user_actions.add_parser("email", help="set where an account's reminders go")
+    email.add_argument("username")
+    email.add_argument("address", nargs="?", default="", help="the address (none: no reminders)")
     for action in ("disable", "enable"):
         user_actions.add_parser(action, help=f"{action} an account").add_argument("username")
     user_actions.add_parser("list", help="list the accounts")
@@ -505,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except EngineError as error:  # WELFARE_ENGINE unknown, its server not answering
+    except (EngineError, TodayError) as error:  # WELFARE_ENGINE or WELFARE_TODAY wrong
         print(error, file=sys.stderr)
         return 2
     except Exception as error:

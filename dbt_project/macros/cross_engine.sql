@@ -50,3 +50,15 @@
     {% endfor %}
     {{ return(statements[0]) }}
 {% endmacro %}
+
+
+{#- The day due dates are measured against (WELFARE_TODAY, set by the pipeline for every dbt
+    process: the date in Osaka, or the one a drill or test gives). -#}
+{% macro welfare_today() -%}
+    cast('{{ env_var("WELFARE_TODAY", modules.datetime.date.today().isoformat()) }}' as date)
+{%- endmacro %}
+
+{#- The date in Osaka (UTC+9, no daylight saving) of a UTC timestamp. -#}
+{% macro tokyo_date(timestamp) -%}
+    cast({{ dbt.dateadd('hour', 9, timestamp) }} as date)
+{%- endmacro %}

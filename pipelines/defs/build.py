@@ -9,6 +9,7 @@ from pipelines.defs.lake_rebuild import rebuild_lake_job
 from pipelines.defs.progress import progress_logger
 from pipelines.defs.quality import quality_checks
 from pipelines.defs.releases import release_job
+from pipelines.defs.reminders import daily_reminders, reminder_job
 from pipelines.defs.reporting import overview_report
 from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
@@ -37,8 +38,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             overview_report,
         ],
         asset_checks=quality_checks,
-        jobs=[warehouse_job, extract_job, release_job, rebuild_lake_job],
-        schedules=[nightly_schedule],
+        jobs=[warehouse_job, extract_job, release_job, rebuild_lake_job, reminder_job],
+        schedules=[nightly_schedule, daily_reminders],
         sensors=[landing_sensor, run_failure_recorder],
         loggers={"console": dg.colored_console_logger, "progress": progress_logger()},
         resources={

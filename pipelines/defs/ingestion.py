@@ -19,6 +19,7 @@ from pipelines.intake.recording import ReceiptOutcome
 from pipelines.intake.repair import initialize_lake, repair_lake, repair_records
 from pipelines.intake.space import check_space, disk_full_message
 from pipelines.quality.suites import submission_suite
+from pipelines.warehouse.history import PublishedHistory
 
 INGEST_POOL = "welfare_ingest"  # one run at a time appends to the lake's ledger
 LEDGER_KEY = dg.AssetKey(["lake", "submissions"])
@@ -96,7 +97,11 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             # Damaged or missing lake files are derived again from the archive first.
             repairs = repair_lake(settings, contract.key, say=say_to(context))
             outcomes = ingest_source(
-                settings, contract, progress=say_to(context), run_id=context.run_id
+                settings,
+                contract,
+                progress=say_to(context),
+                run_id=context.run_id,
+                previous=PublishedHistory(settings),
             )
         except (DiskFull, OSError) as error:
             if not is_disk_error(error):

@@ -5,10 +5,12 @@ Two different WELFARE_HOMEs never share a file: every path below derives from ``
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -173,6 +175,8 @@ class Settings:
             "WELFARE_SPARK_PORT": str(self.engine.spark_port),
             "WELFARE_SPARK_USER": self.engine.spark_user,
             "WELFARE_SPARK_BUILD_SCHEMA": self.engine.spark_build_prefix,
+            # The day due dates are measured against (marts.submission_status).
+            "WELFARE_TODAY": today().isoformat(),
             # The engine's target in profiles.yml (dbt reads DBT_TARGET; --target overrides).
             "DBT_TARGET": self.engine.dbt_target,
             # Where `welfare prepare` parsed the project: each run's dbt starts from that
@@ -226,3 +230,24 @@ class WebSettings:
             if env.get("WELFARE_WEB_CHECK_WORKERS")
             else None,
         )
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+class TodayError(ValueError):
+    """WELFARE_TODAY is not a date."""
+
+
+def today() -> dt.date:
+    """The day due dates, timeliness and reminders are measured against: the date in Osaka,
+    or WELFARE_TODAY=YYYY-MM-DD (drills and tests). Nothing else reads the clock for this."""
+    given = os.environ.get("WELFARE_TODAY", "").strip()
+    if not given:
+        return dt.datetime.now(TOKYO).date()
+    try:
+        return dt.date.fromisoformat(given)
+    except ValueError as error:
+        raise TodayError(
+            f"WELFARE_TODAY={given!r} is not a date: write it as YYYY-MM-DD (e.g. 2025-06-01)."
+        ) from error

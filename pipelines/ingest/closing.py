@@ -21,13 +21,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.locks import exclusive
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.lake import EMPTY_FILE, Lake
+from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import (
     CLOSED_FILE_SCHEMA,
     CLOSED_FILES,
@@ -65,17 +64,9 @@ def fiscal_year_bounds(fiscal_year: int) -> tuple[dt.date, dt.date]:
     return dt.date(fiscal_year, 4, 1), dt.date(fiscal_year + 1, 3, 31)
 
 
-def _records(lake: Lake, table: str, schema: pa.Schema) -> pd.DataFrame:
-    files = [p for p in sorted(lake.table_dir(table).glob("*.parquet")) if p.name != EMPTY_FILE]
-    tables = [pq.read_table(path, schema=schema) for path in files]
-    return pa.concat_tables(tables or [schema.empty_table()]).to_pandas()
-
-
 def closing_events(lake: Lake) -> pd.DataFrame:
     """Every closing and reopening, oldest first."""
-    return _records(lake, YEAR_CLOSINGS, YEAR_CLOSING_SCHEMA).sort_values(
-        ["acted_at", "closing_id"], kind="stable"
-    )
+    return read_records(lake, YEAR_CLOSINGS).sort_values(["acted_at", "closing_id"], kind="stable")
 
 
 def closed_years(lake: Lake) -> dict[int, Closing]:
@@ -92,7 +83,7 @@ def closed_years(lake: Lake) -> dict[int, Closing]:
 
 def frozen_files(lake: Lake, closing_id: str) -> set[str]:
     """The files whose rows made a closed year's figures (SHA-256)."""
-    rows = _records(lake, CLOSED_FILES, CLOSED_FILE_SCHEMA)
+    rows = read_records(lake, CLOSED_FILES)
     return set(rows.loc[rows["closing_id"] == closing_id, "sha256"])
 
 

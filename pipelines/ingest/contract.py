@@ -48,6 +48,32 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A figure of a file compared with the same submitter's previous period (``history:`` in
+    a contract): the rows counted (``sum`` empty) or a column summed, and the band beyond
+    which a change is a warning (both the share and the amount must be exceeded)."""
+
+    name: str
+    label_ja: str
+    unit_ja: str
+    label_en: str
+    sum: tuple[str, ...] = ()  # the columns summed (a yes/no column: its yes); none: rows
+    band_pct: float = 30.0
+    band_min: float = 5.0
+
+
+@dataclass(frozen=True)
+class History:
+    """How a file is compared with its own history: per fiscal year (its ``measures`` against
+    the previous year's file that counts), or per month (``monthly``: each month's rows
+    against the same month a year before and the median of the twelve months before it)."""
+
+    measures: tuple[Measure, ...] = ()
+    monthly_date: str | None = None  # the date column whose months are counted
+    monthly: Measure | None = None
+
+
+@dataclass(frozen=True)
 class Contract:
     key: str
     label_ja: str
@@ -64,6 +90,7 @@ class Contract:
     columns: tuple[Column, ...]
     personal_headers: frozenset[str] = field(default_factory=frozenset)
     personal_patterns: tuple[str, ...] = ()
+    history: History = field(default_factory=History)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -135,6 +162,26 @@ def parse_contract(raw: dict[str, Any]) -> Contract:
         columns=columns,
         personal_headers=frozenset(header_key(h) for h in personal.get("headers", [])),
         personal_patterns=tuple(header_key(p) for p in personal.get("header_patterns", [])),
+        history=_history(raw.get("history") or {}, names),
+    )
+
+
+def _history(raw: dict[str, Any], names: set[str]) -> History:
+    def measure(m: dict[str, Any]) -> Measure:
+        summed = m.get("sum") or ()
+        summed = (summed,) if isinstance(summed, str) else tuple(summed)
+        if unknown := set(summed) - names:
+            raise ValueError(f"history measure {m['name']}: unknown columns {sorted(unknown)}")
+        return Measure(**{**m, "sum": summed})
+
+    measures = tuple(measure(m) for m in raw.get("measures", []))
+    monthly = raw.get("monthly")
+    if monthly and monthly["date"] not in names:
+        raise ValueError(f"history: unknown date column {monthly['date']}")
+    return History(
+        measures=measures,
+        monthly_date=monthly["date"] if monthly else None,
+        monthly=measure(monthly["measure"]) if monthly else None,
     )
 
 

@@ -26,6 +26,7 @@ from pipelines.ingest.lake_tables import (
     LEDGER_SCHEMA,
     QUARANTINE,
     QUARANTINE_SCHEMA,
+    SCHEMAS,
     all_schemas,
     source_schema,
 )
@@ -151,6 +152,15 @@ class Lake:
         path = self.table_dir(QUARANTINE) / f"{sha256}.parquet"
         write_parquet(table, path)
         return path
+
+
+def read_records(lake: Lake, table: str) -> pd.DataFrame:
+    """Every record of a table of records (releases, reviews, closings, ...), typed by its
+    schema; empty when there is none."""
+    schema = SCHEMAS[table]
+    files = [p for p in sorted(lake.table_dir(table).glob("*.parquet")) if p.name != EMPTY_FILE]
+    tables = [pq.read_table(path, schema=schema) for path in files]
+    return pa.concat_tables(tables or [schema.empty_table()]).to_pandas()
 
 
 def rows_table(contract: Contract, sha256: str, rows: pd.DataFrame) -> pa.Table:

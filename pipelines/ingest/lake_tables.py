@@ -8,8 +8,8 @@ Three kinds of table, each a folder of Parquet files under ``lake/``:
   received), its quarantined cells, its check results (``dq_results/<sha256>``);
 * records of decisions and events, kept in the archive first (``archive/records/<table>/``)
   and copied here: releases of held files, the council's reviews, closed and reopened fiscal
-  years with the files that made their figures, vintages kept, failed runs, extracts handed
-  out, the mart checks' results (``dq_results/<run>__<suite>``).
+  years with the files that made their figures, vintages kept, reminders sent, failed
+  runs, extracts handed out, the mart checks' results (``dq_results/<run>__<suite>``).
 
 A received file's identity is its SHA-256, named ``sha256`` in every table from here to the
 marts. :data:`LAYOUT` is the version of these schemas: a lake written with another is derived
@@ -34,6 +34,7 @@ REVIEWS = "reviews"
 YEAR_CLOSINGS = "year_closings"
 CLOSED_FILES = "closed_files"
 VINTAGES = "vintages"
+REMINDERS = "reminders"
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -200,6 +201,22 @@ VINTAGE_SCHEMA = pa.schema(
     ]
 )
 
+# A reminder e-mailed to a submitter (one per submitter, period and calendar step).
+REMINDER_SCHEMA = pa.schema(
+    [
+        ("reminder_id", pa.string()),
+        ("source", pa.string()),
+        ("submitter_code", pa.string()),
+        ("fiscal_year", pa.int64()),
+        ("period_start", pa.date32()),
+        ("period_end", pa.date32()),
+        ("due_on", pa.date32()),
+        ("step", pa.string()),  # before-14, before-3, due, overdue-7, overdue-14, ...
+        ("sent_at", pa.timestamp("us", tz="UTC")),
+        ("sent_to", pa.string()),
+    ]
+)
+
 # Tables of records: written to the archive first, copied to the lake.
 RECORD_SCHEMAS: dict[str, pa.Schema] = {
     RELEASES: RELEASE_SCHEMA,
@@ -207,6 +224,7 @@ RECORD_SCHEMAS: dict[str, pa.Schema] = {
     YEAR_CLOSINGS: YEAR_CLOSING_SCHEMA,
     CLOSED_FILES: CLOSED_FILE_SCHEMA,
     VINTAGES: VINTAGE_SCHEMA,
+    REMINDERS: REMINDER_SCHEMA,
     RUN_FAILURES: RUN_FAILURE_SCHEMA,
     EXTRACTS: EXTRACT_SCHEMA,
     DQ_RESULTS: DQ_RESULT_SCHEMA,

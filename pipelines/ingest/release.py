@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.closing import closed_years, decision_lock, locked_years
-from pipelines.ingest.lake import Lake
+from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
 from pipelines.ingest.lookup import matching_entries, one_entry
 
@@ -58,9 +57,7 @@ def find_releasable(lake: Lake, ref: str) -> pd.Series:
 
 
 def releases(lake: Lake) -> pd.DataFrame:
-    files = sorted(lake.table_dir(RELEASES).glob("*.parquet"))
-    tables = [pq.read_table(f, schema=RELEASE_SCHEMA) for f in files]
-    return pa.concat_tables(tables or [RELEASE_SCHEMA.empty_table()]).to_pandas()
+    return read_records(lake, RELEASES)
 
 
 def _findings(lake: Lake, entry: pd.Series) -> str | None:

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.closing import closed_years, decision_lock, frozen_files, years_of
-from pipelines.ingest.lake import EMPTY_FILE, Lake
+from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import REVIEW_SCHEMA, REVIEWS
 from pipelines.ingest.lookup import matching_entries, one_entry
 
@@ -54,9 +53,7 @@ class Review:
 
 def reviews(lake: Lake) -> pd.DataFrame:
     """Every review recorded, oldest first."""
-    files = [p for p in sorted(lake.table_dir(REVIEWS).glob("*.parquet")) if p.name != EMPTY_FILE]
-    tables = [pq.read_table(path, schema=REVIEW_SCHEMA) for path in files]
-    frame = pa.concat_tables(tables or [REVIEW_SCHEMA.empty_table()]).to_pandas()
+    frame = read_records(lake, REVIEWS)
     return frame.sort_values(["reviewed_at", "review_id"], kind="stable")
 
 

@@ -19,6 +19,7 @@ from pipelines.ingest.lake import Lake
 from pipelines.intake.reading import ToRead, begin_reading
 from pipelines.intake.receiving import FirstCopies, pending_files, receive
 from pipelines.intake.recording import ReceiptOutcome, record, record_duplicate
+from pipelines.quality.history import PreviousFigures
 
 log = logging.getLogger("welfare.ingest")
 
@@ -32,8 +33,11 @@ def ingest_source(
     contract: Contract,
     progress: Callable[[str], None] | None = None,
     run_id: str | None = None,
+    previous: PreviousFigures | None = None,
 ) -> list[ReceiptOutcome]:
-    """Take in every new file in ``landing/<source>/``; return what became of each.
+    """Take in every new file in ``landing/<source>/``; return what became of each (with
+    ``previous``, each compared with what was published for its submitter's previous period:
+    warnings only).
 
     Each file's rows are checked with its source's suite once, here: a failed ``error``
     expectation holds that file back (status ``held``), and nothing else. Files are read in
@@ -65,7 +69,7 @@ def ingest_source(
     def take_in_batch() -> None:
         # This batch's files start being read; then the one before is checked and written
         # (READ_AHEAD batches in memory at most), in the order the files landed.
-        being_read.append(begin_entries(lake, contract, list(batch), first, run_id))
+        being_read.append(begin_entries(lake, contract, list(batch), first, run_id, previous))
         batch.clear()
         if len(being_read) > READ_AHEAD:
             finish_oldest()
@@ -90,7 +94,12 @@ def _batch_full(batch: list[Receipt]) -> bool:
 
 
 def begin_entries(
-    lake: Lake, contract: Contract, receipts: list[Receipt], first: FirstCopies, run_id: str
+    lake: Lake,
+    contract: Contract,
+    receipts: list[Receipt],
+    first: FirstCopies,
+    run_id: str,
+    previous: PreviousFigures | None = None,
 ) -> Callable[[], list[ReceiptOutcome]]:
     """The lake's files and ledger entries of several receipts of one source, in two steps:
     reading them begins now; the function returned finishes (reads what is left, checks
@@ -112,6 +121,7 @@ def begin_entries(
         contract,
         run_id,
         slices_to=lambda file: lake.rows_writer(contract, file.sha256),
+        previous=previous,
     )
 
     def finish() -> list[ReceiptOutcome]:

@@ -22,6 +22,7 @@ from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import RowsWriter
 from pipelines.ingest.reader import ReadResult, read_large_csv, too_large
 from pipelines.intake.parallel_read import start_reading
+from pipelines.quality.history import PreviousFigures, changes, with_history
 from pipelines.quality.submission_checks import (
     NOT_CHECKED,
     SubmissionCheck,
@@ -57,11 +58,17 @@ SliceSink = Callable[[ToRead], RowsWriter | None]
 
 
 def begin_reading(
-    files: list[ToRead], contract: Contract, run_id: str, slices_to: SliceSink | None = None
+    files: list[ToRead],
+    contract: Contract,
+    run_id: str,
+    slices_to: SliceSink | None = None,
+    previous: PreviousFigures | None = None,
 ) -> Callable[[], list[ReadAndChecked]]:
     """Begin reading ``files`` (one source); the function returned finishes — reads what is
-    left, checks every file's rows — and gives each file's result, in order. Between the two,
-    the caller may do other work while the files read from bytes are being read."""
+    left, checks every file's rows, and with ``previous`` compares each with what was
+    published for its submitter's previous period — and gives each file's result, in order.
+    Between the two, the caller may do other work while the files read from bytes are being
+    read."""
     in_memory = [(n, f) for n, f in enumerate(files) if isinstance(f.original, bytes)]
     for _ in in_memory:
         pause_point("ingest.reading")
@@ -85,6 +92,24 @@ def begin_reading(
             ],
             run_id,
         )
+        if previous is not None:
+            checks = [
+                with_history(
+                    check,
+                    changes(
+                        contract,
+                        results[n].rows,
+                        results[n].submitter_code,
+                        results[n].fiscal_year,
+                        previous,
+                    ),
+                    run_id,
+                    files[n].sha256,
+                    files[n].file_name,
+                    contract.key,
+                )
+                for n, check in zip(loaded, checks, strict=True)
+            ]
         checked = dict(zip(loaded, checks, strict=True))
         for n, result in results.items():
             done[n] = ReadAndChecked(result, checked.get(n, NOT_CHECKED))
@@ -93,9 +118,11 @@ def begin_reading(
     return finish
 
 
-def read_and_check(file: ToRead, contract: Contract, run_id: str) -> ReadAndChecked:
+def read_and_check(
+    file: ToRead, contract: Contract, run_id: str, previous: PreviousFigures | None = None
+) -> ReadAndChecked:
     """One file, nothing kept: what intake would make of it."""
-    [done] = begin_reading([file], contract, run_id)()
+    [done] = begin_reading([file], contract, run_id, previous=previous)()
     return done
 
 

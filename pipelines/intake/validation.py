@@ -12,6 +12,7 @@ from pipelines.ingest.cells import head_rows
 from pipelines.ingest.contract import Contract, all_contracts, load_contract
 from pipelines.ingest.reader import ReadResult, never_read_whole
 from pipelines.intake.reading import ToRead, read_and_check
+from pipelines.quality.history import PreviousFigures
 from pipelines.quality.submission_checks import NOT_CHECKED, SubmissionCheck
 
 GUESS_BYTES = 2**20  # a file's survey is guessed from its first lines
@@ -45,11 +46,14 @@ def guess_source(data: bytes, filename: str) -> Contract:
 
 
 def validate_file(
-    path: Path, source: str | None = None, file_name: str | None = None
+    path: Path,
+    source: str | None = None,
+    file_name: str | None = None,
+    previous: PreviousFigures | None = None,
 ) -> Validation:
     """What intake would make of the file at ``path``, named ``file_name`` by its sender (the
-    reader takes the fiscal year and ward from the name; default: the path's own name).
-    Writes nothing."""
+    reader takes the fiscal year and ward from the name; default: the path's own name), and
+    with ``previous`` how it compares with what was published before. Writes nothing."""
     name = file_name or path.name
     from_disk = never_read_whole(path, name)
     if from_disk:
@@ -58,7 +62,7 @@ def validate_file(
     else:
         head = data = path.read_bytes()
     contract = load_contract(source) if source else guess_source(head, name)
-    done = read_and_check(ToRead(path if from_disk else data, name), contract, "validate")
+    done = read_and_check(ToRead(path if from_disk else data, name), contract, "validate", previous)
     return Validation(path, contract, done.result, source is None, done.check)
 
 

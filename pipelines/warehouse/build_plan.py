@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.foundation.atomic import write_text
-from pipelines.foundation.settings import Settings
+from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import EMPTY_FILE, Lake
 from pipelines.ingest.lake_tables import (
@@ -40,6 +40,7 @@ from pipelines.ingest.lake_tables import (
     LEDGER,
     QUARANTINE,
     RELEASES,
+    REMINDERS,
     REVIEWS,
     RUN_FAILURES,
     VINTAGES,
@@ -50,7 +51,8 @@ from pipelines.warehouse.fingerprints import logic_fingerprint
 RECORD = "built.json"  # in work/, beside the working database: what built it
 PLAN_TAG = "welfare/build"  # on a run: "whole" or "changes", as planned when it was started
 LEDGER_SCOPE = "ledger"  # every file received, released or quarantined
-RECORD_TABLES = (RUN_FAILURES, EXTRACTS, VINTAGES)
+RECORD_TABLES = (RUN_FAILURES, EXTRACTS, VINTAGES, REMINDERS)
+TODAY_SCOPE = "today"  # models measured against today (meta.uses_today): a new day changes them
 # Decisions on files: each record names the source of the file it decides (a closing decides
 # files of every source).
 DECISION_TABLES = (RELEASES, REVIEWS)
@@ -66,6 +68,7 @@ LAKE_SCOPES = {
     RUN_FAILURES: RUN_FAILURES,
     EXTRACTS: EXTRACTS,
     VINTAGES: VINTAGES,
+    REMINDERS: REMINDERS,
 }
 
 
@@ -170,6 +173,8 @@ def changed_inputs(
             changed.update(new)
         elif new:
             changed.add(table)
+    if record.get("today") != today().isoformat():
+        changed.add(TODAY_SCOPE)
     if LEDGER_SCOPE in changed:  # a closing, or a record whose source is unreadable
         changed.update(SOURCE_KEYS)
     if changed & {*SOURCE_KEYS, LEDGER_SCOPE}:
@@ -196,6 +201,8 @@ def scopes(manifest: dict) -> dict[str, frozenset[str]]:
         else:
             parents = (node.get("depends_on") or {}).get("nodes", [])
             result = frozenset().union(*(scope(p) for p in parents if p in nodes))
+        if (node.get("config") or {}).get("meta", {}).get("uses_today"):
+            result |= {TODAY_SCOPE}
         found[unique_id] = result
         return result
 
@@ -245,6 +252,7 @@ def begin_build(settings: Settings) -> dict:
     return {
         "logic": logic_fingerprint(),
         "built_on": built_on(settings),
+        "today": today().isoformat(),
         "inputs": lake_inputs(settings),
     }
 

@@ -12,13 +12,20 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipelines.foundation.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, PROJECT_ROOT, Settings
+from pipelines.foundation.settings import (
+    DBT_PROJECT_DIR,
+    EXPECTATIONS_DIR,
+    PROJECT_ROOT,
+    Settings,
+    today,
+)
 from pipelines.ingest.contract import CONTRACTS_DIR
 from pipelines.ingest.lake_tables import (
     CLOSED_FILES,
     EXTRACTS,
     LEDGER,
     RELEASES,
+    REMINDERS,
     REVIEWS,
     RUN_FAILURES,
     VINTAGES,
@@ -29,7 +36,8 @@ DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "t
 REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"
 # The lake tables whose every file is an input of the warehouse (a new entry: a new input).
 INPUT_TABLES = (
-    LEDGER, RELEASES, REVIEWS, YEAR_CLOSINGS, CLOSED_FILES, VINTAGES, RUN_FAILURES, EXTRACTS
+    LEDGER, RELEASES, REVIEWS, YEAR_CLOSINGS, CLOSED_FILES, VINTAGES, REMINDERS, RUN_FAILURES,
+    EXTRACTS,
 )  # fmt: skip
 
 
@@ -60,11 +68,12 @@ def logic_fingerprint() -> str:
 
 def inputs_fingerprint(settings: Settings) -> str:
     """What a published warehouse was built from: the lake's ledger entries and records, the
-    models and reference data, the contracts and the suites."""
+    models and reference data, the contracts and the suites, and the day (due dates are
+    measured against it: a day passing is a change)."""
     entries = [
         f"{table}/{p.name}"
         for table in INPUT_TABLES
         for p in sorted((settings.lake / table).glob("*.parquet"))
     ]
-    parts = [dbt_fingerprint(), rules_fingerprint(), *entries]
+    parts = [dbt_fingerprint(), rules_fingerprint(), f"today {today().isoformat()}", *entries]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

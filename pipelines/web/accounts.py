@@ -10,6 +10,7 @@ slowed and locked is :mod:`pipelines.web.logins`.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Account:
     role: str
     session_token: str
     active: bool
+    email: str | None = None  # where reminders go
 
     @property
     def is_admin(self) -> bool:
@@ -59,6 +61,7 @@ class AccountStore:
         submitter_code: str,
         role: str = "submitter",
         display_name: str | None = None,
+        email: str | None = None,
     ) -> Account:
         username = username.strip()
         if not username or any(c.isspace() or not c.isprintable() for c in username):
@@ -68,13 +71,14 @@ class AccountStore:
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         _check_password(password, username, display_name or "")
+        email = _checked_email(email)
         token = secrets.token_urlsafe(24)
         try:
             with self.db.write() as db:
                 db.execute(
                     "insert into accounts (username, display_name, submitter_code, role, "
-                    "password_hash, session_token, active, created_at) "
-                    "values (?, ?, ?, ?, ?, ?, 1, ?)",
+                    "password_hash, session_token, active, created_at, email) "
+                    "values (?, ?, ?, ?, ?, ?, 1, ?, ?)",
                     (
                         username,
                         display_name or username,
@@ -83,6 +87,7 @@ class AccountStore:
                         _hasher.hash(password),
                         token,
                         iso(now()),
+                        email,
                     ),
                 )
         except sqlite3.IntegrityError as error:
@@ -103,6 +108,7 @@ class AccountStore:
             row["role"],
             row["session_token"],
             bool(row["active"]),
+            row["email"],
         )
 
     def all(self) -> list[Account]:
@@ -118,6 +124,10 @@ class AccountStore:
             "password_hash = ?, session_token = ?",
             (_hasher.hash(password), secrets.token_urlsafe(24)),
         )
+
+    def set_email(self, username: str, email: str | None) -> None:
+        """Where the account's reminders go (None or "": none)."""
+        self._update(username, "email = ?", (_checked_email(email),))
 
     def set_active(self, username: str, active: bool) -> None:
         self._update(
@@ -156,6 +166,18 @@ class AccountStore:
         if _hasher.check_needs_rehash(stored):
             self._update(username, "password_hash = ?", (_hasher.hash(password),))
         return self.get(username)
+
+
+EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+
+def _checked_email(email: str | None) -> str | None:
+    email = (email or "").strip()
+    if not email:
+        return None
+    if len(email) > 254 or not EMAIL.fullmatch(email):
+        raise AccountError(f"e-mail: '{email}' is not an address (name@example.org)")
+    return email
 
 
 def _check_password(password: str, username: str, display_name: str) -> None:

@@ -25,6 +25,7 @@ from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import load_contract
 from pipelines.intake.validation import Validation, validate_file
+from pipelines.warehouse.history import PublishedHistory
 from pipelines.web.database import Database
 from pipelines.web.submitters import may_send
 from pipelines.web.uploads import Upload, UploadStore
@@ -135,7 +136,9 @@ def check_upload(home: str, accounts_db: str, upload_id: str) -> None:
     if not path.exists() or sha256_of(path) != upload.sha256:
         store.save_verdict(upload_id, failed_verdict(upload, "the upload is gone"), False)
         return
-    validation = validate_file(path, upload.source, file_name=upload.file_name)
+    validation = validate_file(
+        path, upload.source, file_name=upload.file_name, previous=PublishedHistory(settings)
+    )
     verdict, sendable = verdict_of(validation, upload.submitter_code, upload.sha256)
     store.save_verdict(upload_id, verdict, sendable)
 

@@ -70,6 +70,10 @@ MIGRATIONS: tuple[str, ...] = (
     create index if not exists login_failures_by_name on login_failures (username, failed_at);
     create index if not exists login_failures_by_address on login_failures (address, failed_at);
     """,
+    # 3: an e-mail address per account, for reminders (pipelines.web.reminders)
+    """
+    alter table accounts add column email text;
+    """,
 )
 
 

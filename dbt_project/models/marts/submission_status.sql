@@ -1,19 +1,89 @@
--- Who has sent what for each fiscal year, and whom to chase: every expected submitter appears,
--- with status held (its newest file is held back by a check; an earlier version, if any, is
--- what the marts show), returned (the council sent its newest file back; the same), received,
--- rejected (only rejected files so far) or missing; the council's review of the file that
--- counts, whether the year is closed, and a file that came after the closing.
+-- Every expected submission and what became of it (docs/submissions.md, "The survey calendar"):
+-- one row per source, submitter and period — a fiscal year (every ward for the place survey,
+-- one file a year for the others) or, for consultations, a month — from the first fiscal year
+-- the warehouse holds for the source through the current one. Status: held (its newest file
+-- is held back by a check; an earlier version, if any, is what the marts show), returned (the
+-- council sent its newest file back; the same), received, rejected (only rejected files so
+-- far) or missing. Its due date (seed submission_calendar), when it was first sent and so its
+-- timeliness against today (WELFARE_TODAY), the council's review of the file that counts,
+-- whether the year is closed, a file that came after the closing, and the reminders sent.
+{{ config(meta={'uses_today': true}) }}
+
 with entries as (
     select * from {{ ref('int_submissions_current') }}
 ),
 
-fiscal_years as (
-    select distinct fiscal_year
+today as (
+    select {{ welfare_today() }} as today
+),
+
+taken_in as (
+    select *
     from entries
-    where fiscal_year is not null
-    union
-    select distinct fiscal_year
-    from {{ ref('int_consultations_current') }}
+    where status in ('loaded', 'superseded', 'held', 'returned', 'after_closing')
+),
+
+-- The first fiscal year the warehouse holds for each source.
+first_years as (
+    select
+        source,
+        min(fiscal_year) as first_year
+    from (
+        select
+            source,
+            fiscal_year
+        from taken_in
+        where fiscal_year is not null and source <> 'consultations'
+        union all
+        select
+            'consultations' as source,
+            fiscal_year
+        from {{ ref('int_consultations_current') }}
+    ) as held_years
+    group by source
+),
+
+years as (
+    select
+        first_years.source,
+        fiscal_years.fiscal_year,
+        cast(fiscal_years.starts_on as date) as starts_on,
+        cast(fiscal_years.ends_on as date) as ends_on
+    from first_years
+    cross join today
+    inner join {{ ref('fiscal_years') }} as fiscal_years
+        on
+            fiscal_years.fiscal_year >= first_years.first_year
+            and fiscal_years.fiscal_year
+            <= extract(year from {{ dbt.dateadd('month', -3, 'today.today') }})
+),
+
+months as (
+    {% for n in range(12) -%}
+        select {{ n }} as n{% if not loop.last %} union all {% endif %}
+    {%- endfor %}
+),
+
+periods as (
+    select
+        source,
+        fiscal_year,
+        starts_on as period_start,
+        ends_on as period_end
+    from years
+    where source <> 'consultations'
+    union all
+    select
+        years.source,
+        years.fiscal_year,
+        cast({{ dbt.dateadd('month', 'months.n', 'years.starts_on') }} as date) as period_start,
+        cast(
+            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 'months.n + 1', 'years.starts_on')) }}
+            as date
+        ) as period_end
+    from years
+    cross join months
+    where years.source = 'consultations'
 ),
 
 submitters as (
@@ -30,32 +100,71 @@ submitters as (
     from {{ ref('fixed_submitters') }}
 ),
 
-expected as (
-    select
-        fiscal_years.fiscal_year,
-        submitters.source,
-        submitters.submitter_code,
-        submitters.submitter_name
-    from fiscal_years
-    cross join submitters
+calendar as (
+    select * from {{ ref('submission_calendar') }}
 ),
 
--- A consultation export counts for every fiscal year its period touches.
-entry_years as (
+expected as (
     select
-entries.*,
-entries.fiscal_year as covered_year
+        periods.fiscal_year,
+        periods.source,
+        submitters.submitter_code,
+        submitters.submitter_name,
+        periods.period_start,
+        periods.period_end,
+        coalesce(
+            moved_month.due_on,
+            moved_year.due_on,
+            cast(
+                {{ dbt.dateadd(
+                    'day', 'defaults.days_after',
+                    dbt.dateadd('month', 'defaults.months_after', 'periods.period_end')
+                ) }} as date
+            )
+        ) as due_on
+    from periods
+    inner join submitters
+        on periods.source = submitters.source
+    left join calendar as defaults
+        on
+            periods.source = defaults.source
+            and defaults.fiscal_year is null
+            and defaults.due_on is null
+    left join calendar as moved_year
+        on
+            periods.source = moved_year.source
+            and periods.fiscal_year = moved_year.fiscal_year
+            and moved_year.period_start is null
+            and moved_year.due_on is not null
+    left join calendar as moved_month
+        on
+            periods.source = moved_month.source
+            and periods.period_start = moved_month.period_start
+            and moved_month.due_on is not null
+),
+
+-- Each file with the periods it gives figures for: its fiscal year, or every month a
+-- consultation export's period touches.
+entry_periods as (
+    select
+        entries.*,
+        periods.period_start as covered_start
     from entries
+    inner join periods
+        on
+            entries.source = periods.source
+            and entries.fiscal_year = periods.fiscal_year
     where entries.source <> 'consultations'
     union all
     select
-entries.*,
-fiscal_years.fiscal_year as covered_year
+        entries.*,
+        periods.period_start as covered_start
     from entries
-    inner join {{ ref('dim_fiscal_year') }} as fiscal_years
+    inner join periods
         on
-            entries.period_start <= fiscal_years.ends_on
-            and entries.period_end >= fiscal_years.starts_on
+            entries.source = periods.source
+            and entries.period_start <= periods.period_end
+            and entries.period_end >= periods.period_start
     where entries.source = 'consultations'
 ),
 
@@ -63,12 +172,12 @@ latest as (
     select
         *,
         row_number() over (
-            partition by covered_year, source, submitter_code
+            partition by covered_start, source, submitter_code
             order by
                 case when is_current then 0 when status = 'rejected' then 1 else 2 end,
                 received_at desc
         ) as pick
-    from entry_years
+    from entry_periods
     where is_current or status = 'rejected'
 ),
 
@@ -76,10 +185,10 @@ waiting as (
     select
         *,
         row_number() over (
-            partition by covered_year, source, submitter_code, status
+            partition by covered_start, source, submitter_code, status
             order by version_order desc
         ) as pick
-    from entry_years
+    from entry_periods
     where status in ('held', 'returned', 'after_closing')
 ),
 
@@ -95,92 +204,179 @@ late as (
     select * from waiting where status = 'after_closing'
 ),
 
+-- When the submission was first sent: the page's sending time, else the file's own
+-- modification time, never later than when the warehouse first saw the file.
+first_sent as (
+    select
+        covered_start,
+        source,
+        submitter_code,
+        min(least(coalesce(sent_at, file_modified_at), received_at)) as sent_at
+    from entry_periods
+    where status in ('loaded', 'superseded', 'held', 'returned', 'after_closing')
+    group by covered_start, source, submitter_code
+),
+
 closed_years as (
     select * from {{ ref('int_closed_years') }}
 ),
 
 consultation_rows as (
     select
-fiscal_year,
-count(*) as consultations
+        received_month,
+        count(*) as consultations
     from {{ ref('int_consultations_current') }}
-    group by fiscal_year
+    group by received_month
+),
+
+reminders as (
+    select
+        source,
+        submitter_code,
+        period_start,
+        count(*) as reminders_sent,
+        max(sent_at) as last_reminded_at
+    from {{ ref('stg_reminders') }}
+    group by source, submitter_code, period_start
+),
+
+joined as (
+    select
+        expected.*,
+        today.today,
+        held.sha256 as held_sha256,
+        held.file_name as held_file,
+        held.received_at as held_received_at,
+        held.hold_reason,
+        returned.sha256 as returned_sha256,
+        returned.file_name as returned_file,
+        returned.received_at as returned_received_at,
+        returned.review_comment as returned_comment,
+        returned.reviewed_by as returned_by,
+        returned.reviewed_at as returned_at,
+        latest.is_current,
+        latest.status as latest_status,
+        latest.file_name as latest_file_name,
+        latest.received_at as latest_received_at,
+        latest.review_decision,
+        latest.review_comment,
+        latest.reviewed_by,
+        latest.reviewed_at,
+        latest.rows_loaded,
+        latest.rows_quarantined,
+        late.file_name as after_closing_file,
+        closed_years.fiscal_year is not null as year_closed,
+        first_sent.sent_at,
+        {{ tokyo_date('first_sent.sent_at') }} as sent_on,
+        consultation_rows.consultations,
+        reminders.reminders_sent,
+        reminders.last_reminded_at
+    from expected
+    cross join today
+    left join latest
+        on
+            expected.period_start = latest.covered_start
+            and expected.source = latest.source
+            and expected.submitter_code = latest.submitter_code
+            and latest.pick = 1
+    left join held
+        on
+            expected.period_start = held.covered_start
+            and expected.source = held.source
+            and expected.submitter_code = held.submitter_code
+            and held.pick = 1
+            and (
+                latest.is_current is null
+                or not latest.is_current
+                or latest.version_order < held.version_order
+            )
+    left join returned
+        on
+            expected.period_start = returned.covered_start
+            and expected.source = returned.source
+            and expected.submitter_code = returned.submitter_code
+            and returned.pick = 1
+            and (
+                latest.is_current is null
+                or not latest.is_current
+                or latest.version_order < returned.version_order
+            )
+    left join late
+        on
+            expected.period_start = late.covered_start
+            and expected.source = late.source
+            and expected.submitter_code = late.submitter_code
+            and late.pick = 1
+    left join closed_years
+        on expected.fiscal_year = closed_years.fiscal_year
+    left join first_sent
+        on
+            expected.period_start = first_sent.covered_start
+            and expected.source = first_sent.source
+            and expected.submitter_code = first_sent.submitter_code
+    left join consultation_rows
+        on
+            expected.source = 'consultations'
+            and expected.period_start = consultation_rows.received_month
+            and latest.is_current
+    left join reminders
+        on
+            expected.source = reminders.source
+            and expected.submitter_code = reminders.submitter_code
+            and expected.period_start = reminders.period_start
 )
 
 select
-    cast(expected.fiscal_year as {{ dbt.type_int() }}) as fiscal_year,
-    expected.source,
-    expected.submitter_code,
-    expected.submitter_name,
+    cast(fiscal_year as {{ dbt.type_int() }}) as fiscal_year,
+    source,
+    submitter_code,
+    submitter_name,
+    period_start,
+    period_end,
     case
-        when held.sha256 is not null then 'held'
-        when returned.sha256 is not null then 'returned'
-        when latest.is_current then 'received'
-        when latest.status = 'rejected' then 'rejected'
+        when held_sha256 is not null then 'held'
+        when returned_sha256 is not null then 'returned'
+        when is_current then 'received'
+        when latest_status = 'rejected' then 'rejected'
         else 'missing'
     end as status,
-    coalesce(held.file_name, returned.file_name, latest.file_name) as latest_file,
-    coalesce(held.received_at, returned.received_at, latest.received_at) as received_at,
-    held.hold_reason,
+    coalesce(held_file, returned_file, latest_file_name) as latest_file,
+    coalesce(held_received_at, returned_received_at, latest_received_at) as received_at,
+    sent_at,
+    due_on,
     case
-        when returned.sha256 is not null then 'returned'
-        when latest.is_current and latest.review_decision = 'approved' then 'approved'
-        when latest.is_current then 'not_reviewed'
-    end as review_state,
-    coalesce(returned.review_comment, case when latest.is_current then latest.review_comment end)
-        as review_comment,
-    coalesce(returned.reviewed_by, case when latest.is_current then latest.reviewed_by end)
-        as reviewed_by,
-    coalesce(returned.reviewed_at, case when latest.is_current then latest.reviewed_at end)
-        as reviewed_at,
-    closed_years.fiscal_year is not null as year_closed,
-    late.file_name as after_closing_file,
+        when sent_on is not null and sent_on <= due_on then 'on_time'
+        when sent_on is not null then 'late'
+        when today > due_on then 'overdue'
+        else 'not_due'
+    end as timeliness,
     cast(
         case
-            when expected.source = 'consultations' then consultation_rows.consultations
-            else latest.rows_loaded
-        end as {{ dbt.type_bigint() }}
+            when sent_on > due_on then {{ dbt.datediff('due_on', 'sent_on', 'day') }}
+        end as {{ dbt.type_int() }}
+    ) as days_late,
+    cast(
+        case
+            when sent_on is null and today > due_on
+                then {{ dbt.datediff('due_on', 'today', 'day') }}
+        end as {{ dbt.type_int() }}
+    ) as days_overdue,
+    hold_reason,
+    case
+        when returned_sha256 is not null then 'returned'
+        when is_current and review_decision = 'approved' then 'approved'
+        when is_current then 'not_reviewed'
+    end as review_state,
+    coalesce(returned_comment, case when is_current then review_comment end) as review_comment,
+    coalesce(returned_by, case when is_current then reviewed_by end) as reviewed_by,
+    coalesce(returned_at, case when is_current then reviewed_at end) as reviewed_at,
+    year_closed,
+    after_closing_file,
+    cast(
+        case when source = 'consultations' then consultations else rows_loaded end
+        as {{ dbt.type_bigint() }}
     ) as rows_loaded,
-    cast(latest.rows_quarantined as {{ dbt.type_bigint() }}) as rows_quarantined
-from expected
-left join latest
-    on
-        expected.fiscal_year = latest.covered_year
-        and expected.source = latest.source
-        and expected.submitter_code = latest.submitter_code
-        and latest.pick = 1
-left join held
-    on
-        expected.fiscal_year = held.covered_year
-        and expected.source = held.source
-        and expected.submitter_code = held.submitter_code
-        and held.pick = 1
-        and (
-            latest.is_current is null
-            or not latest.is_current
-            or latest.version_order < held.version_order
-        )
-left join returned
-    on
-        expected.fiscal_year = returned.covered_year
-        and expected.source = returned.source
-        and expected.submitter_code = returned.submitter_code
-        and returned.pick = 1
-        and (
-            latest.is_current is null
-            or not latest.is_current
-            or latest.version_order < returned.version_order
-        )
-left join late
-    on
-        expected.fiscal_year = late.covered_year
-        and expected.source = late.source
-        and expected.submitter_code = late.submitter_code
-        and late.pick = 1
-left join closed_years
-    on expected.fiscal_year = closed_years.fiscal_year
-left join consultation_rows
-    on
-        expected.source = 'consultations'
-        and expected.fiscal_year = consultation_rows.fiscal_year
-        and latest.is_current
+    cast(rows_quarantined as {{ dbt.type_bigint() }}) as rows_quarantined,
+    cast(coalesce(reminders_sent, 0) as {{ dbt.type_bigint() }}) as reminders_sent,
+    last_reminded_at
+from joined

@@ -1,0 +1,273 @@
+"""Reminders by e-mail to submitters whose expected submission has not come
+(docs/submissions.md, "The survey calendar").
+
+For each expected submission that is not received (``marts.submission_status``: its due date,
+what is missing), the calendar's steps are 14 and 3 days before the due date, the due date,
+and every 7 days after it while it stays missing. On a given day the step due is the latest
+one on or before today; it is sent once per submitter, survey and period however often
+``welfare remind`` runs (a record per mail sent: ``archive/records/reminders/``, shown as
+``audit.reminders``); a step passed while no reminder ran is never sent late; a submitter
+whose file has come (even after the last publish: the ledger says so) gets no more.
+
+Addresses are the submitter's active accounts' (``welfare users email``); the server and the
+page's address are ``notifications.yml``'s (``email: {smtp_host, smtp_port, from}``,
+``base_url``). "Today" is :func:`pipelines.foundation.settings.today`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr
+
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.foundation.clock import utc_now
+from pipelines.foundation.notifications import notification_config
+from pipelines.foundation.settings import Settings, WebSettings, today
+from pipelines.ingest.archive import keep_record
+from pipelines.ingest.contract import load_contract
+from pipelines.ingest.lake import Lake, read_records
+from pipelines.ingest.lake_tables import REMINDER_SCHEMA, REMINDERS
+from pipelines.warehouse.engine import open_published
+from pipelines.web.accounts import AccountStore
+
+DAYS_BEFORE = (14, 3)
+OVERDUE_EVERY = 7
+NOT_RECEIVED = ("missing", "rejected", "returned")
+STEP_LABELS = {"before": "締切{n}日前", "due": "締切日", "overdue": "締切から{n}日経過"}
+
+
+@dataclass(frozen=True)
+class Reminder:
+    source: str
+    submitter_code: str
+    submitter_name: str
+    fiscal_year: int
+    period_start: dt.date
+    period_end: dt.date
+    due_on: dt.date
+    step: str  # before-14, before-3, due, overdue-7, overdue-14, ...
+    status: str
+    to: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}|{self.submitter_code}|{self.period_start}|{self.step}"
+
+
+def step_on(due_on: dt.date, day: dt.date) -> str | None:
+    """The calendar's latest step on or before ``day`` for a submission due on ``due_on``."""
+    if day > due_on:
+        weeks = (day - due_on).days // OVERDUE_EVERY
+        return f"overdue-{weeks * OVERDUE_EVERY}" if weeks else "due"
+    if day == due_on:
+        return "due"
+    passed = [n for n in DAYS_BEFORE if day >= due_on - dt.timedelta(days=n)]
+    return f"before-{min(passed)}" if passed else None
+
+
+def _step_label(step: str) -> str:
+    kind, _, n = step.partition("-")
+    return STEP_LABELS[kind].format(n=n)
+
+
+def sent_reminders(settings: Settings) -> pd.DataFrame:
+    return read_records(Lake(settings.lake), REMINDERS)
+
+
+def _received_since(lake: Lake, source: str, submitter: str, start, end) -> bool:
+    """A file for this submission was taken in (perhaps after the last publish)."""
+    ledger = lake.ledger()
+    ledger = ledger[
+        (ledger["source"] == source)
+        & (ledger["submitter_code"] == submitter)
+        & ledger["status"].isin(["loaded", "held"])
+    ]
+    if source == "consultations":
+        starts = pd.to_datetime(ledger["period_start"]).dt.date
+        ends = pd.to_datetime(ledger["period_end"]).dt.date
+        return bool(((starts <= end) & (ends >= start)).any())
+    return bool((ledger["fiscal_year"] == start.year - (start.month < 4)).any())
+
+
+def due_reminders(
+    settings: Settings, day: dt.date | None = None
+) -> tuple[list[Reminder], list[str]]:
+    """The reminders to send today, and the submitters who should get one but have no
+    address."""
+    day = day or today()
+    lake = Lake(settings.lake)
+    with open_published(settings, ["marts.submission_status"]) as connection:
+        expected = connection.execute(
+            "select source, submitter_code, submitter_name, fiscal_year, period_start, "
+            "period_end, due_on, status from marts.submission_status "
+            "where due_on is not null and status in ? order by due_on, source, submitter_code",
+            [list(NOT_RECEIVED)],
+        ).fetchall()
+    done = sent_reminders(settings)
+    done_keys = {
+        f"{r.source}|{r.submitter_code}|{r.period_start}|{r.step}" for r in done.itertuples()
+    }
+    addresses = _addresses(settings)
+    reminders, unreachable = [], []
+    for source, code, name, year, start, end, due_on, status in expected:
+        step = step_on(due_on, day)
+        if step is None or _received_since(lake, source, code, start, end):
+            continue
+        reminder = Reminder(
+            source, code, name, year, start, end, due_on, step, status,
+            tuple(addresses.get(code, ())),
+        )  # fmt: skip
+        if reminder.key in done_keys:
+            continue
+        if reminder.to:
+            reminders.append(reminder)
+        else:
+            unreachable.append(f"{name} ({code})")
+    return reminders, sorted(set(unreachable))
+
+
+def _addresses(settings: Settings) -> dict[str, list[str]]:
+    store = AccountStore(WebSettings.from_env(settings).accounts_db)
+    found: dict[str, list[str]] = {}
+    for account in store.all():
+        if account.active and account.email and not account.is_admin:
+            found.setdefault(account.submitter_code, []).append(account.email)
+    return found
+
+
+def _period_ja(reminder: Reminder) -> str:
+    if reminder.source == "consultations":
+        return f"{reminder.period_start.year}年{reminder.period_start.month}月分"
+    return f"{reminder.fiscal_year}年度（令和{reminder.fiscal_year - 2018}年度）"
+
+
+def _period_en(reminder: Reminder) -> str:
+    if reminder.source == "consultations":
+        return f"{reminder.period_start:%B %Y}"
+    return f"fiscal year {reminder.fiscal_year}"
+
+
+def message(reminder: Reminder, sender: str, base_url: str) -> EmailMessage:
+    """The e-mail: Japanese, then English beneath."""
+    contract = load_contract(reminder.source)
+    missing_ja = {
+        "missing": "まだ届いていません",
+        "rejected": "届いたファイルは受け付けられませんでした（理由は提出ページにあります）",
+        "returned": "市社協から差し戻しています（コメントは提出ページにあります）",
+    }[reminder.status]
+    missing_en = {
+        "missing": "has not arrived yet",
+        "rejected": "was not accepted (the reason is on the submission page)",
+        "returned": "was returned by the council (its comment is on the submission page)",
+    }[reminder.status]
+    overdue = reminder.step.startswith("overdue") or reminder.step == "due"
+    subject = (
+        f"【{'提出期限' if overdue else 'ご提出のお願い'}】"
+        f"{contract.label_ja} {_period_ja(reminder)}（締切 {reminder.due_on:%Y-%m-%d}） / "
+        f"Reminder: {contract.label_en}, "
+        f"{_period_en(reminder)}, due {reminder.due_on:%Y-%m-%d}"
+    )
+    body = f"""{reminder.submitter_name} ご担当者様
+
+{contract.label_ja}（{_period_ja(reminder)}）のファイルが{missing_ja}。
+提出の締切は {reminder.due_on:%Y年%m月%d日} です（{_step_label(reminder.step)}のお知らせ）。
+提出ページからお送りください: {base_url}
+
+大阪市社会福祉協議会（welfare-warehouse からの自動送信です）
+
+----
+To {reminder.submitter_name}:
+
+The file of the {contract.label_en} for {_period_en(reminder)} {missing_en}.
+It is due on {reminder.due_on:%Y-%m-%d} (step: {reminder.step}).
+Please send it on the submission page: {base_url}
+
+Osaka City Council of Social Welfare (sent automatically by welfare-warehouse)
+"""
+    mail = EmailMessage()
+    mail["Subject"] = subject
+    mail["From"] = sender
+    mail["To"] = ", ".join(reminder.to)
+    mail.set_content(body)
+    return mail
+
+
+@dataclass(frozen=True)
+class RemindResult:
+    sent: list[Reminder]
+    failed: list[tuple[Reminder, str]]
+    unreachable: list[str]
+
+
+def send_reminders(
+    settings: Settings, dry_run: bool = False, day: dt.date | None = None
+) -> RemindResult:
+    """Send (or with ``dry_run`` only list) the reminders due today; each sent is recorded."""
+    reminders, unreachable = due_reminders(settings, day)
+    if dry_run or not reminders:
+        return RemindResult(reminders, [], unreachable)
+    config = notification_config(settings)
+    email = config.get("email") or {}
+    if not email.get("smtp_host") or not email.get("from"):
+        raise ValueError(
+            "notifications.yml に email: {smtp_host, from} がありません。 / Reminders need "
+            "email: {smtp_host, smtp_port, from} in $WELFARE_HOME/notifications.yml."
+        )
+    base_url = config.get("base_url", "http://127.0.0.1:8000")
+    sender = formataddr(("大阪市社会福祉協議会", email["from"]))
+    sent, failed = [], []
+    with smtplib.SMTP(email["smtp_host"], int(email.get("smtp_port", 25)), timeout=30) as smtp:
+        for reminder in reminders:
+            try:
+                smtp.send_message(message(reminder, sender, base_url))
+            except smtplib.SMTPException as error:
+                failed.append((reminder, str(error)))
+                continue
+            _record(settings, reminder)
+            sent.append(reminder)
+    return RemindResult(sent, failed, unreachable)
+
+
+def _record(settings: Settings, reminder: Reminder) -> None:
+    at = utc_now()
+    row = {
+        "reminder_id": f"{reminder.key}|{at:%Y%m%dT%H%M%S%fZ}",
+        "source": reminder.source,
+        "submitter_code": reminder.submitter_code,
+        "fiscal_year": reminder.fiscal_year,
+        "period_start": reminder.period_start,
+        "period_end": reminder.period_end,
+        "due_on": reminder.due_on,
+        "step": reminder.step,
+        "sent_at": at,
+        "sent_to": ", ".join(reminder.to),
+    }
+    name = row["reminder_id"].replace("|", "__").replace(":", "")
+    keep_record(
+        settings.archive,
+        settings.lake,
+        REMINDERS,
+        name,
+        pa.table({k: [v] for k, v in row.items()}, schema=REMINDER_SCHEMA),
+    )
+
+
+def describe(result: RemindResult, dry_run: bool) -> Iterable[str]:
+    verb = "would send" if dry_run else "sent"
+    for r in result.sent:
+        yield (
+            f"  {verb}: {r.submitter_name} — {r.source} {r.period_start}..{r.period_end} "
+            f"due {r.due_on} ({r.step}) to {', '.join(r.to)}"
+        )
+    for r, error in result.failed:
+        yield f"  FAILED: {r.submitter_name} {r.source} ({r.step}): {error}"
+    if result.unreachable:
+        yield "  no e-mail address (welfare users email NAME ADDRESS): " + ", ".join(
+            result.unreachable
+        )
