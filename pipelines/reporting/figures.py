@@ -38,7 +38,8 @@ class OverviewFigures:
     activities_by_field_category: Rows  # marts.public_interest_activities, latest year
     consultations_by_month_topic: Rows  # marts.consultation_volumes
     scorecard: Rows  # marts.plan_scorecard
-    submission_gaps: Rows  # marts.submission_status, not received
+    submission_gaps: Rows  # marts.submission_status, not received and due
+    timeliness: Rows  # marts.submission_status: on time, late, overdue, not due by year
     rejected_files: Rows  # audit.submissions, rejected
     held_files: Rows  # audit.submissions, held (waiting for confirmation)
     check_warnings: Rows  # audit.dq_results: warnings on the files that count
@@ -108,6 +109,8 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
         places_by_year=_rows(
             connection,
             "select places.fiscal_year, cast(sum(places.places) as bigint) as places, "
+            "cast(sum(places.participants) as bigint) as participants, "
+            "cast(sum(places.places_without_participants) as bigint) as without_participants, "
             "case when bool_or(years.is_closed) then '確定済み' else '' end as closed "
             "from marts.place_counts as places left join marts.dim_fiscal_year as years "
             "on places.fiscal_year = years.fiscal_year "
@@ -172,9 +175,20 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
         ),
         submission_gaps=_rows(
             connection,
-            "select fiscal_year, source, submitter_code, submitter_name, status, latest_file "
+            "select fiscal_year, source, submitter_code, submitter_name, period_start, due_on, "
+            "status, timeliness, days_overdue, latest_file, reminders_sent "
             "from marts.submission_status where status <> 'received' "
-            "order by fiscal_year desc, source, submitter_code",
+            "and timeliness <> 'not_due' "
+            "order by fiscal_year desc, source, submitter_code, period_start",
+        ),
+        timeliness=_rows(
+            connection,
+            "select fiscal_year, "
+            "count(*) filter (where timeliness = 'on_time') as on_time, "
+            "count(*) filter (where timeliness = 'late') as late, "
+            "count(*) filter (where timeliness = 'overdue') as overdue, "
+            "count(*) filter (where timeliness = 'not_due') as not_due "
+            "from marts.submission_status group by fiscal_year order by fiscal_year desc",
         ),
         rejected_files=_rows(
             connection,

@@ -108,6 +108,7 @@ def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
         kpis=_kpis(figures),
         scorecard=_with_labels(figures.scorecard),
         gaps=_with_labels(figures.submission_gaps),
+        timeliness=figures.timeliness,
         rejected=_with_labels(figures.rejected_files),
         held=_with_labels(figures.held_files),
         warned=_with_labels(figures.check_warnings),

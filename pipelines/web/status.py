@@ -60,10 +60,32 @@ def submission_status(settings: Settings, submitter_code: str | None) -> pd.Data
         settings,
         "select fiscal_year, source, submitter_code, submitter_name, status, latest_file, "
         "received_at, hold_reason, rows_loaded, rows_quarantined, review_state, review_comment, "
-        f"year_closed, after_closing_file from marts.submission_status where {where} "
-        "order by fiscal_year desc, source, submitter_code",
+        "year_closed, after_closing_file, period_start, due_on, timeliness, days_late, "
+        "days_overdue, reminders_sent, last_reminded_at "
+        f"from marts.submission_status where {where} "
+        "order by fiscal_year desc, source, submitter_code, period_start",
         parameters,
     )
+
+
+def history_warnings(settings: Settings) -> dict[str, str]:
+    """The history warnings of each file (by file name): what changed against its
+    submitter's previous period."""
+    frame = _query(
+        settings,
+        "select file_name, string_agg(description, ' / ' order by column_name) as warnings "
+        "from audit.dq_results where suite = 'history' and not success group by file_name",
+        [],
+    )
+    return {} if frame is None else dict(zip(frame["file_name"], frame["warnings"], strict=True))
+
+
+TIMELINESS_LABELS = {
+    "on_time": "期限内 / on time",
+    "late": "遅れて提出 / late",
+    "overdue": "期限切れ / overdue",
+    "not_due": "期限前 / not yet due",
+}
 
 
 def submission(settings: Settings, sha256: str) -> pd.DataFrame | None:

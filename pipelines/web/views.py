@@ -81,6 +81,7 @@ def admin_required(view):
 def labels() -> dict:
     return {
         "status_labels": status.STATUS_LABELS,
+        "timeliness_labels": status.TIMELINESS_LABELS,
         "review_labels": {
             **{d: f"{ja} / {en}" for d, (ja, en) in DECISIONS.items()},
             "not_reviewed": "未確認 / not reviewed",
@@ -403,7 +404,14 @@ def council():
     settings = _site().settings
     overview = status.submission_status(settings, None)
     years = sorted(overview["fiscal_year"].unique(), reverse=True) if overview is not None else []
-    year = request.args.get("year", type=int) or (years[0] if years else None)
+    # The latest year anything came for (later years are expected, not yet due).
+    with_files = (
+        sorted(overview.loc[overview["status"] != "missing", "fiscal_year"].unique())
+        if overview is not None
+        else []
+    )
+    default = with_files[-1] if with_files else (years[0] if years else None)
+    year = request.args.get("year", type=int) or default
     shown = overview[overview["fiscal_year"] == year] if overview is not None else None
     received = status.submissions(settings, None)
     held = received[received["status"] == "held"] if received is not None else None
@@ -416,6 +424,7 @@ def council():
         held=held,
         late=late,
         closed=closed_years(Lake(settings.lake)),
+        history=status.history_warnings(settings),
         submitters={s.code: s.name for s in all_submitters()},
         report_ready=report_path(settings).exists(),
         published_at=status.published_at(settings),
