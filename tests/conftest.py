@@ -35,6 +35,10 @@ from pipelines.ingest.sample import load_sample
 os.environ.setdefault(
     "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "welfare-hypothesis")
 )
+# The day due dates are measured against: fixed, so that what the sample's submissions owe
+# does not change with the date the tests run on (after FY2024's due dates, before FY2025's).
+# Tests of the calendar set their own days.
+os.environ.setdefault("WELFARE_TODAY", "2025-07-01")
 # What tests leave for people to look at (screenshots, the cluster's measurements): under the
 # WELFARE_HOME `make test` uses (default data/), never in the source tree.
 ARTIFACTS = Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / "data") / "test-artifacts"

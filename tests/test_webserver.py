@@ -63,11 +63,12 @@ def test_the_webserver_shows_assets_schedule_and_sensors(new_home):
     keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
     assert {"lake/ibasho_survey", "marts/place_counts", "published_warehouse"} <= keys
     [repository] = data["repositoriesOrError"]["nodes"]
-    [schedule] = repository["schedules"]
-    assert (schedule["name"], schedule["cronSchedule"], schedule["executionTimezone"]) == (
-        "nightly_warehouse",
-        "0 2 * * *",
-        "Asia/Tokyo",
-    )
+    schedules = {
+        (s["name"], s["cronSchedule"], s["executionTimezone"]) for s in repository["schedules"]
+    }
+    assert schedules == {
+        ("nightly_warehouse", "0 2 * * *", "Asia/Tokyo"),
+        ("daily_reminders", "0 9 * * *", "Asia/Tokyo"),
+    }
     sensors = {s["name"] for s in repository["sensors"]}
     assert {"landing_sensor", "run_failure_recorder"} <= sensors

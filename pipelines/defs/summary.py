@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.foundation.disk import mentions_disk_error
-from pipelines.foundation.settings import Settings
+from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.closing import locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.intake.space import disk_full_message
-from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures
+from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures, overdue
 from pipelines.warehouse.engine import is_published, open_published, published_location
 from pipelines.warehouse.publication import NotPublished
 
@@ -158,10 +158,13 @@ def published_headlines(settings: Settings) -> dict[str, str]:
     """The council's published figures, read back from the published warehouse."""
     try:
         with open_published(settings, HEADLINE_TABLES) as connection:
-            return {
+            headlines = {
                 label: ", ".join(f"FY{fy} {n:,}" for fy, n in by_year) or "none"
                 for label, by_year in headline_figures(connection).items()
             }
+            if (late := overdue(connection)) is not None:
+                headlines[f"submissions overdue on {today():%Y-%m-%d} (期限切れ)"] = late
+            return headlines
     except NotPublished:
         return {}
 

@@ -11,15 +11,19 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
-from pipelines.ingest.archive import Receipt
+from pipelines.ingest.archive import Receipt, keep_record
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.lake_tables import DQ_RESULTS
 from pipelines.intake.reading import ToRead, begin_reading
 from pipelines.intake.receiving import FirstCopies, pending_files, receive
 from pipelines.intake.recording import ReceiptOutcome, record, record_duplicate
 from pipelines.quality.history import PreviousFigures
+from pipelines.quality.suites import dq_results_table
 
 log = logging.getLogger("welfare.ingest")
 
@@ -85,7 +89,25 @@ def ingest_source(
         take_in_batch()
     while being_read:
         finish_oldest()
+    _keep_history(settings, contract, outcomes, run_id)
     return outcomes
+
+
+def _keep_history(
+    settings: Settings, contract: Contract, outcomes: list[ReceiptOutcome], run_id: str
+) -> None:
+    """The history warnings of this run's files, kept as a record (archive, then lake →
+    audit.dq_results): they compare each file with what was published when it came, which a
+    rebuilt lake could not know."""
+    found = [o.history_results for o in outcomes if o.history_results is not None]
+    if found:
+        keep_record(
+            settings.archive,
+            settings.lake,
+            DQ_RESULTS,
+            f"{run_id}__history__{contract.key}",
+            dq_results_table(pd.concat(found, ignore_index=True)),
+        )
 
 
 def _batch_full(batch: list[Receipt]) -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.foundation.pause_points import pause_point
 from pipelines.ingest.archive import Receipt
 from pipelines.ingest.contract import Contract
@@ -31,6 +33,8 @@ class ReceiptOutcome:
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     check_warnings: tuple[str, ...] = ()
+    # The history warnings' audit.dq_results rows, for the caller to keep as a record.
+    history_results: pd.DataFrame | None = None
 
     def describe(self) -> str:
         if self.status == "duplicate":
@@ -126,5 +130,6 @@ def record(
         result.rows_rejected,
         check.hold_reason or result.reason,
         tuple(result.warnings),
-        check.warnings,
+        check.shown_warnings,
+        check.history_results,
     )

@@ -104,7 +104,7 @@ def format_validation(report: Validation, limit: int = 50) -> str:
         )
     for warning in result.warnings:
         lines.append(f"注意 / Note: {warning}")
-    for warning in report.check.warnings:
+    for warning in report.check.shown_warnings:
         lines.append(f"確認してください / Please check: {warning}")
     if len(result.quarantine):
         lines += ["", "保留される行 / Rows that would be quarantined (row, column, value, rule):"]

@@ -169,8 +169,8 @@ def with_history(
     file_name: str | None,
     source: str,
 ) -> SubmissionCheck:
-    """The check with the history warnings added: lines for the sender, rows for
-    audit.dq_results (suite ``history``)."""
+    """The check with the history warnings: lines for the sender, rows for audit.dq_results
+    (suite ``history``; the caller keeps them as a record)."""
     if not found:
         return check
     checked_at = utc_now()
@@ -198,9 +198,6 @@ def with_history(
         ],
         columns=DQ_RESULT_SCHEMA.names,
     )
-    results = rows if check.results.empty else pd.concat([check.results, rows], ignore_index=True)
     return replace(
-        check,
-        results=results,
-        warnings=(*check.warnings, *(change.describe() for change in found)),
+        check, history=tuple(change.describe() for change in found), history_results=rows
     )

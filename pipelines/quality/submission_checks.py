@@ -29,6 +29,16 @@ class SubmissionCheck:
     results: pd.DataFrame  # one row per expectation (audit.dq_results), empty without a suite
     errors: tuple[str, ...] = ()  # one line per failed `error` expectation (ja / en)
     warnings: tuple[str, ...] = field(default=())
+    # Against the submitter's published history (pipelines.quality.history): warnings, and
+    # their audit.dq_results rows. Kept apart: they depend on what was published when the
+    # file came, so they are a record of that moment, not derived again from the file.
+    history: tuple[str, ...] = ()
+    history_results: pd.DataFrame | None = None
+
+    @property
+    def shown_warnings(self) -> tuple[str, ...]:
+        """Everything the sender and the council are asked to look at."""
+        return (*self.warnings, *self.history)
 
     @property
     def held(self) -> bool:

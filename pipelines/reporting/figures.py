@@ -64,7 +64,31 @@ HEADLINE_QUERIES = {
     "from marts.consultation_volumes",
 }
 
-HEADLINE_TABLES = sorted({table for sql in HEADLINE_QUERIES.values() for table in tables_in(sql)})
+OVERDUE_QUERY = (
+    "select submitter_name, source, fiscal_year, period_start, days_overdue "
+    "from marts.submission_status where timeliness = 'overdue' "
+    "order by days_overdue desc, source, submitter_code, period_start"
+)
+HEADLINE_TABLES = sorted(
+    {table for sql in [*HEADLINE_QUERIES.values(), OVERDUE_QUERY] for table in tables_in(sql)}
+)
+
+
+def overdue(connection: duckdb.DuckDBPyConnection, shown: int = 5) -> str | None:
+    """The expected submissions overdue today, the longest first (the run summary's line)."""
+    try:
+        rows = connection.execute(OVERDUE_QUERY).fetchall()
+    except duckdb.Error:  # a warehouse from before the calendar
+        return None
+    if not rows:
+        return "none"
+    named = [
+        f"{name} {source} {f'{start:%Y-%m}' if source == 'consultations' else f'FY{year}'} "
+        f"({days} days)"
+        for name, source, year, start, days in rows[:shown]
+    ]
+    more = f", … {len(rows) - shown} more" if len(rows) > shown else ""
+    return f"{len(rows)} — " + ", ".join(named) + more
 
 
 def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int, int]]]:

@@ -90,7 +90,7 @@ def verdict_of(
         "personal_columns_dropped": list(result.personal_columns_dropped),
         "notes": list(result.warnings),
         "errors": list(check.errors),
-        "check_warnings": list(check.warnings),
+        "check_warnings": list(check.shown_warnings),
         "quarantine": [
             {
                 "row_number": int(issue.row_number),
