@@ -36,3 +36,11 @@ def test_breaking_a_mart_makes_its_reconciliation_fail(sample_run, published_hom
     assert failed.returncode != 0
     for test_name in TAMPERS:
         assert f"FAIL 1 {test_name}" in failed.stdout
+
+
+def test_the_models_unit_tests_pass_on_duckdb(published_home):
+    """The models' logic on made-up rows (the Spark suite runs the same on the cluster)."""
+    unit = run_dbt(published_home, ["test", "--select", "test_type:unit"], quiet=False)
+    assert unit.returncode == 0, unit.stdout[-3000:]
+    assert "ERROR=0" in unit.stdout
+    assert "a_moved_deadline_decides_timeliness" in unit.stdout
