@@ -66,6 +66,8 @@ lint: setup
 # the main and Spark suites run at full priority, the others at nice 5 in two processes (both
 # cores stay busy to the end), lint at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
+# The operator's tests in one process: the bad week, the year's close, the survey calendar.
+OPERATOR_TESTS = tests/test_operations.py tests/test_final_figures.py tests/test_survey_cycle.py
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@# A small disk the bad-week test mounted, left by a test run that was killed.
@@ -74,17 +76,17 @@ test: setup browser-setup spark-setup
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
 	env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
-	nice -n 5 $(BACKGROUND) tests/test_operations.py --basetemp=$(WELFARE_HOME)/test-badweek \
+	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
 	badweek=$$!; \
-	nice -n 5 $(BACKGROUND) --ignore=tests/test_operations.py --basetemp=$(WELFARE_HOME)/test-background \
+	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS:%=--ignore=%) --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \
 	background=$$!; \
 	{ nice -n 10 $(MAKE) --no-print-directory lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark -m "not background"; main=$$?; \
 	wait $$badweek; badweek_rc=$$?; \
-	echo "── the operator's bad week (kills, a full disk; marked background) ──"; \
+	echo "── the operator's bad week, the year's close, the survey calendar (marked background) ──"; \
 	cat $(WELFARE_HOME)/test-badweek.log; \
 	wait $$background; background_rc=$$?; \
 	echo "── other tests marked background (the submission page in Chromium, incremental builds) ──"; \

@@ -41,7 +41,7 @@ from pipelines.warehouse.vintages import (
     list_vintages,
 )
 from pipelines.web.accounts import AccountError, AccountStore
-from pipelines.web.reminders import describe, send_reminders
+from pipelines.web.reminders import describe, send_reminders, tell_returned
 from pipelines.web.submitters import all_submitters, submitter
 
 EPILOG = """\
@@ -126,6 +126,13 @@ def cmd_review(args: argparse.Namespace) -> int:
             "From the next run it does not count (its earlier version does); the sender sees "
             "the comment on their page."
         )
+        try:
+            told = tell_returned(_settings(), done)
+        except OSError as error:
+            print(f"The e-mail to the sender could not be sent: {error}", file=sys.stderr)
+        else:
+            if told:
+                print(f"E-mailed the comment to {', '.join(told)}")
     return 0
 
 

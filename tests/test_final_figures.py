@@ -34,7 +34,8 @@ from pipelines.warehouse.vintages import (
 )
 from tests.conftest import ward_file, welfare_cli
 
-pytestmark = pytest.mark.slow
+# Pipeline runs: beside the main suite in `make test` (with the operator's other tests).
+pytestmark = [pytest.mark.slow, pytest.mark.background]
 
 SPEC = PROJECT_ROOT / "sources" / "extracts" / "places_and_facilities.yml"
 FIGURES = (

@@ -27,7 +27,8 @@ from pipelines.web.accounts import AccountError, AccountStore
 from pipelines.web.reminders import send_reminders, step_on
 from tests.conftest import free_port, ward_file, welfare_cli, write_csv
 
-pytestmark = pytest.mark.slow
+# Pipeline runs: beside the main suite in `make test` (with the operator's other tests).
+pytestmark = [pytest.mark.slow, pytest.mark.background]
 
 CONSULTATIONS = (
     "select period_start, due_on, status, timeliness, days_late, days_overdue, reminders_sent "
@@ -181,6 +182,17 @@ def test_due_dates_reminders_and_history_over_a_few_days(published_home, smtp, m
     assert not again.check.held
     assert any("前年度 106か所 → 今回 1か所" in w for w in again.check.shown_warnings)
 
+    # The council returns 北区's file: 北区 is told by e-mail too, with the comment.
+    returned = welfare_cli(
+        settings.home, "review", "R7_北区_居場所.csv", "--return", "--by", "市社協 山田",
+        "--comment", "参加者数の空欄を確認してください。",
+    )  # fmt: skip
+    assert returned.returncode == 0, returned.stderr
+    assert "E-mailed the comment to kita@example.jp" in returned.stdout
+    told = inbox.messages[-1]
+    assert told["To"] == "kita@example.jp" and "差し戻し" in told["Subject"]
+    assert "参加者数の空欄を確認してください。" in told.get_body().get_content()
+
     # A week on: one mail for each month still missing, at its step; nothing for a month whose
     # export has been taken in, even before the next publish.
     monkeypatch.setenv("WELFARE_TODAY", "2025-06-17")
@@ -193,4 +205,4 @@ def test_due_dates_reminders_and_history_over_a_few_days(published_home, smtp, m
     planned = welfare_cli(settings.home, "remind", "--dry-run", env={"WELFARE_TODAY": "2025-06-17"})
     assert planned.returncode == 0, planned.stderr
     assert "1 would send" in planned.stdout and "overdue-35" in planned.stdout
-    assert len(inbox.messages) == 2  # a dry run sends nothing
+    assert len(inbox.messages) == 3  # a dry run sends nothing

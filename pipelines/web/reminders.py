@@ -258,6 +258,38 @@ def _record(settings: Settings, reminder: Reminder) -> None:
     )
 
 
+def tell_returned(settings: Settings, review) -> list[str]:
+    """E-mail the sender of a returned file the council's comment (to its submitter's
+    accounts' addresses, where notifications.yml configures e-mail); the addresses sent to."""
+    email = notification_config(settings).get("email") or {}
+    to = tuple(_addresses(settings).get(review.submitter_code or "", ()))
+    if not to or not email.get("smtp_host") or not email.get("from"):
+        return []
+    contract = load_contract(review.source)
+    base_url = notification_config(settings).get("base_url", "http://127.0.0.1:8000")
+    mail = EmailMessage()
+    mail["Subject"] = (
+        f"【差し戻し】{contract.label_ja} {review.file_name} / Returned: {review.file_name}"
+    )
+    mail["From"] = formataddr(("大阪市社会福祉協議会", email["from"]))
+    mail["To"] = ", ".join(to)
+    mail.set_content(
+        f"""送っていただいたファイル「{review.file_name}」（{contract.label_ja}）を差し戻しました。
+市社協のコメント: {review.comment}
+直したファイルを提出ページからお送りください: {base_url}
+（{review.reviewed_by}、大阪市社会福祉協議会。welfare-warehouse からの自動送信です）
+
+----
+The council returned your file '{review.file_name}' ({contract.label_en}).
+Its comment: {review.comment}
+Please send a corrected file on the submission page: {base_url}
+"""
+    )
+    with smtplib.SMTP(email["smtp_host"], int(email.get("smtp_port", 25)), timeout=30) as smtp:
+        smtp.send_message(mail)
+    return list(to)
+
+
 def describe(result: RemindResult, dry_run: bool) -> Iterable[str]:
     verb = "would send" if dry_run else "sent"
     for r in result.sent:

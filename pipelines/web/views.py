@@ -35,7 +35,13 @@ from pipelines.ingest.diff import diff_with_replaced
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.lookup import NotFound
 from pipelines.ingest.release import ReleaseError, release_submission
-from pipelines.ingest.review import DECISIONS, ReviewError, latest_review, review_submission
+from pipelines.ingest.review import (
+    DECISIONS,
+    RETURNED,
+    ReviewError,
+    latest_review,
+    review_submission,
+)
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.overview import report_path
 from pipelines.warehouse.publication import NotPublished
@@ -45,6 +51,7 @@ from pipelines.web.accounts import MAX_USERNAME
 from pipelines.web.checking import pending_file
 from pipelines.web.logins import DEVICE_COOKIE, DEVICE_DAYS
 from pipelines.web.passwords import MAX_LENGTH
+from pipelines.web.reminders import tell_returned
 from pipelines.web.session_user import SessionUser
 from pipelines.web.submitters import all_submitters, sources_for, submitter
 from pipelines.web.uploads import Upload, UploadRefused
@@ -467,6 +474,18 @@ def review(sha256: str):
             f"'{done.file_name}' {en}: the next run applies it.",
             "info",
         )
+        if done.decision == RETURNED:
+            try:
+                told = tell_returned(_site().settings, done)
+            except OSError:
+                flash(
+                    "送った人へのメールは送れませんでした（提出ページには表示されます）。 / The "
+                    "e-mail to the sender could not be sent (their page shows the comment).",
+                    "error",
+                )
+            else:
+                if told:
+                    flash(f"送った人にメールしました / E-mailed: {', '.join(told)}", "info")
     return redirect(url_for("pages.submission_detail", sha256=sha256))
 
 

@@ -53,14 +53,17 @@ years as (
     cross join today
     inner join {{ ref('fiscal_years') }} as fiscal_years
         on
-            fiscal_years.fiscal_year >= first_years.first_year
-            and fiscal_years.fiscal_year
-            <= extract(year from {{ dbt.dateadd('month', -3, 'today.today') }})
+            first_years.first_year <= fiscal_years.fiscal_year
+            and extract(year from {{ dbt.dateadd('month', -3, 'today.today') }})
+            >= fiscal_years.fiscal_year
 ),
 
 months as (
-    {% for n in range(12) -%}
-        select {{ n }} as n{% if not loop.last %} union all {% endif %}
+    {%- for n in range(12) %}
+        select {{ n }} as n
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -193,15 +196,18 @@ waiting as (
 ),
 
 held as (
-    select * from waiting where status = 'held'
+    select * from waiting
+    where status = 'held'
 ),
 
 returned as (
-    select * from waiting where status = 'returned'
+    select * from waiting
+    where status = 'returned'
 ),
 
 late as (
-    select * from waiting where status = 'after_closing'
+    select * from waiting
+    where status = 'after_closing'
 ),
 
 -- When the submission was first sent: the page's sending time, else the file's own
