@@ -229,6 +229,12 @@ RECORD_SCHEMAS: dict[str, pa.Schema] = {
     EXTRACTS: EXTRACT_SCHEMA,
     DQ_RESULTS: DQ_RESULT_SCHEMA,
 }
+# What the warehouse is built from besides the sources' rows, by what a new record changes:
+# decisions on one file (each names its file's source), closings (every source), events.
+DECISION_TABLES = (RELEASES, REVIEWS)
+CLOSING_TABLES = (YEAR_CLOSINGS, CLOSED_FILES)
+EVENT_TABLES = (RUN_FAILURES, EXTRACTS, VINTAGES, REMINDERS)
+WAREHOUSE_INPUTS = (LEDGER, *DECISION_TABLES, *CLOSING_TABLES, *EVENT_TABLES)
 # The lake's own tables besides the sources'.
 SCHEMAS: dict[str, pa.Schema] = {
     LEDGER: LEDGER_SCHEMA,

@@ -35,40 +35,24 @@ from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import EMPTY_FILE, Lake
 from pipelines.ingest.lake_tables import (
-    CLOSED_FILES,
-    EXTRACTS,
+    CLOSING_TABLES,
+    DECISION_TABLES,
+    EVENT_TABLES,
     LEDGER,
     QUARANTINE,
-    RELEASES,
-    REMINDERS,
-    REVIEWS,
-    RUN_FAILURES,
-    VINTAGES,
-    YEAR_CLOSINGS,
 )
 from pipelines.warehouse.fingerprints import logic_fingerprint
 
 RECORD = "built.json"  # in work/, beside the working database: what built it
 PLAN_TAG = "welfare/build"  # on a run: "whole" or "changes", as planned when it was started
 LEDGER_SCOPE = "ledger"  # every file received, released or quarantined
-RECORD_TABLES = (RUN_FAILURES, EXTRACTS, VINTAGES, REMINDERS)
 TODAY_SCOPE = "today"  # models measured against today (meta.uses_today): a new day changes them
-# Decisions on files: each record names the source of the file it decides (a closing decides
-# files of every source).
-DECISION_TABLES = (RELEASES, REVIEWS)
-CLOSING_TABLES = (YEAR_CLOSINGS, CLOSED_FILES)
 LAKE_SCOPES = {
     **{source: source for source in SOURCE_KEYS},
     LEDGER: LEDGER_SCOPE,
-    RELEASES: LEDGER_SCOPE,
-    REVIEWS: LEDGER_SCOPE,
-    YEAR_CLOSINGS: LEDGER_SCOPE,
-    CLOSED_FILES: LEDGER_SCOPE,
     QUARANTINE: LEDGER_SCOPE,
-    RUN_FAILURES: RUN_FAILURES,
-    EXTRACTS: EXTRACTS,
-    VINTAGES: VINTAGES,
-    REMINDERS: REMINDERS,
+    **{table: LEDGER_SCOPE for table in (*DECISION_TABLES, *CLOSING_TABLES)},
+    **{table: table for table in EVENT_TABLES},
 }
 
 
@@ -108,7 +92,7 @@ def lake_inputs(settings: Settings) -> dict[str, dict[str, str]]:
             for path in sorted(lake.table_dir(table).glob("*.parquet"))
             if path.name != EMPTY_FILE
         }
-    for table in RECORD_TABLES:
+    for table in EVENT_TABLES:
         inputs[table] = {
             path.name: table
             for path in sorted(lake.table_dir(table).glob("*.parquet"))

@@ -20,25 +20,10 @@ from pipelines.foundation.settings import (
     today,
 )
 from pipelines.ingest.contract import CONTRACTS_DIR
-from pipelines.ingest.lake_tables import (
-    CLOSED_FILES,
-    EXTRACTS,
-    LEDGER,
-    RELEASES,
-    REMINDERS,
-    REVIEWS,
-    RUN_FAILURES,
-    VINTAGES,
-    YEAR_CLOSINGS,
-)
+from pipelines.ingest.lake_tables import WAREHOUSE_INPUTS
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
 REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"
-# The lake tables whose every file is an input of the warehouse (a new entry: a new input).
-INPUT_TABLES = (
-    LEDGER, RELEASES, REVIEWS, YEAR_CLOSINGS, CLOSED_FILES, VINTAGES, REMINDERS, RUN_FAILURES,
-    EXTRACTS,
-)  # fmt: skip
 
 
 def _files_digest(roots: list[Path]) -> str:
@@ -72,7 +57,7 @@ def inputs_fingerprint(settings: Settings) -> str:
     measured against it: a day passing is a change)."""
     entries = [
         f"{table}/{p.name}"
-        for table in INPUT_TABLES
+        for table in WAREHOUSE_INPUTS  # every file of these is an input: a new one, a change
         for p in sorted((settings.lake / table).glob("*.parquet"))
     ]
     parts = [dbt_fingerprint(), rules_fingerprint(), f"today {today().isoformat()}", *entries]
