@@ -122,9 +122,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     print(f"{ja} / {en}: {done.source}/{done.file_name} ({done.sha256[:12]}) by {done.reviewed_by}")
     if decision == RETURNED:
         print(
-            "次回の実行から数えず、前の版を数えます。送った人のページにコメントが出ます。 / "
-            "From the next run it does not count (its earlier version does); the sender sees "
-            "the comment on their page."
+            "次回の実行から、このファイルは数えません（前の版があればそれを数えます）。送った人の"
+            "ページにコメントが出ます。 / From the next run this file does not count (an "
+            "earlier version, if any, does); the sender sees the comment on their page."
         )
         try:
             told = tell_returned(_settings(), done)
@@ -352,6 +352,14 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A number of things to show: 0 or more."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="welfare",
@@ -460,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("old", help="the earlier file's name or SHA-256")
     diff.add_argument("new", help="the later file's name or SHA-256")
-    diff.add_argument("--limit", type=int, default=50, help="rows shown of each kind")
+    diff.add_argument("--limit", type=_count, default=50, help="rows shown of each kind")
     diff.set_defaults(func=cmd_diff)
     close = commands.add_parser(
         "close-year",

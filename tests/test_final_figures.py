@@ -126,7 +126,9 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     # A file behind a closed year's figures cannot be returned (its figures would move).
     with pytest.raises(ReviewError, match="reopen"):
         review_submission(settings, "令和6年度_北区_居場所.csv", RETURNED, "山田", "再確認")
-    review_submission(settings, "FY2024_Chuo-ku_places.xlsx", APPROVED, "市社協 山田")
+    approved = review_submission(settings, "FY2024_Chuo-ku_places.xlsx", APPROVED, "市社協 山田")
+    again = review_submission(settings, "FY2024_Chuo-ku_places.xlsx", APPROVED, "市社協 山田")
+    assert again.review_id == approved.review_id and again.comment is None  # recorded once
     # The council accepts the late FY2024 file: it counts from the next run, which closes
     # FY2024 again on the new figures (the vintage of the first closing stays).
     released = release_submission(settings, LATE, "市社協 山田", "北区に電話で確認")
@@ -155,6 +157,16 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
         settings, "select status, is_current, after_closing from audit.submissions "
         "where file_name = ?", LATE_2023
     ) == [("after_closing", False, True)]  # fmt: skip
+    # Only files received after the closing: a file replaced before it stays superseded.
+    assert query(settings, "select file_name from audit.submissions where after_closing") == [
+        (LATE_2023,)
+    ]
+    assert query(
+        settings, "select status from audit.submissions where file_name = ?",
+        "R5_阿倍野区_居場所活動調査.xlsx",
+    ) == [("superseded",)]  # fmt: skip
+    with pytest.raises(ClosingError, match="not one"):
+        close_year(settings, 0, "市社協 山田", "typo")
     assert query(
         settings,
         "select status, year_closed, after_closing_file from marts.submission_status "

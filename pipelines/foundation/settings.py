@@ -249,5 +249,6 @@ def today() -> dt.date:
         return dt.date.fromisoformat(given)
     except ValueError as error:
         raise TodayError(
+            f"WELFARE_TODAY={given!r} は日付ではありません（例: 2025-06-01）。 / "
             f"WELFARE_TODAY={given!r} is not a date: write it as YYYY-MM-DD (e.g. 2025-06-01)."
         ) from error

@@ -59,6 +59,20 @@ def decision_lock(settings: Settings):
     return exclusive(settings.archive / "records" / DECISIONS_LOCK)
 
 
+FIRST_YEAR, LAST_YEAR = 1989, 2100  # 平成元年度 onwards: anything else is a typing slip
+
+
+def check_fiscal_year(fiscal_year: int | None) -> int:
+    """A fiscal year a person typed, or an error saying what a fiscal year looks like."""
+    if fiscal_year is None or not FIRST_YEAR <= fiscal_year <= LAST_YEAR:
+        raise ClosingError(
+            f"年度は西暦で書いてください（例: 2024 = 令和6年度）。「{fiscal_year}」は年度では"
+            f"ありません。 / Give the fiscal year as a Western year (e.g. 2024 for 令和6年度): "
+            f"{fiscal_year!r} is not one."
+        )
+    return fiscal_year
+
+
 def fiscal_year_bounds(fiscal_year: int) -> tuple[dt.date, dt.date]:
     """April to March: 令和6年度 (FY2024) is 2024-04-01 to 2025-03-31."""
     return dt.date(fiscal_year, 4, 1), dt.date(fiscal_year + 1, 3, 31)
@@ -102,13 +116,17 @@ def years_of(entry: dict | pd.Series) -> list[int]:
 
 
 def locked_years(lake: Lake, entry: dict | pd.Series) -> list[int]:
-    """The closed years a file came too late for: closed, and the file not among those that
-    made the year's figures (a release lifts this; callers check releases)."""
+    """The closed years a file came too late for: closed before the file was received, and
+    the file not among those that made the year's figures (a release lifts this; callers
+    check releases)."""
     closed = closed_years(lake)
+    received = pd.Timestamp(entry["received_at"])
     return [
         year
         for year in years_of(entry)
-        if year in closed and entry["sha256"] not in frozen_files(lake, closed[year].closing_id)
+        if year in closed
+        and received > pd.Timestamp(closed[year].acted_at)
+        and entry["sha256"] not in frozen_files(lake, closed[year].closing_id)
     ]
 
 
@@ -162,6 +180,7 @@ def reopen_year(settings: Settings, fiscal_year: int, by: str, reason: str) -> C
 
 
 def _reopen_year(settings: Settings, fiscal_year: int, by: str, reason: str) -> Closing:
+    check_fiscal_year(fiscal_year)
     _check_who(by, reason)
     closed = closed_years(Lake(settings.lake))
     if fiscal_year not in closed:

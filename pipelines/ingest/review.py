@@ -61,7 +61,10 @@ def latest_review(lake: Lake, sha256: str) -> dict | None:
     """The review that decides a file's state now, if any."""
     mine = reviews(lake)
     mine = mine[mine["sha256"] == sha256]
-    return None if mine.empty else mine.iloc[-1].to_dict()
+    if mine.empty:
+        return None
+    return {k: (None if not isinstance(v, str) and pd.isna(v) else v)
+            for k, v in mine.iloc[-1].to_dict().items()}  # fmt: skip
 
 
 def review_submission(
@@ -74,7 +77,9 @@ def review_submission(
 
 def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) -> Review:
     if decision not in DECISIONS:
-        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
+        raise ReviewError(
+            f"承認か差し戻しを選んでください。 / Choose approve or return ({', '.join(DECISIONS)})."
+        )
     by, comment = by.strip(), comment.strip()
     if not by:
         raise ReviewError("確認した人の名前を書いてください。 / Say who reviews (your name).")
@@ -131,6 +136,7 @@ def _refuse_return_in_closed_year(lake: Lake, entry: pd.Series) -> None:
         if year in closed and entry["sha256"] in frozen_files(lake, closed[year].closing_id):
             raise ReviewError(
                 f"{year}年度は確定済みで、このファイルはその数値の元です。差し戻すには先に年度を"
-                f"再開してください（welfare reopen-year {year}）。 / FY{year} is closed and this "
-                f"file made its figures: reopen the year first (welfare reopen-year {year})."
+                f"再開してください（全体の状況ページの「年度を再開」、または welfare reopen-year "
+                f"{year}）。 / FY{year} is closed and this file made its figures: reopen the "
+                f"year first (on the council's page, or welfare reopen-year {year})."
             )

@@ -36,6 +36,7 @@ from pipelines.ingest.archive import keep_record
 from pipelines.ingest.closing import (
     Closing,
     ClosingError,
+    check_fiscal_year,
     closed_years,
     decision_lock,
     fiscal_year_bounds,
@@ -260,6 +261,7 @@ def close_year(
 def _close_year(
     settings: Settings, fiscal_year: int, by: str, reason: str
 ) -> tuple[Closing, Vintage]:
+    check_fiscal_year(fiscal_year)
     if not by.strip() or not reason.strip():
         raise ClosingError(
             "誰が、なぜ確定するかを記録します。名前と理由を書いてください。 / Closing records who "

@@ -497,10 +497,10 @@ def close_fiscal_year():
     by = _user().account.username
     try:
         if request.form.get("action") == "reopen":
-            reopen_year(_site().settings, year or 0, by, reason)
+            reopen_year(_site().settings, year, by, reason)
             flash(f"{year}年度を再開しました。 / FY{year} reopened.", "info")
         else:
-            _, vintage = close_year(_site().settings, year or 0, by, reason)
+            _, vintage = close_year(_site().settings, year, by, reason)
             flash(
                 f"{year}年度を確定しました（保存版 {vintage.name}）。 / FY{year} closed; vintage "
                 f"{vintage.name} kept.",

@@ -1,17 +1,20 @@
 -- Files that came too late for a closed year: one row per (file, closed fiscal year) where the
 -- file gives figures for that year (its own year; every year a consultation export's period
--- touches), was not among the files that made the year's figures at closing, and has not been
--- released (accepted) by the council since. While a lock stands, the file's rows do not count
+-- touches), was received after the closing (a file received before it either made the
+-- figures or had been replaced: it stays as it was), was not among the files that made the
+-- year's figures, and has not been released (accepted) by the council since. While a lock stands, the file's rows do not count
 -- for that year. pipelines/ingest/closing.py (locked_years) answers the same for commands.
 with files as (
-    select distinct
+    select
         sha256,
         source,
         fiscal_year,
         period_start,
-        period_end
+        period_end,
+        min(received_at) as received_at
     from {{ ref('stg_submissions') }}
     where intake_status in ('loaded', 'held')
+    group by sha256, source, fiscal_year, period_start, period_end
 ),
 
 closed as (
@@ -28,6 +31,7 @@ file_years as (
         on
             files.source <> 'consultations'
             and files.fiscal_year = closed.fiscal_year
+            and files.received_at > closed.closed_at
     union all
     select
         files.sha256,
@@ -39,6 +43,7 @@ file_years as (
             files.source = 'consultations'
             and files.period_start <= closed.ends_on
             and files.period_end >= closed.starts_on
+            and files.received_at > closed.closed_at
 )
 
 select distinct
