@@ -13,6 +13,7 @@ from pipelines.defs.build import build_definitions
 from pipelines.defs.runner import run_pipeline
 from pipelines.defs.warehouse import PUBLISHED_KEY
 from pipelines.foundation.settings import Settings
+from pipelines.ingest.release import ReleaseError, release_submission
 from pipelines.quality.suites import load_suites
 from tests.conftest import check_then_publish, copy_sample, ward_file, welfare_cli, write_csv
 
@@ -223,10 +224,8 @@ def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home
         "C-9は休止中で参加者は見学者と区に確認",
     )
     assert released.returncode == 0, released.stderr
-    again = welfare_cli(
-        settings.home, "release", "R7_中央区_居場所.csv", "--by", "山田", "--reason", "x"
-    )
-    assert again.returncode == 1 and "already released" in again.stderr
+    with pytest.raises(ReleaseError, match="already released"):
+        release_submission(settings, "R7_中央区_居場所.csv", "山田", "x")
     after = run_pipeline(settings)
     assert after.success and after.published and after.files.empty
     assert _query(
