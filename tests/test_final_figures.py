@@ -241,6 +241,9 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     assert format_diff(diff, limit=2) == shown.stdout.strip()
     assert "追加 added 1" in shown.stdout and "行数 rows:" in shown.stdout
     assert diff.totals[-1] == ("担い手数", 931.0, None)  # not in the new file: not zero
+    assert diff.mismatch is None
+    other = diff_files(settings, "令和6年度_北区_居場所.csv", "FY2024_Chuo-ku_places.xlsx")
+    assert "同じ提出の版どうしではありません" in other.mismatch and "中央区" in other.mismatch
     create_vintage(settings, "report-2026", "山田", "理事会資料")
     with pytest.raises(ValueError, match="never replaced"):
         create_vintage(settings, "report-2026", "山田", "again")

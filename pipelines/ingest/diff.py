@@ -37,6 +37,8 @@ class FileDiff:
     new_file: str
     old_sha256: str
     new_sha256: str
+    # Said when the two files are not of one submission (another year or submitter).
+    mismatch: str | None = None
     added: list[str] = field(default_factory=list)  # identities
     removed: list[str] = field(default_factory=list)
     changed: list[ChangedRow] = field(default_factory=list)
@@ -156,7 +158,23 @@ def _diff(lake: Lake, old: pd.Series, new: pd.Series) -> FileDiff:
         contract, _rows(lake, contract, old["sha256"]), _rows(lake, contract, new["sha256"])
     )
     return FileDiff(
-        contract.key, old["file_name"], new["file_name"], old["sha256"], new["sha256"], **found
+        contract.key, old["file_name"], new["file_name"], old["sha256"], new["sha256"],
+        mismatch=_mismatch(old, new), **found,
+    )  # fmt: skip
+
+
+def _mismatch(old: pd.Series, new: pd.Series) -> str | None:
+    """Whether the two files are of one submission: the same fiscal year and submitter."""
+    differ = []
+    for column, ja in (("fiscal_year", "年度"), ("submitter_name", "提出者")):
+        a, b = old[column], new[column]
+        if not (pd.isna(a) and pd.isna(b)) and a != b:
+            differ.append(f"{ja} {column}: {_shown(a)} / {_shown(b)}")
+    if not differ:
+        return None
+    return (
+        "注意: 同じ提出の版どうしではありません（" + "、".join(differ) + "）。 / Note: the two "
+        "files are not versions of one submission."
     )
 
 
@@ -198,6 +216,7 @@ def format_diff(diff: FileDiff, limit: int = 50) -> str:
     """The diff for a terminal: what a clerk and the council read."""
     lines = [
         f"{diff.old_file} ({diff.old_sha256[:12]}) → {diff.new_file} ({diff.new_sha256[:12]})",
+        *([diff.mismatch] if diff.mismatch else []),
         f"追加 added {len(diff.added)}, 削除 removed {len(diff.removed)}, "
         f"変更 changed {len(diff.changed)}, 同じ unchanged {diff.unchanged}",
     ]
