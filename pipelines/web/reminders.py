@@ -80,9 +80,8 @@ def sent_reminders(settings: Settings) -> pd.DataFrame:
     return read_records(Lake(settings.lake), REMINDERS)
 
 
-def _received_since(lake: Lake, source: str, submitter: str, start, end) -> bool:
+def _received_since(ledger: pd.DataFrame, source: str, submitter: str, start, end) -> bool:
     """A file for this submission was taken in (perhaps after the last publish)."""
-    ledger = lake.ledger()
     ledger = ledger[
         (ledger["source"] == source)
         & (ledger["submitter_code"] == submitter)
@@ -101,7 +100,7 @@ def due_reminders(
     """The reminders to send today, and the submitters who should get one but have no
     address."""
     day = day or today()
-    lake = Lake(settings.lake)
+    ledger = Lake(settings.lake).ledger()  # read once: every expected submission asks it
     with open_published(settings, ["marts.submission_status"]) as connection:
         expected = connection.execute(
             "select source, submitter_code, submitter_name, fiscal_year, period_start, "
@@ -117,7 +116,7 @@ def due_reminders(
     reminders, unreachable = [], []
     for source, code, name, year, start, end, due_on, status in expected:
         step = step_on(due_on, day)
-        if step is None or _received_since(lake, source, code, start, end):
+        if step is None or _received_since(ledger, source, code, start, end):
             continue
         reminder = Reminder(
             source, code, name, year, start, end, due_on, step, status,
