@@ -876,6 +876,157 @@ def generate_plan(out: Path) -> None:
                 "utf-8-sig",
             )
 
+# ---------------------------------------------------------------------------------------------
+# ward_action_plans
+
+ACTION_HEADERS = [
+    "年度", "区名", "基本目標", "推進項目", "取組テーマ", "目標", "指標", "目標値", "実績値",
+    "自己評価", "取組の経過", "課題・次年度に向けて", "共通項目",
+]  # fmt: skip
+# The third plan's items (sources/reference/plan_items.csv), with the actions a ward may take
+# up under each: theme, indicator, unit, typical target (None: no numeric target).
+ACTION_ITEMS = [
+    ("1-1", "地域づくり", [
+        ("地域の居場所・サロンの立ち上げ支援", "新たに立ち上がった居場所の数", "か所", 3),
+        ("子ども食堂ネットワークの運営", "ネットワーク会議の開催回数", "回", 6),
+        ("多世代交流の場づくり", None, None, None),
+    ]),
+    ("1-2", "地域づくり", [
+        ("見守り活動の担い手との情報交換会", "情報交換会の開催回数", "回", 4),
+        ("要援護者の見守りネットワーク強化", "見守り訪問の件数", "件", 120),
+    ]),
+    ("1-3", "地域づくり", [
+        ("ボランティア講座の開催", "講座の受講者数", "人", 40),
+        ("若い世代の担い手の発掘", "新たな担い手の登録数", "人", 15),
+    ]),
+    ("2-1", "相談支援", [
+        ("出張相談会の実施", "出張相談会の開催回数", "回", 12),
+        ("アウトリーチによる早期発見", "訪問につながった件数", "件", 30),
+    ]),
+    ("2-2", "相談支援", [
+        ("成年後見制度の周知", "説明会の参加者数", "人", 60),
+        ("あんしんさぽーと事業との連携", None, None, None),
+    ]),
+    ("2-3", "相談支援", [
+        ("専門職との事例検討会", "事例検討会の開催回数", "回", 6),
+        ("地域包括支援センターとの定例会議", "定例会議の開催回数", "回", 12),
+    ]),
+    ("3-1", "参加支援", [
+        ("相談から地域活動への参加支援", "参加支援につながった件数", "件", 10),
+    ]),
+    ("3-2", "参加支援", [
+        ("居場所を通じた社会参加の促進", "居場所で受け入れた人数", "人", 20),
+        ("就労体験の場の開拓", "体験受入先の数", "か所", 3),
+    ]),
+]  # fmt: skip
+COMMON_ITEMS = {"3-1", "1-2"}  # every ward takes these up together (共通項目)
+RATINGS = ["◎", "○", "△", "×", "−"]
+RATING_LETTERS = dict(zip(RATINGS, "ABCDE", strict=True))
+MISSING_RESULTS = "271071"  # 港区 has not sent its FY2024 results yet
+PLAN_FIRST_YEAR = 2024  # 令和6年度: the third plan's first year
+
+
+def ward_actions(rng: random.Random, code: str, name: str) -> list[dict]:
+    """One ward's actions for the plan: the common items always, one or two actions under
+    most other items."""
+    actions = []
+    for item, goal, choices in ACTION_ITEMS:
+        if item in COMMON_ITEMS:
+            picked = choices[:1]
+        elif rng.random() < 0.15:
+            continue
+        else:
+            picked = rng.sample(choices, k=rng.choice([1, 1, 2]) if len(choices) > 1 else 1)
+        for theme, indicator, unit, typical in picked:
+            target = None if typical is None else max(1, round(typical * rng.uniform(0.6, 1.6)))
+            actions.append(
+                {"item": item, "goal": goal, "theme": theme, "indicator": indicator,
+                 "unit": unit, "target": target, "common": item in COMMON_ITEMS}
+            )  # fmt: skip
+    return actions
+
+
+def action_result(rng: random.Random, action: dict) -> tuple[int | None, str | None]:
+    """The year's actual value and the ward's self-rating (blank now and then)."""
+    target = action["target"]
+    if target is None:
+        return None, rng.choice(["○", "○", "△", "◎", None])
+    actual = max(0, round(target * rng.choice([1.2, 1.0, 1.0, 0.9, 0.7, 0.5, 0.2])))
+    share = actual / target
+    rating = "◎" if share >= 1 else "○" if share >= 0.8 else "△" if share >= 0.4 else "×"
+    return actual, rating if rng.random() > 0.08 else None
+
+
+def action_rows(rng, fy, code, name, actions, results: bool, style: int) -> list[list]:
+    rows = []
+    for a in actions:
+        actual, rating = action_result(rng, a) if results else (None, None)
+        item = to_fullwidth(a["item"]).replace("-", "－") if style == 1 else a["item"]
+        unit = a["unit"] or ""
+        target = "" if a["target"] is None else (f"{a['target']}{unit}" if style == 2 else a["target"])
+        if rating and style == 3:
+            rating = RATING_LETTERS[rating]
+        note = ""
+        if results:
+            note = f"{a['theme']}を関係団体と協力して進めた。"
+            if a["item"] == "1-2" and code == "271276":
+                note = "民生委員の山田さん・地域の見守り推進員と毎月情報交換を行った。"
+        rows.append([
+            fy_label(rng, fy) if style != 2 else "", name, a["goal"], item, a["theme"],
+            f"{a['theme']}を進める", a["indicator"] or "", target,
+            "" if actual is None else actual, rating or "", note,
+            "次年度も継続して取り組む" if results else "", "○" if a["common"] else "",
+        ])  # fmt: skip
+    return rows
+
+
+def generate_action_plans(out: Path) -> None:
+    """FY2024 (the plan's first year): every ward's results but 港区's, a few wards' spring
+    plans before them; FY2025: the plans of some wards. Its own random stream, so the other
+    sources' sample files stay byte for byte as they were."""
+    rng = random.Random(SEED + 31)
+    folder = out / "ward_action_plans"
+    for index, (code, name, romaji, _w) in enumerate(WARDS):
+        actions = ward_actions(rng, code, name)
+        style = index % 4
+        fy = PLAN_FIRST_YEAR
+        if index % 5 == 0:  # the spring plan, replaced by the results file after the year
+            rows = action_rows(rng, fy, code, name, actions, False, style)
+            write_csv(folder / f"R{fy - 2018}_{name}_実行計画.csv", [ACTION_HEADERS, *rows], "cp932")
+        if code != MISSING_RESULTS:
+            rows = action_rows(rng, fy, code, name, actions, True, style)
+            if code == "271276":  # one action far beyond its target (a warning, not a hold)
+                rows[0][8] = (rows[0][7] if isinstance(rows[0][7], int) else 3) * 12
+            if code == "271161":  # an item of no plan in force: quarantined, the rest loads
+                rows.insert(2, [*rows[1][:3], "4-1", "地域防災の取組", *rows[1][5:]])
+            if code == "271144":  # a goal that is not its item's: quarantined
+                rows[-1][2] = "地域づくり" if rows[-1][2] != "地域づくり" else "相談支援"
+            write_action_file(folder, fy, code, name, romaji, rows, style, "実績")
+        if index % 3 == 0:  # FY2025's plans, sent in the spring
+            rows = action_rows(rng, fy + 1, code, name, actions, False, style)
+            write_action_file(folder, fy + 1, code, name, romaji, rows, style, "計画")
+
+
+def write_action_file(folder, fy, code, name, romaji, rows, style, stage) -> None:
+    era = f"R{fy - 2018}"
+    if style in (0, 3):  # a workbook with a title, the ward and a blank line above the header
+        title = [
+            [f"令和{reiwa(fy)}年度 {name}社会福祉協議会 実行計画（{stage}）"],
+            [f"第3期大阪市地域福祉活動推進計画", None, None, "作成日", dt.date(fy + (stage == "実績"), 4, 15)],
+            [],
+        ]  # fmt: skip
+        suffix = "_実績" if stage == "実績" else ""
+        write_xlsx(folder / f"{era}_{name}_実行計画{suffix}.xlsx", [("データ", [*title, ACTION_HEADERS, *rows])])
+    elif style == 1:  # CP932, full-width item codes, a blank line in the body
+        write_csv(
+            folder / f"{fy}_{romaji}_action_plan{'_results' if stage == '実績' else ''}.csv",
+            [[f"{name} 実行計画 令和{reiwa(fy)}年度"], ACTION_HEADERS, *rows[:3], [], *rows[3:]],
+            "cp932",
+        )
+    else:  # UTF-8 with BOM, targets with their unit, the year from the file name only
+        suffix = "_実績" if stage == "実績" else ""
+        write_csv(folder / f"令和{reiwa(fy)}年度_{name}_実行計画{suffix}.csv", [ACTION_HEADERS, *rows], "utf-8-sig")
+
 
 SENT_AT_FILE = "sent_at.csv"
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -896,6 +1047,10 @@ def sent_at(relative: Path) -> dt.datetime:
     else:
         fiscal_year = int(re.search(r"(20\d{2})", name)[1])
     corrected = "再提出" in name or "修正版" in name
+    if relative.parts[0] == "ward_action_plans" and ("計画" in name or "plan" in name) and not (
+        "実績" in name or "results" in name
+    ):  # an action plan is sent in the spring of its own year
+        return dt.datetime(fiscal_year, 4, 25, 10, 0, tzinfo=JST)
     return dt.datetime(fiscal_year + 1, 5 if corrected else 4, 20, 10, 0, tzinfo=JST)
 
 
@@ -911,6 +1066,7 @@ def generate(out: Path) -> None:
     generate_facilities(out, rng)
     generate_consultations(out, rng)
     generate_plan(out)
+    generate_action_plans(out)
     write_sent_times(out)
 
 

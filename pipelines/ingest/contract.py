@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Any
 
 import yaml
 
-from pipelines.ingest.normalize import header_key
+from pipelines.ingest.normalize import REFERENCE_DIR, header_key
 from pipelines.ingest.types import COLUMN_TYPES, ColumnType
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
+
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,14 @@ class Column:
     type: str
     required: bool = False
     codes: tuple[str, ...] = ()
+    # Other ways staff write a code (A for ◎, 済 for 達成): (written, canonical) pairs.
+    code_aliases: tuple[tuple[str, str], ...] = ()
     extra_codes: tuple[str, ...] = ()  # accepted besides a ward (市外, 不明)
     minimum: float | None = None
     maximum: float | None = None
     aliases: tuple[str, ...] = ()
     key: bool = False  # free text with a normalized key beside it (<name>_key) for matching
+    reference: Reference | None = None  # codes that must be in force in reference data
 
     @property
     def key_name(self) -> str:
@@ -45,6 +50,20 @@ class Column:
         return frozenset(
             {header_key(self.header), header_key(self.name), *map(header_key, self.aliases)}
         )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A code column checked against a reference table in ``sources/reference/`` (the plan
+    items of a plan period): the row's code must be one in force in the submission's fiscal
+    year, and the columns named in ``agree`` must match the item's (a goal that disagrees
+    with its item's goal). Checked by the reader once the fiscal year is known."""
+
+    table: str  # sources/reference/<table>.csv
+    code: str  # the reference table's column holding the code
+    valid_from: str  # the reference columns of the first and last fiscal year in force
+    valid_to: str
+    agree: tuple[tuple[str, str], ...] = ()  # (contract column, reference column)
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,16 @@ class Contract:
     personal_patterns: tuple[str, ...] = ()
     history: History = field(default_factory=History)
 
+    def in_force(self, column: Column, fiscal_year: int) -> dict[str, dict[str, str]]:
+        """A reference column's codes in force in ``fiscal_year``, each with its row."""
+        ref = column.reference
+        assert ref is not None
+        return {
+            row[ref.code]: row
+            for row in reference_rows(ref.table)
+            if int(row[ref.valid_from]) <= fiscal_year <= int(row[ref.valid_to])
+        }
+
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
@@ -120,20 +149,59 @@ class Contract:
         return key in self.personal_headers or any(p in key for p in self.personal_patterns)
 
 
+def _codes(raw: list[Any]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """A code list: each entry a code, or ``{code: ◎, aliases: [A, 達成]}``."""
+    codes: list[str] = []
+    aliases: list[tuple[str, str]] = []
+    for entry in raw:
+        if isinstance(entry, dict):
+            codes.append(str(entry["code"]))
+            aliases += [(str(alias), str(entry["code"])) for alias in entry.get("aliases", ())]
+        else:
+            codes.append(str(entry))
+    return tuple(codes), tuple(aliases)
+
+
+def _reference(raw: dict[str, Any] | None) -> Reference | None:
+    if not raw:
+        return None
+    return Reference(
+        table=raw["table"],
+        code=raw["code"],
+        valid_from=raw["valid_from"],
+        valid_to=raw["valid_to"],
+        agree=tuple((str(k), str(v)) for k, v in (raw.get("agree") or {}).items()),
+    )
+
+
+@cache
+def reference_rows(table: str) -> tuple[dict[str, str], ...]:
+    """The rows of ``sources/reference/<table>.csv`` (also a dbt seed), as text."""
+    path = REFERENCE_DIR / f"{table}.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        return tuple(csv.DictReader(handle))
+
+
 def _column(raw: dict[str, Any]) -> Column:
     if raw["type"] not in COLUMN_TYPES:
         raise ValueError(f"column {raw['name']}: unknown type {raw['type']!r}")
+    codes, code_aliases = _codes(raw.get("codes", ()))
+    reference = _reference(raw.get("reference"))
+    if reference and not codes:  # every code of every period: read as a code list
+        codes = tuple(dict.fromkeys(r[reference.code] for r in reference_rows(reference.table)))
     return Column(
         name=raw["name"],
         header=raw["header"],
         type=raw["type"],
         required=bool(raw.get("required", False)),
-        codes=tuple(raw.get("codes", ())),
+        codes=codes,
+        code_aliases=code_aliases,
         extra_codes=tuple(raw.get("extra_codes", ())),
         minimum=raw.get("min", 0 if raw["type"] in ("count", "number") else None),
         maximum=raw.get("max"),
         aliases=tuple(raw.get("aliases", ())),
         key=bool(raw.get("key", False)),
+        reference=reference,
     )
 
 
@@ -146,6 +214,9 @@ def parse_contract(raw: dict[str, Any]) -> Contract:
     for key in raw.get("unique_keys", []):
         if missing := set(key) - names:
             raise ValueError(f"{raw['key']}: unique key names unknown columns {sorted(missing)}")
+    for column in columns:
+        if column.reference and (unknown := {c for c, _ in column.reference.agree} - names):
+            raise ValueError(f"{raw['key']}.{column.name}: agree names {sorted(unknown)}")
     return Contract(
         key=raw["key"],
         label_ja=raw["label_ja"],
@@ -193,7 +264,18 @@ def load_contract(source: str) -> Contract:
     return parse_contract(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-SOURCE_KEYS = ("ibasho_survey", "facility_initiatives", "consultations", "plan_indicators")
+def _source_keys() -> tuple[str, ...]:
+    """Every contract in ``sources/`` (a YAML file there with ``columns``), in the order its
+    ``order`` gives: adding a source is adding its contract, not editing a list."""
+    found: list[tuple[int, str]] = []
+    for path in CONTRACTS_DIR.glob("*.yml"):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(raw, dict) and "columns" in raw and raw.get("key") == path.stem:
+            found.append((int(raw.get("order", 100)), path.stem))
+    return tuple(key for _order, key in sorted(found))
+
+
+SOURCE_KEYS = _source_keys()
 
 
 def all_contracts() -> list[Contract]:

@@ -83,6 +83,14 @@ RULES: dict[str, tuple[str, str]] = {
         "「{column}」の「{value}」は提出した区と異なります。",
         "{column}: '{value}' is not the ward this file was submitted for.",
     ),
+    "not_in_force": (
+        "「{column}」の「{value}」は、このファイルの年度に実施中の計画の項目ではありません。",
+        "{column}: '{value}' is not an item of the plan in force in the fiscal year of this file.",
+    ),
+    "disagrees_with_reference": (
+        "「{column}」の「{value}」は、同じ行で選んだ項目に定められた{column}と一致しません。",
+        "{column}: '{value}' is not the {column} of the item this row names.",
+    ),
     "duplicate_key": (
         "「{column}」の「{value}」が重複しています（2件目以降を保留）。",
         "{column}: '{value}' repeats an earlier row (later copies held back).",

@@ -147,9 +147,15 @@ def _header_key(text: str) -> str:
     return re.sub(r"\s+", "", normalized).lower()
 
 
+# Hyphens and dashes staff type for 「3-1」 or 「−」 (NFKC leaves these apart; not ー, which
+# is part of words such as グループ).
+HYPHENS = str.maketrans({c: "-" for c in "‐‑‒–—―−﹣"})
+
+
 def code_key(text: str) -> str:
     """The form in which a cell value is compared with a code list."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).translate(WAVE_DASHES))
+    normalized = unicodedata.normalize("NFKC", text).translate(WAVE_DASHES).translate(HYPHENS)
+    return re.sub(r"\s+", "", normalized).casefold()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,9 +404,13 @@ def parse_flag(value: Any) -> Any:
     return MISSING
 
 
-def code_matcher(codes: Iterable[str]) -> Callable[[Any], Any]:
-    """A parser that maps a cell to its canonical code-list value, or MISSING."""
-    canonical = {code_key(code): code for code in codes}
+def code_matcher(
+    codes: Iterable[str], aliases: Iterable[tuple[str, str]] = ()
+) -> Callable[[Any], Any]:
+    """A parser that maps a cell (a code, or another way of writing one) to its canonical
+    code-list value, or MISSING."""
+    canonical = {code_key(alias): code for alias, code in aliases}
+    canonical.update({code_key(code): code for code in codes})
 
     def match(value: Any) -> Any:
         if value is None:

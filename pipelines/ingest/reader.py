@@ -587,12 +587,36 @@ def _row_context_issues(contract, header, positions, cells, parsed, rows, result
                 "ward_mismatch",
             )
         )
+    if result.fiscal_year is not None:
+        checks += _reference_checks(contract, parsed, result.fiscal_year)
     out = []
     for column, mask, rule_name in checks:
         rule = pd.Series(None, index=mask.index, dtype=object)
         rule[mask.fillna(False).astype(bool)] = rule_name
         out.append(_issues(rows, column, header, positions, cells[column.name], rule))
     return out
+
+
+def _reference_checks(
+    contract: Contract, parsed: dict[str, pd.Series], fiscal_year: int
+) -> list[tuple[Column, pd.Series, str]]:
+    """Codes checked against reference data (a contract column's ``reference``): a code not
+    in force in the submission's fiscal year (an item of another plan period), and a column
+    that must agree with the code's reference row (the goal of the item) but does not."""
+    checks: list[tuple[Column, pd.Series, str]] = []
+    for column in contract.columns:
+        if column.reference is None:
+            continue
+        in_force = contract.in_force(column, fiscal_year)
+        codes = parsed[column.name]
+        known = codes.isin(list(in_force))
+        checks.append((column, codes.notna() & ~known, "not_in_force"))
+        for name, reference_column in column.reference.agree:
+            expected = codes.map({c: row[reference_column] for c, row in in_force.items()})
+            values = parsed[name]
+            wrong = known & values.notna() & (values != expected)
+            checks.append((contract.column(name), wrong, "disagrees_with_reference"))
+    return checks
 
 
 def _key_text(parts: pd.DataFrame) -> pd.Series:

@@ -24,7 +24,7 @@ Parser = Callable[[Any], Any]
 
 
 def _code_parser(column: Column) -> Parser:
-    return normalize.code_matcher(column.codes)
+    return normalize.code_matcher(column.codes, column.code_aliases)
 
 
 def _ward_parser(column: Column) -> Parser:
