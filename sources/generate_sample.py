@@ -876,6 +876,7 @@ def generate_plan(out: Path) -> None:
                 "utf-8-sig",
             )
 
+
 # ---------------------------------------------------------------------------------------------
 # ward_action_plans
 
@@ -963,7 +964,9 @@ def action_rows(rng, fy, code, name, actions, results: bool, style: int) -> list
         actual, rating = action_result(rng, a) if results else (None, None)
         item = to_fullwidth(a["item"]).replace("-", "－") if style == 1 else a["item"]
         unit = a["unit"] or ""
-        target = "" if a["target"] is None else (f"{a['target']}{unit}" if style == 2 else a["target"])
+        target = a["target"] if a["target"] is not None else ""
+        if style == 2 and target != "":
+            target = f"{target}{unit}"
         if rating and style == 3:
             rating = RATING_LETTERS[rating]
         note = ""
@@ -992,7 +995,8 @@ def generate_action_plans(out: Path) -> None:
         fy = PLAN_FIRST_YEAR
         if index % 5 == 0:  # the spring plan, replaced by the results file after the year
             rows = action_rows(rng, fy, code, name, actions, False, style)
-            write_csv(folder / f"R{fy - 2018}_{name}_実行計画.csv", [ACTION_HEADERS, *rows], "cp932")
+            plan_file = folder / f"R{fy - 2018}_{name}_実行計画.csv"
+            write_csv(plan_file, [ACTION_HEADERS, *rows], "cp932")
         if code != MISSING_RESULTS:
             rows = action_rows(rng, fy, code, name, actions, True, style)
             if code == "271276":  # one action far beyond its target (a warning, not a hold)
@@ -1012,11 +1016,15 @@ def write_action_file(folder, fy, code, name, romaji, rows, style, stage) -> Non
     if style in (0, 3):  # a workbook with a title, the ward and a blank line above the header
         title = [
             [f"令和{reiwa(fy)}年度 {name}社会福祉協議会 実行計画（{stage}）"],
-            [f"第3期大阪市地域福祉活動推進計画", None, None, "作成日", dt.date(fy + (stage == "実績"), 4, 15)],
+            ["第3期大阪市地域福祉活動推進計画", None, None, "作成日",
+             dt.date(fy + (stage == "実績"), 4, 15)],
             [],
         ]  # fmt: skip
         suffix = "_実績" if stage == "実績" else ""
-        write_xlsx(folder / f"{era}_{name}_実行計画{suffix}.xlsx", [("データ", [*title, ACTION_HEADERS, *rows])])
+        write_xlsx(
+            folder / f"{era}_{name}_実行計画{suffix}.xlsx",
+            [("データ", [*title, ACTION_HEADERS, *rows])],
+        )
     elif style == 1:  # CP932, full-width item codes, a blank line in the body
         write_csv(
             folder / f"{fy}_{romaji}_action_plan{'_results' if stage == '実績' else ''}.csv",
@@ -1025,7 +1033,11 @@ def write_action_file(folder, fy, code, name, romaji, rows, style, stage) -> Non
         )
     else:  # UTF-8 with BOM, targets with their unit, the year from the file name only
         suffix = "_実績" if stage == "実績" else ""
-        write_csv(folder / f"令和{reiwa(fy)}年度_{name}_実行計画{suffix}.csv", [ACTION_HEADERS, *rows], "utf-8-sig")
+        write_csv(
+            folder / f"令和{reiwa(fy)}年度_{name}_実行計画{suffix}.csv",
+            [ACTION_HEADERS, *rows],
+            "utf-8-sig",
+        )
 
 
 SENT_AT_FILE = "sent_at.csv"
@@ -1047,8 +1059,10 @@ def sent_at(relative: Path) -> dt.datetime:
     else:
         fiscal_year = int(re.search(r"(20\d{2})", name)[1])
     corrected = "再提出" in name or "修正版" in name
-    if relative.parts[0] == "ward_action_plans" and ("計画" in name or "plan" in name) and not (
-        "実績" in name or "results" in name
+    if (
+        relative.parts[0] == "ward_action_plans"
+        and ("計画" in name or "plan" in name)
+        and not ("実績" in name or "results" in name)
     ):  # an action plan is sent in the spring of its own year
         return dt.datetime(fiscal_year, 4, 25, 10, 0, tzinfo=JST)
     return dt.datetime(fiscal_year + 1, 5 if corrected else 4, 20, 10, 0, tzinfo=JST)

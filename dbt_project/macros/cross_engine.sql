@@ -62,3 +62,28 @@
 {% macro tokyo_date(timestamp) -%}
     cast({{ dbt.dateadd('hour', 9, timestamp) }} as date)
 {%- endmacro %}
+
+{#- The distinct values of a text column in a group, sorted, joined by "、" (an aggregate). -#}
+{% macro sorted_list(column) -%}
+    {{ return(adapter.dispatch('sorted_list', 'welfare_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__sorted_list(column) -%}
+    array_to_string(list_sort(list(distinct {{ column }}) filter (where {{ column }} is not null)), '、')
+{%- endmacro %}
+
+{% macro spark__sorted_list(column) -%}
+    array_join(array_sort(collect_set({{ column }})), '、')
+{%- endmacro %}
+
+{#- The self-rating counts of a group of actions (int_action_plans_current.rating_class):
+    rated_achieved (◎/A), rated_mostly (○/B), rated_partly (△/C), rated_not (×/D), not_rated
+    (−/E or blank). -#}
+{% macro rating_counts(rating_class='rating_class') -%}
+    {%- for name in ['achieved', 'mostly', 'partly', 'not'] %}
+    cast(sum(case when {{ rating_class }} = '{{ name }}' then 1 else 0 end)
+        as {{ dbt.type_bigint() }}) as rated_{{ name }},
+    {%- endfor %}
+    cast(sum(case when {{ rating_class }} = 'not_rated' then 1 else 0 end)
+        as {{ dbt.type_bigint() }}) as not_rated
+{%- endmacro %}

@@ -16,7 +16,6 @@ from pipelines.ingest.types import COLUMN_TYPES, ColumnType
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
 
 
-
 @dataclass(frozen=True)
 class Column:
     name: str  # English snake_case alias, the column's name everywhere downstream
@@ -110,6 +109,7 @@ class Contract:
     personal_headers: frozenset[str] = field(default_factory=frozenset)
     personal_patterns: tuple[str, ...] = ()
     history: History = field(default_factory=History)
+    short_label_ja: str = ""  # in tables and reports (label_ja when empty)
 
     def in_force(self, column: Column, fiscal_year: int) -> dict[str, dict[str, str]]:
         """A reference column's codes in force in ``fiscal_year``, each with its row."""
@@ -234,6 +234,7 @@ def parse_contract(raw: dict[str, Any]) -> Contract:
         personal_headers=frozenset(header_key(h) for h in personal.get("headers", [])),
         personal_patterns=tuple(header_key(p) for p in personal.get("header_patterns", [])),
         history=_history(raw.get("history") or {}, names),
+        short_label_ja=raw.get("short_label_ja") or raw["label_ja"],
     )
 
 

@@ -25,6 +25,12 @@ SUBMISSION_STATUS: dict[str, tuple[str, str]] = {
     "missing": ("未提出", "missing"),
 }
 
+# The stage of a submission expected twice a period (marts.submission_status.stage).
+SUBMISSION_STAGE: dict[str, tuple[str, str]] = {
+    "plan": ("計画", "plan"),
+    "results": ("実績", "results"),
+}
+
 # rule → (日本語, English); {column} is the column's header, {value} the cell as written.
 RULES: dict[str, tuple[str, str]] = {
     "required_missing": (

@@ -180,12 +180,46 @@ def consultations_by_month_topic(figures: OverviewFigures, font: str) -> str:
     return _svg(figure, "相談件数")
 
 
+# The self-ratings in the order of the scale, with the colours of a traffic light.
+RATING_SERIES = (
+    ("rated_achieved", "◎ 達成", "#2f6c9f"),
+    ("rated_mostly", "○ 概ね達成", "#64b5cd"),
+    ("rated_partly", "△ 一部達成", "#ccb974"),
+    ("rated_not", "× 未達成", "#c44e52"),
+    ("not_rated", "− 未評価", "#c8c8c8"),
+)
+
+
+def plan_ratings_by_ward(figures: OverviewFigures, font: str) -> str:
+    rows = figures.plan.by_ward
+    figure = _figure(7.2, 0.26 * max(len(rows), 1) + 1.4)
+    axes = figure.add_subplot()
+    names = [row["ward_name"] for row in rows][::-1]
+    base = [0] * len(rows)
+    for column, label, color in RATING_SERIES:
+        values = [row[column] for row in rows][::-1]
+        axes.barh(names, values, left=base, label=label, color=color, height=0.65)
+        base = [b + v for b, v in zip(base, values, strict=True)]
+    axes.legend(
+        prop={"family": font, "size": 8}, frameon=False, loc="upper left", bbox_to_anchor=(1, 1)
+    )
+    axes.set_xlabel("取組数（自己評価別）", fontfamily=font)
+    axes.set_title(
+        f"区別の実行計画の自己評価（{figures.plan.year}年度）", fontfamily=font, loc="left"
+    )
+    _style(axes, font)
+    axes.grid(axis="y", visible=False)
+    axes.grid(axis="x", color="#dddddd", linewidth=0.6)
+    return _svg(figure, "区別の実行計画の自己評価")
+
+
 CHARTS: dict[str, Callable[[OverviewFigures, str], str]] = {
     "places_by_year": places_by_year,
     "places_by_ward": places_by_ward,
     "activity_mix": activity_mix,
     "facilities_by_field_category": facilities_by_field_category,
     "consultations_by_month_topic": consultations_by_month_topic,
+    "plan_ratings_by_ward": plan_ratings_by_ward,
 }
 
 
@@ -229,6 +263,10 @@ def _source(figures: OverviewFigures, name: str) -> Rows:
         "activity_mix": figures.activity_mix,
         "facilities_by_field_category": figures.activities_by_field_category,
         "consultations_by_month_topic": figures.consultations_by_month_topic,
+        # its year is in its title: a row of its own, so the cache key changes with it
+        "plan_ratings_by_ward": [{"year": figures.plan.year}, *figures.plan.by_ward]
+        if figures.plan.by_ward
+        else [],
     }[name]
 
 

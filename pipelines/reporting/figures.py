@@ -28,6 +28,18 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class PlanFigures:
+    """実行計画の進捗: the latest fiscal year whose action plans carry results (else the
+    latest with plans at all)."""
+
+    year: int | None
+    by_goal: Rows  # marts.plan_progress: ratings, targets set and reached, per goal
+    by_ward: Rows  # marts.plan_progress: ratings per ward (the chart)
+    items: Rows  # marts.plan_items_citywide: each item across the city
+    not_reported: Rows  # marts.submission_status: wards whose results have not come
+
+
+@dataclass(frozen=True)
 class OverviewFigures:
     latest_year: int | None
     closed_years: list[int]  # fiscal years closed: their figures final (marts.dim_fiscal_year)
@@ -43,6 +55,7 @@ class OverviewFigures:
     rejected_files: Rows  # audit.submissions, rejected
     held_files: Rows  # audit.submissions, held (waiting for confirmation)
     check_warnings: Rows  # audit.dq_results: warnings on the files that count
+    plan: PlanFigures  # the wards' action plans (marts.plan_*), the latest year with results
     provenance: Provenance
 
 
@@ -65,7 +78,7 @@ HEADLINE_QUERIES = {
 }
 
 OVERDUE_QUERY = (
-    "select submitter_name, source, fiscal_year, period_start, days_overdue "
+    "select submitter_name, source, stage, fiscal_year, period_start, days_overdue "
     "from marts.submission_status where timeliness = 'overdue' "
     "order by days_overdue desc, source, submitter_code, period_start"
 )
@@ -83,9 +96,9 @@ def overdue(connection: duckdb.DuckDBPyConnection, shown: int = 5) -> str | None
     if not rows:
         return "none"
     named = [
-        f"{name} {source} {f'{start:%Y-%m}' if source == 'consultations' else f'FY{year}'} "
-        f"({days} days)"
-        for name, source, year, start, days in rows[:shown]
+        f"{name} {source}{f' ({stage})' if stage else ''} "
+        f"{f'{start:%Y-%m}' if source == 'consultations' else f'FY{year}'} ({days} days)"
+        for name, source, stage, year, start, days in rows[:shown]
     ]
     more = f", … {len(rows) - shown} more" if len(rows) > shown else ""
     return f"{len(rows)} — " + ", ".join(named) + more
@@ -194,12 +207,13 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
         scorecard=_rows(
             connection,
             "select fiscal_year, role, indicator_code, indicator_name, unit, reported_value, "
-            "computed_value, status from marts.plan_scorecard "
+            "computed_value, status, plan_item, item_name from marts.plan_scorecard "
             "order by fiscal_year desc, role, indicator_code",
         ),
         submission_gaps=_rows(
             connection,
-            "select fiscal_year, source, submitter_code, submitter_name, period_start, due_on, "
+            "select fiscal_year, source, stage, submitter_code, submitter_name, period_start, "
+            "due_on, "
             "status, timeliness, days_overdue, latest_file, reminders_sent "
             "from marts.submission_status where status <> 'received' "
             "and timeliness <> 'not_due' "
@@ -233,5 +247,61 @@ def read_figures(connection: duckdb.DuckDBPyConnection, warehouse: str) -> Overv
             "where not results.success and results.severity = 'warning' and ledger.is_current "
             "order by ledger.source, results.file_name, results.column_name",
         ),
+        plan=plan_figures(connection),
         provenance=provenance,
+    )
+
+
+RATINGS = ("rated_achieved", "rated_mostly", "rated_partly", "rated_not", "not_rated")
+_RATING_SUMS = ", ".join(f"cast(sum({r}) as bigint) as {r}" for r in RATINGS)
+
+
+def plan_figures(connection: duckdb.DuckDBPyConnection) -> PlanFigures:
+    """The section 「実行計画の進捗」: the latest year with results (actions rated or measured),
+    else the latest year with plans."""
+    with_results, latest = connection.execute(
+        "select max(fiscal_year) filter (where not_rated < actions or with_result > 0), "
+        "max(fiscal_year) from marts.plan_progress"
+    ).fetchall()[0]
+    year = with_results if with_results is not None else latest
+    if year is None:
+        return PlanFigures(None, [], [], [], [])
+    return PlanFigures(
+        year=year,
+        by_goal=_rows(
+            connection,
+            f"select goal, cast(sum(actions) as bigint) as actions, {_RATING_SUMS}, "
+            "cast(sum(with_target) as bigint) as with_target, "
+            "cast(sum(with_result) as bigint) as with_result, "
+            "cast(sum(target_reached) as bigint) as target_reached, "
+            "round(100.0 * sum(target_reached) / nullif(sum(with_result), 0), 1) "
+            "as achievement_pct "
+            "from marts.plan_progress where fiscal_year = ? group by goal "
+            "order by min(plan_item)",
+            year,
+        ),
+        by_ward=_rows(
+            connection,
+            f"select ward_code, ward_name, cast(sum(actions) as bigint) as actions, {_RATING_SUMS} "
+            "from marts.plan_progress where fiscal_year = ? group by ward_code, ward_name "
+            "order by ward_code",
+            year,
+        ),
+        items=_rows(
+            connection,
+            "select plan_item, goal, item_name, wards_taking_up, actions, with_result, "
+            "target_reached, achievement_rate, rated_achieved, rated_mostly, rated_partly, "
+            "rated_not, not_rated, wards_partly_or_not from marts.plan_items_citywide "
+            "where fiscal_year = ? order by sort_order",
+            year,
+        ),
+        not_reported=_rows(
+            connection,
+            "select submitter_name, stage, status, due_on, timeliness, days_overdue "
+            "from marts.submission_status where source = 'ward_action_plans' "
+            "and fiscal_year = ? and stage = ? and status <> 'received' "
+            "order by submitter_code",
+            year,
+            "results" if with_results is not None else "plan",
+        ),
     )

@@ -16,7 +16,8 @@ from typing import Any
 from pipelines.foundation.atomic import write_text
 from pipelines.foundation.settings import Settings
 from pipelines.foundation.templating import render
-from pipelines.ingest.messages import SUBMISSION_STATUS
+from pipelines.ingest.contract import all_contracts
+from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
 from pipelines.warehouse.engine import open_published, published_location
@@ -25,12 +26,7 @@ REPORT_NAME = "overview.html"
 VERSION_META = "welfare-warehouse-version"
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
-SOURCE_LABELS = {
-    "ibasho_survey": "地域福祉活動状況調査（居場所）",
-    "facility_initiatives": "公益的な取組み調査",
-    "consultations": "ボランティア・市民活動相談記録",
-    "plan_indicators": "推進計画 実績指標",
-}
+SOURCE_LABELS = {contract.key: contract.short_label_ja for contract in all_contracts()}
 STATUS_LABELS = {
     "match": "一致",
     "mismatch": "不一致",
@@ -52,6 +48,7 @@ figure.chart svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; }
 th { background: #f2f5f8; }
+td:first-child { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.mismatch td { background: #fdecea; }
 tr.mismatch td.status { color: #b00020; font-weight: bold; }
@@ -68,6 +65,10 @@ def _with_labels(rows: Rows) -> Rows:
             row["source"] = SOURCE_LABELS.get(row["source"], row["source"])
         if "status" in row:
             row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+        if row.get("stage"):
+            row["stage_label"] = SUBMISSION_STAGE[row["stage"]][0]
+            if "source" in row:
+                row["source"] += f"（{row['stage_label']}）"
         labelled.append(row)
     return labelled
 
@@ -107,6 +108,8 @@ def render_html(figures: OverviewFigures, charts: dict[str, str]) -> str:
         charts=charts,
         kpis=_kpis(figures),
         scorecard=_with_labels(figures.scorecard),
+        plan=figures.plan,
+        plan_not_reported=_with_labels(figures.plan.not_reported),
         gaps=_with_labels(figures.submission_gaps),
         timeliness=figures.timeliness,
         rejected=_with_labels(figures.rejected_files),

@@ -30,9 +30,10 @@ from pipelines.foundation.clock import utc_now
 from pipelines.foundation.notifications import notification_config
 from pipelines.foundation.settings import Settings, WebSettings, today
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.contract import load_contract
+from pipelines.ingest.contract import load_contract, reference_rows
 from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import REMINDER_SCHEMA, REMINDERS
+from pipelines.ingest.messages import SUBMISSION_STAGE
 from pipelines.warehouse.engine import open_published
 from pipelines.web.accounts import AccountStore
 
@@ -45,6 +46,7 @@ STEP_LABELS = {"before": "締切{n}日前", "due": "締切日", "overdue": "締�
 @dataclass(frozen=True)
 class Reminder:
     source: str
+    stage: str | None  # plan / results (a source expected twice a period), else None
     submitter_code: str
     submitter_name: str
     fiscal_year: int
@@ -57,7 +59,12 @@ class Reminder:
 
     @property
     def key(self) -> str:
-        return f"{self.source}|{self.submitter_code}|{self.period_start}|{self.step}"
+        return _key(self.source, self.submitter_code, self.period_start, self.due_on, self.step)
+
+
+def _key(source: str, submitter: str, start: dt.date, due_on: dt.date, step: str) -> str:
+    """A reminder's identity: its submission's stage is told apart by its due date."""
+    return f"{source}|{submitter}|{start}|{due_on}|{step}"
 
 
 def step_on(due_on: dt.date, day: dt.date) -> str | None:
@@ -80,13 +87,30 @@ def sent_reminders(settings: Settings) -> pd.DataFrame:
     return read_records(Lake(settings.lake), REMINDERS)
 
 
-def _received_since(ledger: pd.DataFrame, source: str, submitter: str, start, end) -> bool:
+def _after_period_stages() -> set[tuple[str, str]]:
+    """The stages only a file sent after its period ended answers (the calendar's
+    ``after_period_only``: the results of an action plan)."""
+    return {
+        (row["source"], row["stage"])
+        for row in reference_rows("submission_calendar")
+        if row["stage"] and row["after_period_only"].strip().lower() == "true"
+    }
+
+
+def _received_since(
+    ledger: pd.DataFrame, source: str, stage: str | None, submitter: str, start, end
+) -> bool:
     """A file for this submission was taken in (perhaps after the last publish)."""
     ledger = ledger[
         (ledger["source"] == source)
         & (ledger["submitter_code"] == submitter)
         & ledger["status"].isin(["loaded", "held"])
     ]
+    if stage and (source, stage) in _after_period_stages():
+        sent = ledger["sent_at"].fillna(ledger["file_modified_at"])
+        sent = sent.where(sent < ledger["received_at"], ledger["received_at"])
+        sent_on = (pd.to_datetime(sent, utc=True) + pd.Timedelta(hours=9)).dt.date
+        ledger = ledger[sent_on > end]
     if source == "consultations":
         starts = pd.to_datetime(ledger["period_start"]).dt.date
         ends = pd.to_datetime(ledger["period_end"]).dt.date
@@ -103,23 +127,24 @@ def due_reminders(
     ledger = Lake(settings.lake).ledger()  # read once: every expected submission asks it
     with open_published(settings, ["marts.submission_status"]) as connection:
         expected = connection.execute(
-            "select source, submitter_code, submitter_name, fiscal_year, period_start, "
+            "select source, stage, submitter_code, submitter_name, fiscal_year, period_start, "
             "period_end, due_on, status from marts.submission_status "
             "where due_on is not null and status in ? order by due_on, source, submitter_code",
             [list(NOT_RECEIVED)],
         ).fetchall()
     done = sent_reminders(settings)
     done_keys = {
-        f"{r.source}|{r.submitter_code}|{r.period_start}|{r.step}" for r in done.itertuples()
+        _key(r.source, r.submitter_code, r.period_start, r.due_on, r.step)
+        for r in done.itertuples()
     }
     addresses = _addresses(settings)
     reminders, unreachable = [], []
-    for source, code, name, year, start, end, due_on, status in expected:
+    for source, stage, code, name, year, start, end, due_on, status in expected:
         step = step_on(due_on, day)
-        if step is None or _received_since(ledger, source, code, start, end):
+        if step is None or _received_since(ledger, source, stage, code, start, end):
             continue
         reminder = Reminder(
-            source, code, name, year, start, end, due_on, step, status,
+            source, stage, code, name, year, start, end, due_on, step, status,
             tuple(addresses.get(code, ())),
         )  # fmt: skip
         if reminder.key in done_keys:
@@ -143,13 +168,15 @@ def _addresses(settings: Settings) -> dict[str, list[str]]:
 def _period_ja(reminder: Reminder) -> str:
     if reminder.source == "consultations":
         return f"{reminder.period_start.year}年{reminder.period_start.month}月分"
-    return f"{reminder.fiscal_year}年度（令和{reminder.fiscal_year - 2018}年度）"
+    stage = f"・{SUBMISSION_STAGE[reminder.stage][0]}" if reminder.stage else ""
+    return f"{reminder.fiscal_year}年度（令和{reminder.fiscal_year - 2018}年度）{stage}"
 
 
 def _period_en(reminder: Reminder) -> str:
     if reminder.source == "consultations":
         return f"{reminder.period_start:%B %Y}"
-    return f"fiscal year {reminder.fiscal_year}"
+    stage = f" ({SUBMISSION_STAGE[reminder.stage][1]})" if reminder.stage else ""
+    return f"fiscal year {reminder.fiscal_year}{stage}"
 
 
 def message(reminder: Reminder, sender: str, base_url: str) -> EmailMessage:

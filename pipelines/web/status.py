@@ -9,11 +9,12 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.foundation.settings import Settings
-from pipelines.ingest.messages import SUBMISSION_STATUS
+from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS
 from pipelines.warehouse.engine import open_published
 from pipelines.warehouse.publication import NotPublished, tables_in
 
 STATUS_LABELS = {status: f"{ja} / {en}" for status, (ja, en) in SUBMISSION_STATUS.items()}
+STAGE_LABELS = {stage: f"{ja} / {en}" for stage, (ja, en) in SUBMISSION_STAGE.items()}
 
 
 def _query(settings: Settings, sql: str, parameters: list) -> pd.DataFrame | None:
@@ -58,12 +59,12 @@ def submission_status(settings: Settings, submitter_code: str | None) -> pd.Data
     where, parameters = _submitter_filter("submitter_code", submitter_code)
     return _query(
         settings,
-        "select fiscal_year, source, submitter_code, submitter_name, status, latest_file, "
+        "select fiscal_year, source, stage, submitter_code, submitter_name, status, latest_file, "
         "received_at, hold_reason, rows_loaded, rows_quarantined, review_state, review_comment, "
         "year_closed, after_closing_file, period_start, due_on, timeliness, days_late, "
         "days_overdue, reminders_sent, last_reminded_at "
         f"from marts.submission_status where {where} "
-        "order by fiscal_year desc, source, submitter_code, period_start",
+        "order by fiscal_year desc, source, submitter_code, period_start, due_on",
         parameters,
     )
 

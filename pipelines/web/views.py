@@ -89,6 +89,7 @@ def labels() -> dict:
     return {
         "status_labels": status.STATUS_LABELS,
         "timeliness_labels": status.TIMELINESS_LABELS,
+        "stage_labels": status.STAGE_LABELS,
         "review_labels": {
             **{d: f"{ja} / {en}" for d, (ja, en) in DECISIONS.items()},
             "not_reviewed": "未確認 / not reviewed",

@@ -25,6 +25,20 @@ computed as (
         cast(count(*) as double) as computed_value
     from {{ ref('int_consultations_current') }}
     group by fiscal_year
+),
+
+-- The plan item each indicator belongs to, where the mapping is clear (plan_indicator_items),
+-- with the years its plan is in force.
+items as (
+    select
+        links.indicator_code,
+        plan_items.item_code,
+        plan_items.item_name,
+        plan_items.first_fiscal_year,
+        plan_items.last_fiscal_year
+    from {{ ref('plan_indicator_items') }} as links
+    inner join {{ ref('plan_items') }} as plan_items
+        on links.plan_code = plan_items.plan_code and links.item_code = plan_items.item_code
 )
 
 select
@@ -39,9 +53,15 @@ select
         when computed.computed_value is null then 'not_computed'
         when reported.reported_value = computed.computed_value then 'match'
         else 'mismatch'
-    end as status
+    end as status,
+    items.item_code as plan_item,
+    items.item_name
 from reported
 left join computed
     on
         reported.fiscal_year = computed.fiscal_year
         and reported.indicator_code = computed.indicator_code
+left join items
+    on
+        reported.indicator_code = items.indicator_code
+        and reported.fiscal_year between items.first_fiscal_year and items.last_fiscal_year

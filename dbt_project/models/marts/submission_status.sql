@@ -1,6 +1,8 @@
 -- Every expected submission and what became of it (docs/submissions.md, "The survey calendar"):
--- one row per source, submitter and period — a fiscal year (every ward for the place survey,
--- one file a year for the others) or, for consultations, a month — from the first fiscal year
+-- one row per source, submitter, period — a fiscal year (every ward for a ward's survey, one
+-- file a year for the others) or, for consultations, a month — and stage (a source the calendar
+-- expects twice a period: the wards' action plans in spring, their results after the year,
+-- when only a file sent after the period ended counts) from the first fiscal year
 -- the warehouse holds for the source through the current one. Status: held (its newest file
 -- is held back by a check; an earlier version, if any, is what the marts show), returned (the
 -- council sent its newest file back; the same), received, rejected (only rejected files so
@@ -89,12 +91,34 @@ periods as (
     where years.source = 'consultations'
 ),
 
+calendar as (
+    select * from {{ ref('submission_calendar') }}
+),
+
+-- Each source's stages: its default rows of the calendar (one, with no stage, for most).
+stages as (
+    select
+        source,
+        stage,
+        coalesce(stage, '') as stage_key,
+        coalesce(after_period_only, false) as after_period_only,
+        months_after,
+        days_after
+    from calendar
+    where fiscal_year is null and due_on is null
+),
+
+-- The wards send every source that has no fixed submitter.
 submitters as (
     select
-        'ibasho_survey' as source,
-        ward_code as submitter_code,
-        ward_name as submitter_name
-    from {{ ref('dim_ward') }}
+        ward_sources.source,
+        wards.ward_code as submitter_code,
+        wards.ward_name as submitter_name
+    from (
+        select distinct source from stages
+        where source not in (select fixed.source from {{ ref('fixed_submitters') }} as fixed)
+    ) as ward_sources
+    cross join {{ ref('dim_ward') }} as wards
     union all
     select
         source,
@@ -103,14 +127,12 @@ submitters as (
     from {{ ref('fixed_submitters') }}
 ),
 
-calendar as (
-    select * from {{ ref('submission_calendar') }}
-),
-
 expected as (
     select
         periods.fiscal_year,
         periods.source,
+        defaults.stage,
+        defaults.stage_key,
         submitters.submitter_code,
         submitters.submitter_name,
         periods.period_start,
@@ -128,30 +150,30 @@ expected as (
     from periods
     inner join submitters
         on periods.source = submitters.source
-    left join calendar as defaults
-        on
-            periods.source = defaults.source
-            and defaults.fiscal_year is null
-            and defaults.due_on is null
+    inner join stages as defaults
+        on periods.source = defaults.source
     left join calendar as moved_year
         on
             periods.source = moved_year.source
+            and defaults.stage_key = coalesce(moved_year.stage, '')
             and periods.fiscal_year = moved_year.fiscal_year
             and moved_year.period_start is null
             and moved_year.due_on is not null
     left join calendar as moved_month
         on
             periods.source = moved_month.source
+            and defaults.stage_key = coalesce(moved_month.stage, '')
             and periods.period_start = moved_month.period_start
             and moved_month.due_on is not null
 ),
 
 -- Each file with the periods it gives figures for: its fiscal year, or every month a
 -- consultation export's period touches.
-entry_periods as (
+covered as (
     select
         entries.*,
-        periods.period_start as covered_start
+        periods.period_start as covered_start,
+        periods.period_end as covered_end
     from entries
     inner join periods
         on
@@ -161,7 +183,8 @@ entry_periods as (
     union all
     select
         entries.*,
-        periods.period_start as covered_start
+        periods.period_start as covered_start,
+        periods.period_end as covered_end
     from entries
     inner join periods
         on
@@ -171,11 +194,26 @@ entry_periods as (
     where entries.source = 'consultations'
 ),
 
+-- ... and the stages it answers: every stage, but one that counts only files sent after the
+-- period ended (the results) takes only those.
+entry_periods as (
+    select
+        covered.*,
+        stages.stage_key
+    from covered
+    inner join stages
+        on covered.source = stages.source
+    where
+        not stages.after_period_only
+        or {{ tokyo_date('least(coalesce(covered.sent_at, covered.file_modified_at), covered.received_at)') }}
+        > covered.covered_end
+),
+
 latest as (
     select
         *,
         row_number() over (
-            partition by covered_start, source, submitter_code
+            partition by covered_start, source, submitter_code, stage_key
             order by
                 case when is_current then 0 when status = 'rejected' then 1 else 2 end,
                 received_at desc
@@ -188,7 +226,7 @@ waiting as (
     select
         *,
         row_number() over (
-            partition by covered_start, source, submitter_code, status
+            partition by covered_start, source, submitter_code, stage_key, status
             order by version_order desc
         ) as pick
     from entry_periods
@@ -217,10 +255,11 @@ first_sent as (
         covered_start,
         source,
         submitter_code,
+        stage_key,
         min(least(coalesce(sent_at, file_modified_at), received_at)) as sent_at
     from entry_periods
     where status in ('loaded', 'superseded', 'held', 'returned', 'after_closing')
-    group by covered_start, source, submitter_code
+    group by covered_start, source, submitter_code, stage_key
 ),
 
 closed_years as (
@@ -240,10 +279,11 @@ reminders as (
         source,
         submitter_code,
         period_start,
+        due_on,
         count(*) as reminders_sent,
         max(sent_at) as last_reminded_at
     from {{ ref('stg_reminders') }}
-    group by source, submitter_code, period_start
+    group by source, submitter_code, period_start, due_on
 ),
 
 joined as (
@@ -284,12 +324,14 @@ joined as (
             expected.period_start = latest.covered_start
             and expected.source = latest.source
             and expected.submitter_code = latest.submitter_code
+            and expected.stage_key = latest.stage_key
             and latest.pick = 1
     left join held
         on
             expected.period_start = held.covered_start
             and expected.source = held.source
             and expected.submitter_code = held.submitter_code
+            and expected.stage_key = held.stage_key
             and held.pick = 1
             and (
                 latest.is_current is null
@@ -301,6 +343,7 @@ joined as (
             expected.period_start = returned.covered_start
             and expected.source = returned.source
             and expected.submitter_code = returned.submitter_code
+            and expected.stage_key = returned.stage_key
             and returned.pick = 1
             and (
                 latest.is_current is null
@@ -312,6 +355,7 @@ joined as (
             expected.period_start = late.covered_start
             and expected.source = late.source
             and expected.submitter_code = late.submitter_code
+            and expected.stage_key = late.stage_key
             and late.pick = 1
     left join closed_years
         on expected.fiscal_year = closed_years.fiscal_year
@@ -320,6 +364,7 @@ joined as (
             expected.period_start = first_sent.covered_start
             and expected.source = first_sent.source
             and expected.submitter_code = first_sent.submitter_code
+            and expected.stage_key = first_sent.stage_key
     left join consultation_rows
         on
             expected.source = 'consultations'
@@ -330,11 +375,13 @@ joined as (
             expected.source = reminders.source
             and expected.submitter_code = reminders.submitter_code
             and expected.period_start = reminders.period_start
+            and expected.due_on = reminders.due_on
 )
 
 select
     cast(fiscal_year as {{ dbt.type_int() }}) as fiscal_year,
     source,
+    stage,
     submitter_code,
     submitter_name,
     period_start,
