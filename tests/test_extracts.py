@@ -56,6 +56,8 @@ def test_only_the_marts_the_dbt_docs_mark_can_be_extracted(marts):
         "public_interest_facilities",
         "public_interest_activities",
         "consultation_volumes",
+        "plan_progress",
+        "plan_items_citywide",
     }
     assert marts["consultation_volumes"].about_people
     assert marts["place_counts"].label_ja == "居場所の数"
