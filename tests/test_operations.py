@@ -354,7 +354,7 @@ def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_h
     shutil.rmtree(home.lake)
     rebuilt = welfare_cli(home.home, "rebuild-lake")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert "95 received file(s) derived again (94 loaded, 1 rejected)" in rebuilt.stdout
+    assert "131 received file(s) derived again (130 loaded, 1 rejected)" in rebuilt.stdout
     assert lake_rows(home) == repaired_lake
     assert reason_to_run(home) is None
     lake = Lake(home.lake)

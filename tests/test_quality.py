@@ -19,6 +19,7 @@ from tests.conftest import check_then_publish, copy_sample, ward_file, welfare_c
 
 pytestmark = pytest.mark.slow
 
+KITA_PLAN = "令和6年度_北区_実行計画_実績.csv"
 KITA = "令和6年度_北区_居場所.csv"
 HEADER = "年度,区名,地域名,活動ID,活動名称,活動種別,年間開催回数,延べ参加者数"
 
@@ -48,11 +49,12 @@ def test_plausibility_limits_beyond_the_spec_are_warnings():
     assert severity["start_year"] == "warning"
 
 
-def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run):
+def test_the_sample_shows_its_two_warnings_with_the_files_they_came_from(sample_run):
     settings, summary = sample_run
     assert summary.success and summary.published
-    [warning] = summary.checks_warned
-    assert "gx_ibasho_survey" in warning and KITA in warning and "250" in warning
+    [places, plans] = summary.checks_warned
+    assert "gx_ibasho_survey" in places and KITA in places and "250" in places
+    assert "gx_ward_action_plans" in plans and KITA_PLAN in plans and "目標値の5倍" in plans
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         rows = db.execute(
             """
@@ -64,8 +66,11 @@ def test_the_sample_shows_its_one_warning_with_the_file_it_came_from(sample_run)
             "select count(distinct sha256) from audit.dq_results where run_id = ?",
             [summary.run_id],
         ).fetchone()[0]
-    assert rows == [("ibasho_survey", KITA, "participants_per_session", "warning", 1, "2")]
-    assert checked == 92  # every file read (all but the rejected one), once
+    assert sorted(rows) == [
+        ("ibasho_survey", KITA, "participants_per_session", "warning", 1, "2"),
+        ("ward_action_plans", KITA_PLAN, "actual_to_target", "warning", 1, "2"),
+    ]
+    assert checked == 128  # every file read (all but the rejected one), once
     docs = settings.reports / "data_docs" / "place_counts_by_ward"
     assert "place_counts_by_ward" in (docs / "index.html").read_text(encoding="utf-8")
     assert list((docs / "validations").rglob("*.html"))

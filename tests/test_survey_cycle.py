@@ -116,18 +116,26 @@ def test_due_dates_reminders_and_history_over_a_few_days(published_home, smtp, m
 
     # Reminders: one mail per submission at its latest step; none twice.
     sent = send_reminders(settings)
-    assert [(r.period_start, r.step) for r in sent.sent] == [
-        (dt.date(2025, 4, 1), "overdue-28"),
-        (dt.date(2025, 5, 1), "due"),
+    assert [(r.source, r.stage, r.period_start, r.step) for r in sent.sent] == [
+        ("ward_action_plans", "plan", dt.date(2025, 4, 1), "overdue-35"),  # due 30 April
+        ("consultations", None, dt.date(2025, 4, 1), "overdue-28"),
+        ("consultations", None, dt.date(2025, 5, 1), "due"),
     ]
-    assert [m["To"] for m in inbox.messages] == ["vc@example.jp", "vc@example.jp"]
-    body = inbox.messages[1].get_body().get_content()
+    assert [m["To"] for m in inbox.messages] == [
+        "kita@example.jp",
+        "vc@example.jp",
+        "vc@example.jp",
+    ]
+    plan = inbox.messages[0].get_body().get_content()
+    assert "区社協 実行計画（目標・実績・自己評価）（2025年度（令和7年度）・計画）" in plan
+    assert "fiscal year 2025 (plan)" in plan
+    body = inbox.messages[2].get_body().get_content()
     assert "ボランティア・市民活動相談記録（2025年5月分）のファイルがまだ届いていません" in body
     assert "2025年06月10日" in body and "https://welfare.example.org" in body
     assert "Volunteer and civic-activity consultation log for May 2025 has not arrived" in body
-    assert "【提出期限】" in inbox.messages[1]["Subject"]
+    assert "【提出期限】" in inbox.messages[2]["Subject"]
     assert send_reminders(settings).sent == []
-    assert len(inbox.messages) == 2
+    assert len(inbox.messages) == 3
 
     # The next day is a change: May's consultations are overdue from today, and the
     # reminders sent show beside the status.
@@ -204,5 +212,6 @@ def test_due_dates_reminders_and_history_over_a_few_days(published_home, smtp, m
     ingest_source(settings, load_contract("consultations"))
     planned = welfare_cli(settings.home, "remind", "--dry-run", env={"WELFARE_TODAY": "2025-06-17"})
     assert planned.returncode == 0, planned.stderr
-    assert "1 would send" in planned.stdout and "overdue-35" in planned.stdout
-    assert len(inbox.messages) == 3  # a dry run sends nothing
+    assert "2 would send" in planned.stdout and "overdue-35" in planned.stdout
+    assert "overdue-42" in planned.stdout  # 北区's FY2025 plan, due 30 April
+    assert len(inbox.messages) == 4  # three reminders and the return; a dry run sends nothing

@@ -23,7 +23,7 @@ from pipelines.web.app import create_app
 from pipelines.web.logins import ACCOUNT_LOCK_AFTER, ACCOUNT_SLOW_AFTER, ADDRESS_SLOW_AFTER
 from pipelines.web.passwords import password_problems
 from pipelines.web.sending import MAX_UPLOAD_BYTES, SendError, check_file_name
-from tests.conftest import welfare_cli, zip_bomb_xlsx
+from tests.conftest import welfare_cli, xlsx_bytes, zip_bomb_xlsx
 
 KITA = "271276"  # 北区
 KITA_FILE = SAMPLE_DIR / "ibasho_survey" / "令和6年度_北区_居場所.csv"
@@ -273,6 +273,38 @@ def test_a_ward_sends_its_own_file_once_and_intake_records_who_sent_it(site):
     assert ledger[["file_name", "sent_by", "status"]].values.tolist() == [
         [KITA_FILE.name, "kita", "loaded"]
     ]
+
+
+def test_a_ward_sends_its_action_plan_and_sees_what_the_warehouse_makes_of_it(site):
+    """The fifth source on the page as any other: a real .xlsx with a title block and ratings
+    written A–E; the verdict counts its rows and names the wrong one; confirmed, it is taken in."""
+    home, app = site
+    client = app.test_client()
+    log_in(client)
+    header = ["年度", "区名", "基本目標", "推進項目", "取組テーマ", "目標値", "実績値", "自己評価"]
+    sheet = [
+        ["令和6年度 北区社会福祉協議会 実行計画（実績）"],
+        [],
+        header,
+        ["R6", "北区", "地域づくり", "１－１", "サロンの立ち上げ", 3, 4, "A"],
+        ["R6", "北区", "参加支援", "3-1", "相談からの参加支援", 10, 6, "C"],
+        ["R6", "北区", "地域づくり", "2-1", "出張相談会", 12, 12, "B"],  # 2-1 is 相談支援
+    ]
+    name = "R6_北区_実行計画_実績.xlsx"
+    sent = upload(client, xlsx_bytes({"データ": sheet}), name, source="ward_action_plans")
+    assert sent.status_code == 302
+    verdict = text(verdict_of(client, sent))
+    assert "区社協 実行計画" in verdict and "提出者 Submitter 北区" in verdict
+    assert "読込 read 3 = 取込 loaded 2 + 保留 quarantined 1 + 対象外 skipped 0" in verdict
+    assert "disagrees_with_reference" in verdict and "基本目標" in verdict
+    token = csrf_token(client, "/send")
+    client.post(sent.headers["Location"] + "/confirm", data={"csrf_token": token})
+    ingest_source(home, load_contract("ward_action_plans"))
+    ledger = Lake(home.lake).ledger()
+    assert ledger[["source", "file_name", "sent_by", "status", "rows_loaded"]].values.tolist() == [
+        ["ward_action_plans", name, "kita", "loaded", 2]
+    ]
+    assert name in text(client.get("/submissions"))
 
 
 def test_a_ward_cannot_send_or_see_another_wards_data(site):

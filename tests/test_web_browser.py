@@ -248,9 +248,10 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             log_in(admin, base, "council")
             admin.goto(base + "/admin")
             statuses = admin.locator("#status tbody tr")
-            # FY2024: the wards, the two yearly surveys, and the consultations of each month,
-            # each with its due date and timeliness.
-            assert statuses.count() == 24 + 2 + 12
+            # FY2024: the wards, the two yearly surveys, the consultations of each month, and
+            # each ward's action plan twice (the plan, the results), each with its due date and
+            # timeliness.
+            assert statuses.count() == 24 + 2 + 12 + 24 * 2
             kita = row_of(admin, "status", "北区").inner_text()
             assert "確認待ち" in kita and "2025-05-31" in kita and "期限内" in kita
             held = admin.locator("#held tbody tr", has_text=CORRECTED)

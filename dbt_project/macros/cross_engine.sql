@@ -63,17 +63,18 @@
     cast({{ dbt.dateadd('hour', 9, timestamp) }} as date)
 {%- endmacro %}
 
-{#- The distinct values of a text column in a group, sorted, joined by "、" (an aggregate). -#}
+{#- The distinct values of a text column in a group, sorted, joined by "、" (an aggregate);
+    null when there is none. -#}
 {% macro sorted_list(column) -%}
     {{ return(adapter.dispatch('sorted_list', 'welfare_warehouse')(column)) }}
 {%- endmacro %}
 
 {% macro default__sorted_list(column) -%}
-    array_to_string(list_sort(list(distinct {{ column }}) filter (where {{ column }} is not null)), '、')
+    nullif(array_to_string(list_sort(list(distinct {{ column }}) filter (where {{ column }} is not null)), '、'), '')
 {%- endmacro %}
 
 {% macro spark__sorted_list(column) -%}
-    array_join(array_sort(collect_set({{ column }})), '、')
+    nullif(array_join(array_sort(collect_set({{ column }})), '、'), '')
 {%- endmacro %}
 
 {#- The self-rating counts of a group of actions (int_action_plans_current.rating_class):

@@ -26,7 +26,7 @@ select
         as target_reached,
     cast(
         round(
-            sum(case when actions.target_reached then 1.0 else 0.0 end)
+            cast(sum(case when actions.target_reached then 1 else 0 end) as double)
             / nullif(sum(case when actions.has_target and actions.has_actual then 1 else 0 end), 0),
             3
         ) as double
