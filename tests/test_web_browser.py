@@ -122,7 +122,9 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             page.goto(base + "/send")
             assert page.locator('select[name="source"] option').all_inner_texts() == [
                 "地域福祉活動状況調査（居場所活動） / Community welfare activity survey "
-                "(places / ibasho)"
+                "(places / ibasho)",
+                "区社協 実行計画（目標・実績・自己評価） / Ward councils' action plans "
+                "(targets, results, self-ratings)",
             ]
             dropped = page.evaluate(DROP, [upload.name, list(upload.read_bytes())])
             assert dropped == upload.name  # dropped on the form, it is the file chosen
@@ -252,7 +254,7 @@ def test_a_ward_sends_a_file_and_sees_what_became_of_it(server, sample_dir, tmp_
             # each ward's action plan twice (the plan, the results), each with its due date and
             # timeliness.
             assert statuses.count() == 24 + 2 + 12 + 24 * 2
-            kita = row_of(admin, "status", "北区").inner_text()
+            kita = row_of(admin, "status", "北区").filter(has_text="居場所").inner_text()
             assert "確認待ち" in kita and "2025-05-31" in kita and "期限内" in kita
             held = admin.locator("#held tbody tr", has_text=CORRECTED)
             assert held.count() == 1

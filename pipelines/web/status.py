@@ -61,7 +61,8 @@ def submission_status(settings: Settings, submitter_code: str | None) -> pd.Data
         settings,
         "select fiscal_year, source, stage, submitter_code, submitter_name, status, latest_file, "
         "received_at, hold_reason, rows_loaded, rows_quarantined, review_state, review_comment, "
-        "year_closed, after_closing_file, period_start, due_on, timeliness, days_late, "
+        "year_closed, after_closing_file, period_start, period_end, due_on, timeliness, "
+        "days_late, "
         "days_overdue, reminders_sent, last_reminded_at "
         f"from marts.submission_status where {where} "
         "order by fiscal_year desc, source, submitter_code, period_start, due_on",

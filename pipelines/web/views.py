@@ -412,9 +412,15 @@ def council():
     settings = _site().settings
     overview = status.submission_status(settings, None)
     years = sorted(overview["fiscal_year"].unique(), reverse=True) if overview is not None else []
-    # The latest year anything came for (later years are expected, not yet due).
+    # The latest year whose surveys of the year (due after it ended) have begun to come; a plan
+    # sent in the spring of a year does not make that year the one to look at.
     with_files = (
-        sorted(overview.loc[overview["status"] != "missing", "fiscal_year"].unique())
+        sorted(
+            overview.loc[
+                (overview["status"] != "missing") & (overview["due_on"] > overview["period_end"]),
+                "fiscal_year",
+            ].unique()
+        )
         if overview is not None
         else []
     )
