@@ -66,27 +66,30 @@ lint: setup
 # the main and Spark suites run at full priority, the others at nice 5 in two processes (both
 # cores stay busy to the end), lint at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
-# The operator's tests in one process: the bad week, the year's close, the survey calendar.
-OPERATOR_TESTS = tests/test_operations.py tests/test_final_figures.py tests/test_survey_cycle.py
+# The operator's tests in one process: the bad week, the survey calendar. The year's close
+# runs after the Spark suite, in its process (the Spark suite ends first: its cluster's work
+# is done by then, and the two cores stay busy to the end).
+OPERATOR_TESTS = tests/test_operations.py tests/test_survey_cycle.py
+AFTER_SPARK_TESTS = tests/test_final_figures.py
 test: setup browser-setup spark-setup
 	@mkdir -p $(WELFARE_HOME)
 	@# A small disk the bad-week test mounted, left by a test run that was killed.
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
 	badweek=$$!; \
-	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS:%=--ignore=%) --basetemp=$(WELFARE_HOME)/test-background \
+	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS:%=--ignore=%) $(AFTER_SPARK_TESTS:%=--ignore=%) --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \
 	background=$$!; \
 	{ nice -n 10 $(MAKE) --no-print-directory lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark -m "not background"; main=$$?; \
 	wait $$badweek; badweek_rc=$$?; \
-	echo "── the operator's bad week, the year's close, the survey calendar (marked background) ──"; \
+	echo "── the operator's bad week, the survey calendar (marked background) ──"; \
 	cat $(WELFARE_HOME)/test-badweek.log; \
 	wait $$background; background_rc=$$?; \
 	echo "── other tests marked background (the submission page in Chromium, incremental builds) ──"; \
@@ -94,7 +97,7 @@ test: setup browser-setup spark-setup
 	wait $$lint; lint_rc=$$?; \
 	echo "── lint and dg check defs ──"; cat $(WELFARE_HOME)/lint.log; \
 	wait $$spark; spark_rc=$$?; \
-	echo "── Spark cluster (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
+	echo "── Spark cluster (make test-spark), then the year's close ──"; cat $(WELFARE_HOME)/test-spark.log; \
 	exit $$(( main != 0 ? main : badweek_rc != 0 ? badweek_rc : background_rc != 0 ? background_rc : lint_rc != 0 ? lint_rc : spark_rc ))
 
 # The Spark target lives in its own environment (.venv-spark) so the default install stays

@@ -159,6 +159,7 @@ LAKE_TABLES = (
     "facility_initiatives",
     "consultations",
     "plan_indicators",
+    "ward_action_plans",
     "quarantined_rows",
     "submissions",
 )

@@ -83,7 +83,7 @@ def ingest_source(
         if isinstance(receipt.original, Path) and batch:
             take_in_batch()  # a file read from disk in slices goes alone, in its turn
         batch.append(receipt)
-        if isinstance(receipt.original, Path) or _batch_full(batch):
+        if isinstance(receipt.original, Path) or batch_full(batch):
             take_in_batch()
     if batch:
         take_in_batch()
@@ -110,7 +110,9 @@ def _keep_history(
         )
 
 
-def _batch_full(batch: list[Receipt]) -> bool:
+def batch_full(batch: list[Receipt]) -> bool:
+    """Whether a batch of receipts of one source (their originals attached) is as large as one
+    read-and-check may take."""
     size = sum(len(r.original) for r in batch if isinstance(r.original, bytes))
     return size >= BATCH_BYTES or len(batch) >= BATCH_FILES
 

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,7 @@ from pipelines.ingest.contract import all_contracts, load_contract
 from pipelines.ingest.lake import EMPTY_FILE, Lake, readable_entry
 from pipelines.ingest.lake_tables import LEDGER, RECORD_SCHEMAS
 from pipelines.ingest.reader import never_read_whole
-from pipelines.intake.ingest import derive_entry
+from pipelines.intake.ingest import batch_full, begin_entries, derive_entry
 from pipelines.intake.receiving import FirstCopies
 
 log = logging.getLogger("welfare.repair")
@@ -117,6 +117,19 @@ def derive_again(settings: Settings, lake: Lake, receipt: Receipt, first: FirstC
     original = _archived_original(settings, receipt)
     run_id = f"repair-{utc_now():%Y%m%dT%H%M%SZ}"
     derive_entry(lake, contract, receipt.with_original(original), first, run_id)
+
+
+def _batches(settings: Settings, receipts: list[Receipt]) -> Iterator[list[Receipt]]:
+    """The receipts with their archived originals, in order, in batches of one source no
+    larger than intake's."""
+    batch: list[Receipt] = []
+    for receipt in receipts:
+        if batch and (batch[0].source != receipt.source or batch_full(batch)):
+            yield batch
+            batch = []
+        batch.append(receipt.with_original(_archived_original(settings, receipt)))
+    if batch:
+        yield batch
 
 
 def _set_aside(lake: Lake, path: Path) -> None:
@@ -300,14 +313,16 @@ def rebuild_lake(settings: Settings, say: Callable[[str], None] | None = None) -
         result.records += 1
     receipts = all_receipts(settings.archive)
     first = FirstCopies()
-    for number, receipt in enumerate(receipts, start=1):
-        derive_again(settings, lake, receipt, first)
-        status = pq.read_table(
-            lake.table_dir(LEDGER) / f"{receipt.entry_id}.parquet", columns=["status"]
-        )["status"][0].as_py()
-        result.by_status[status] = result.by_status.get(status, 0) + 1
-        result.entries += 1
-        say(f"rebuild-lake [{number}/{len(receipts)}] {receipt.file_name}: {status}")
+    run_id = f"repair-{utc_now():%Y%m%dT%H%M%SZ}"
+    for batch in _batches(settings, receipts):
+        # Consecutive receipts of one source are read and checked together, as intake takes
+        # them (one great-expectations run, not one per file), in the order received.
+        outcomes = begin_entries(lake, load_contract(batch[0].source), batch, first, run_id)()
+        for receipt, outcome in zip(batch, outcomes, strict=True):
+            status = outcome.status
+            result.by_status[status] = result.by_status.get(status, 0) + 1
+            result.entries += 1
+            say(f"rebuild-lake [{result.entries}/{len(receipts)}] {receipt.file_name}: {status}")
     (target / COMPLETE).write_text(dt.datetime.now(dt.UTC).isoformat())
     previous = _previous_dir(settings)
     shutil.rmtree(previous, ignore_errors=True)
