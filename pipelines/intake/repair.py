@@ -36,7 +36,7 @@ from pipelines.ingest.archive import (
 )
 from pipelines.ingest.contract import all_contracts, load_contract
 from pipelines.ingest.lake import EMPTY_FILE, Lake, readable_entry
-from pipelines.ingest.lake_tables import LEDGER, RECORD_SCHEMAS
+from pipelines.ingest.lake_tables import RECORD_SCHEMAS
 from pipelines.ingest.reader import never_read_whole
 from pipelines.intake.ingest import batch_full, begin_entries, derive_entry
 from pipelines.intake.receiving import FirstCopies
