@@ -4,14 +4,19 @@ and free text that never leaves in an extract."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
+import pandas as pd
 import pytest
 import yaml
 
 from pipelines.extracts.spec import SpecError, extractable_marts, parse_spec
 from pipelines.foundation.settings import PROJECT_ROOT
 from pipelines.ingest.contract import SOURCE_KEYS, load_contract
+from pipelines.ingest.lake import Lake
 from pipelines.ingest.reader import read_submission
+from pipelines.web.reminders import _received_since
 from tests.conftest import xlsx_bytes
 
 CONTRACT = load_contract("ward_action_plans")
@@ -211,3 +216,21 @@ def test_the_free_text_of_the_plans_can_never_be_extracted(sample_run):
         table = {**spec["tables"][0], "mart": mart, "dimensions": ["fiscal_year", column]}
         with pytest.raises(SpecError):
             parse_spec({**spec, "tables": [table]}, marts)
+
+
+def test_a_plan_sent_again_after_the_year_is_no_answer_to_the_results_reminders(sample_run):
+    """The reminders' own look at files received since the last publish: the results stage
+    is answered only by a file whose rows carry results (an actual value or a rating)."""
+    settings, _ = sample_run
+    lake = Lake(settings.lake)
+    ledger = lake.ledger()
+    miyakojima = ledger[(ledger["submitter_code"] == "271021") & (ledger["fiscal_year"] == 2024)]
+    plan = miyakojima[miyakojima["file_name"] == "R6_都島区_実行計画.csv"].copy()
+    after_the_year = pd.Timestamp("2025-05-20 01:00", tz="UTC")
+    plan["file_modified_at"] = plan["received_at"] = after_the_year  # sent again in May
+    results = miyakojima[miyakojima["file_name"] == "R6_都島区_実行計画_実績.xlsx"]
+    start, end = dt.date(2024, 4, 1), dt.date(2025, 3, 31)
+    args = ("ward_action_plans", "results", "271021", start, end)
+    assert not _received_since(lake, plan, *args)
+    assert _received_since(lake, results, *args)
+    assert _received_since(lake, plan, "ward_action_plans", "plan", "271021", start, end)

@@ -110,6 +110,9 @@ class Contract:
     personal_patterns: tuple[str, ...] = ()
     history: History = field(default_factory=History)
     short_label_ja: str = ""  # in tables and reports (label_ja when empty)
+    # A stage of the survey calendar a file answers only with one of these columns filled in
+    # some row (the results of an action plan: an actual value or a self-rating).
+    stage_filled: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def in_force(self, column: Column, fiscal_year: int) -> dict[str, dict[str, str]]:
         """A reference column's codes in force in ``fiscal_year``, each with its row."""
@@ -235,7 +238,16 @@ def parse_contract(raw: dict[str, Any]) -> Contract:
         personal_patterns=tuple(header_key(p) for p in personal.get("header_patterns", [])),
         history=_history(raw.get("history") or {}, names),
         short_label_ja=raw.get("short_label_ja") or raw["label_ja"],
+        stage_filled=_stages(raw.get("stages") or {}, names),
     )
+
+
+def _stages(raw: dict[str, Any], names: set[str]) -> dict[str, tuple[str, ...]]:
+    stages = {stage: tuple(spec.get("filled", ())) for stage, spec in raw.items()}
+    for stage, filled in stages.items():
+        if unknown := set(filled) - names:
+            raise ValueError(f"stage {stage}: unknown columns {sorted(unknown)}")
+    return stages
 
 
 def _history(raw: dict[str, Any], names: set[str]) -> History:

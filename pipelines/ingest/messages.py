@@ -25,6 +25,14 @@ SUBMISSION_STATUS: dict[str, tuple[str, str]] = {
     "missing": ("未提出", "missing"),
 }
 
+# An expected submission against its due date (marts.submission_status.timeliness).
+SUBMISSION_TIMELINESS: dict[str, tuple[str, str]] = {
+    "on_time": ("期限内", "on time"),
+    "late": ("遅れて提出", "late"),
+    "overdue": ("期限切れ", "overdue"),
+    "not_due": ("期限前", "not yet due"),
+}
+
 # The stage of a submission expected twice a period (marts.submission_status.stage).
 SUBMISSION_STAGE: dict[str, tuple[str, str]] = {
     "plan": ("計画", "plan"),

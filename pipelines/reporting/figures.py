@@ -36,7 +36,7 @@ class PlanFigures:
     by_goal: Rows  # marts.plan_progress: ratings, targets set and reached, per goal
     by_ward: Rows  # marts.plan_progress: ratings per ward (the chart)
     items: Rows  # marts.plan_items_citywide: each item across the city
-    not_reported: Rows  # marts.submission_status: wards whose results have not come
+    not_reported: Rows  # marts.submission_status: the year's results not come, later plans overdue
 
 
 @dataclass(frozen=True)
@@ -259,9 +259,12 @@ _RATING_SUMS = ", ".join(f"cast(sum({r}) as bigint) as {r}" for r in RATINGS)
 def plan_figures(connection: duckdb.DuckDBPyConnection) -> PlanFigures:
     """The section 「実行計画の進捗」: the latest year with results (actions rated or measured),
     else the latest year with plans."""
+    # The latest year whose results have come from a ward (a spring plan, even one with a
+    # baseline figure in it, does not make its year the one to show), else the latest plan.
     with_results, latest = connection.execute(
-        "select max(fiscal_year) filter (where not_rated < actions or with_result > 0), "
-        "max(fiscal_year) from marts.plan_progress"
+        "select (select max(fiscal_year) from marts.submission_status "
+        "where source = 'ward_action_plans' and stage = 'results' and status = 'received'), "
+        "(select max(fiscal_year) from marts.plan_progress)"
     ).fetchall()[0]
     year = with_results if with_results is not None else latest
     if year is None:
@@ -297,11 +300,13 @@ def plan_figures(connection: duckdb.DuckDBPyConnection) -> PlanFigures:
         ),
         not_reported=_rows(
             connection,
-            "select submitter_name, stage, status, due_on, timeliness, days_overdue "
-            "from marts.submission_status where source = 'ward_action_plans' "
-            "and fiscal_year = ? and stage = ? and status <> 'received' "
-            "order by submitter_code",
+            # the year's results not received, and every plan or results overdue since
+            "select fiscal_year, submitter_name, stage, status, due_on, timeliness, "
+            "days_overdue from marts.submission_status where source = 'ward_action_plans' "
+            "and status <> 'received' and ((fiscal_year = ? and stage = 'results') "
+            "or (fiscal_year > ? and timeliness = 'overdue')) "
+            "order by fiscal_year, stage desc, submitter_code",
             year,
-            "results" if with_results is not None else "plan",
+            year,
         ),
     )

@@ -17,7 +17,7 @@ from pipelines.foundation.atomic import write_text
 from pipelines.foundation.settings import Settings
 from pipelines.foundation.templating import render
 from pipelines.ingest.contract import all_contracts
-from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS
+from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS, SUBMISSION_TIMELINESS
 from pipelines.reporting.charts import render_charts
 from pipelines.reporting.figures import OverviewFigures, Rows, read_figures
 from pipelines.warehouse.engine import open_published, published_location
@@ -65,6 +65,8 @@ def _with_labels(rows: Rows) -> Rows:
             row["source"] = SOURCE_LABELS.get(row["source"], row["source"])
         if "status" in row:
             row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+        if row.get("timeliness") in SUBMISSION_TIMELINESS:
+            row["timeliness_label"] = SUBMISSION_TIMELINESS[row["timeliness"]][0]
         if row.get("stage"):
             row["stage_label"] = SUBMISSION_STAGE[row["stage"]][0]
             if "source" in row:

@@ -25,6 +25,7 @@ from email.utils import formataddr
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.notifications import notification_config
@@ -97,8 +98,17 @@ def _after_period_stages() -> set[tuple[str, str]]:
     }
 
 
+def _any_filled(lake: Lake, source: str, sha256: str, columns: tuple[str, ...]) -> bool:
+    """Whether a file's rows in the lake fill in any of ``columns``."""
+    try:
+        rows = pq.read_table(lake.table_dir(source) / f"{sha256}.parquet", columns=list(columns))
+    except (OSError, KeyError, pa.ArrowInvalid):  # damaged or missing: the next run repairs it
+        return False
+    return any(rows[c].null_count < rows.num_rows for c in columns)
+
+
 def _received_since(
-    ledger: pd.DataFrame, source: str, stage: str | None, submitter: str, start, end
+    lake: Lake, ledger: pd.DataFrame, source: str, stage: str | None, submitter: str, start, end
 ) -> bool:
     """A file for this submission was taken in (perhaps after the last publish)."""
     ledger = ledger[
@@ -111,6 +121,9 @@ def _received_since(
         sent = sent.where(sent < ledger["received_at"], ledger["received_at"])
         sent_on = (pd.to_datetime(sent, utc=True) + pd.Timedelta(hours=9)).dt.date
         ledger = ledger[sent_on > end]
+    filled = load_contract(source).stage_filled.get(stage or "", ())
+    if filled:  # only a file whose rows answer the stage (an action plan with results)
+        ledger = ledger[[_any_filled(lake, source, sha, filled) for sha in ledger["sha256"]]]
     if source == "consultations":
         starts = pd.to_datetime(ledger["period_start"]).dt.date
         ends = pd.to_datetime(ledger["period_end"]).dt.date
@@ -124,7 +137,8 @@ def due_reminders(
     """The reminders to send today, and the submitters who should get one but have no
     address."""
     day = day or today()
-    ledger = Lake(settings.lake).ledger()  # read once: every expected submission asks it
+    lake = Lake(settings.lake)
+    ledger = lake.ledger()  # read once: every expected submission asks it
     with open_published(settings, ["marts.submission_status"]) as connection:
         expected = connection.execute(
             "select source, stage, submitter_code, submitter_name, fiscal_year, period_start, "
@@ -141,7 +155,7 @@ def due_reminders(
     reminders, unreachable = [], []
     for source, stage, code, name, year, start, end, due_on, status in expected:
         step = step_on(due_on, day)
-        if step is None or _received_since(ledger, source, stage, code, start, end):
+        if step is None or _received_since(lake, ledger, source, stage, code, start, end):
             continue
         reminder = Reminder(
             source, stage, code, name, year, start, end, due_on, step, status,

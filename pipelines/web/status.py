@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.foundation.settings import Settings
-from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS
+from pipelines.ingest.messages import SUBMISSION_STAGE, SUBMISSION_STATUS, SUBMISSION_TIMELINESS
 from pipelines.warehouse.engine import open_published
 from pipelines.warehouse.publication import NotPublished, tables_in
 
@@ -82,12 +82,7 @@ def history_warnings(settings: Settings) -> dict[str, str]:
     return {} if frame is None else dict(zip(frame["file_name"], frame["warnings"], strict=True))
 
 
-TIMELINESS_LABELS = {
-    "on_time": "期限内 / on time",
-    "late": "遅れて提出 / late",
-    "overdue": "期限切れ / overdue",
-    "not_due": "期限前 / not yet due",
-}
+TIMELINESS_LABELS = {t: f"{ja} / {en}" for t, (ja, en) in SUBMISSION_TIMELINESS.items()}
 
 
 def submission(settings: Settings, sha256: str) -> pd.DataFrame | None:

@@ -1,22 +1,41 @@
 -- The common items (共通項目: the items every ward takes up together) side by side for all 24
 -- wards: one row per fiscal year, common item and ward, a ward that has not reported it
--- included (reported = false).
+-- included (reported = false). An item is common in a year when at least half the wards that
+-- sent a plan that year mark it so (one ward's mark does not make an item common for all);
+-- a ward's row counts all its actions under the item.
 with actions as (
     select * from {{ ref('int_action_plans_current') }}
 ),
 
-common as (
-    select distinct
+reporting_wards as (
+    select
+        fiscal_year,
+        count(distinct ward_code) as wards
+    from actions
+    group by fiscal_year
+),
+
+marked as (
+    select
         fiscal_year,
         plan_code,
         goal,
         plan_item,
-        item_name
+        item_name,
+        count(distinct ward_code) as wards_marking
     from actions
     where is_common_item
+    group by fiscal_year, plan_code, goal, plan_item, item_name
 ),
 
--- The ward's actions under the item that it marked as common.
+common as (
+    select marked.*
+    from marked
+    inner join reporting_wards
+        on marked.fiscal_year = reporting_wards.fiscal_year
+    where marked.wards_marking * 2 >= reporting_wards.wards
+),
+
 by_ward as (
     select
         fiscal_year,
@@ -31,7 +50,6 @@ by_ward as (
         end) as lowest_rating_rank,
         {{ rating_counts() }}
     from actions
-    where is_common_item
     group by fiscal_year, plan_item, ward_code
 )
 

@@ -173,7 +173,9 @@ covered as (
     select
         entries.*,
         periods.period_start as covered_start,
-        periods.period_end as covered_end
+        periods.period_end as covered_end,
+        {{ tokyo_date('least(coalesce(entries.sent_at, entries.file_modified_at), entries.received_at)') }}
+            as sent_on_date
     from entries
     inner join periods
         on
@@ -184,7 +186,9 @@ covered as (
     select
         entries.*,
         periods.period_start as covered_start,
-        periods.period_end as covered_end
+        periods.period_end as covered_end,
+        {{ tokyo_date('least(coalesce(entries.sent_at, entries.file_modified_at), entries.received_at)') }}
+            as sent_on_date
     from entries
     inner join periods
         on
@@ -195,7 +199,8 @@ covered as (
 ),
 
 -- ... and the stages it answers: every stage, but one that counts only files sent after the
--- period ended (the results) takes only those.
+-- period ended (the results) takes only those, and none a file whose rows do not answer it
+-- (an action plan without results).
 entry_periods as (
     select
         covered.*,
@@ -203,10 +208,14 @@ entry_periods as (
     from covered
     inner join stages
         on covered.source = stages.source
+    left join {{ ref('int_files_not_answering_stage') }} as unanswered
+        on covered.sha256 = unanswered.sha256 and stages.stage_key = unanswered.stage
     where
-        not stages.after_period_only
-        or {{ tokyo_date('least(coalesce(covered.sent_at, covered.file_modified_at), covered.received_at)') }}
-        > covered.covered_end
+        unanswered.sha256 is null
+        and (
+            not stages.after_period_only
+            or covered.sent_on_date > covered.covered_end
+        )
 ),
 
 latest as (
