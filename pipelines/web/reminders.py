@@ -116,6 +116,12 @@ def _received_since(
         & (ledger["submitter_code"] == submitter)
         & ledger["status"].isin(["loaded", "held"])
     ]
+    if source == "consultations":
+        starts = pd.to_datetime(ledger["period_start"]).dt.date
+        ends = pd.to_datetime(ledger["period_end"]).dt.date
+        ledger = ledger[(starts <= end) & (ends >= start)]
+    else:
+        ledger = ledger[ledger["fiscal_year"] == start.year - (start.month < 4)]
     if stage and (source, stage) in _after_period_stages():
         sent = ledger["sent_at"].fillna(ledger["file_modified_at"])
         sent = sent.where(sent < ledger["received_at"], ledger["received_at"])
@@ -123,12 +129,8 @@ def _received_since(
         ledger = ledger[sent_on > end]
     filled = load_contract(source).stage_filled.get(stage or "", ())
     if filled:  # only a file whose rows answer the stage (an action plan with results)
-        ledger = ledger[[_any_filled(lake, source, sha, filled) for sha in ledger["sha256"]]]
-    if source == "consultations":
-        starts = pd.to_datetime(ledger["period_start"]).dt.date
-        ends = pd.to_datetime(ledger["period_end"]).dt.date
-        return bool(((starts <= end) & (ends >= start)).any())
-    return bool((ledger["fiscal_year"] == start.year - (start.month < 4)).any())
+        return any(_any_filled(lake, source, sha, filled) for sha in ledger["sha256"])
+    return not ledger.empty
 
 
 def due_reminders(
