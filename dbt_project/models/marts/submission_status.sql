@@ -330,17 +330,11 @@ joined as (
     cross join today
     left join latest
         on
-            expected.period_start = latest.covered_start
-            and expected.source = latest.source
-            and expected.submitter_code = latest.submitter_code
-            and expected.stage_key = latest.stage_key
+            {{ the_expected_submission('expected', 'latest') }}
             and latest.pick = 1
     left join held
         on
-            expected.period_start = held.covered_start
-            and expected.source = held.source
-            and expected.submitter_code = held.submitter_code
-            and expected.stage_key = held.stage_key
+            {{ the_expected_submission('expected', 'held') }}
             and held.pick = 1
             and (
                 latest.is_current is null
@@ -349,10 +343,7 @@ joined as (
             )
     left join returned
         on
-            expected.period_start = returned.covered_start
-            and expected.source = returned.source
-            and expected.submitter_code = returned.submitter_code
-            and expected.stage_key = returned.stage_key
+            {{ the_expected_submission('expected', 'returned') }}
             and returned.pick = 1
             and (
                 latest.is_current is null
@@ -361,19 +352,13 @@ joined as (
             )
     left join late
         on
-            expected.period_start = late.covered_start
-            and expected.source = late.source
-            and expected.submitter_code = late.submitter_code
-            and expected.stage_key = late.stage_key
+            {{ the_expected_submission('expected', 'late') }}
             and late.pick = 1
     left join closed_years
         on expected.fiscal_year = closed_years.fiscal_year
     left join first_sent
         on
-            expected.period_start = first_sent.covered_start
-            and expected.source = first_sent.source
-            and expected.submitter_code = first_sent.submitter_code
-            and expected.stage_key = first_sent.stage_key
+            {{ the_expected_submission('expected', 'first_sent') }}
     left join consultation_rows
         on
             expected.source = 'consultations'
