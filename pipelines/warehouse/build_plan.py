@@ -13,12 +13,15 @@ that did not succeed.
 **Builds of what changed.** Otherwise the record says which lake inputs the working database
 was built from (ledger entries and records); the inputs since then, and the files waiting in
 landing/, say which sources changed. A model is rebuilt when its *scope* meets them: a lake
-table's scope is its source (a source's rows), the ledger (every file received: the ledger,
-releases, quarantined cells) or its record table; a seed's is empty (reference data changes
-only with the logic, which makes a whole build); a model's is its parents' together, unless it
-declares ``meta.rebuilt_for`` — the sources whose files alone decide its rows (an
-``int_<source>_current`` model reads the ledger only for its own source's files). Every model
-and test downstream of what is rebuilt is rebuilt and run again, as dbt's graph says.
+table's scope is its source (a source's rows), the ledger (every file received, and its
+quarantined cells) or its record table (releases, reviews, closings, events); a seed's is
+empty (reference data changes only with the logic, which makes a whole build); a model's is
+its parents' together, unless it declares ``meta.rebuilt_for`` — the sources whose files alone
+decide its rows (an ``int_<source>_current`` model reads the ledger only for its own source's
+files). A new file changes its source and the ledger; a release or review changes its table
+and its file's source (and so the ledger); a closing changes its table and every source.
+Every model and test downstream of what is rebuilt is rebuilt and run again, as dbt's graph
+says: a file's run leaves the models of reviews and closings as they are.
 """
 
 from __future__ import annotations
@@ -45,14 +48,13 @@ from pipelines.warehouse.fingerprints import logic_fingerprint
 
 RECORD = "built.json"  # in work/, beside the working database: what built it
 PLAN_TAG = "welfare/build"  # on a run: "whole" or "changes", as planned when it was started
-LEDGER_SCOPE = "ledger"  # every file received, released or quarantined
+LEDGER_SCOPE = "ledger"  # every file received, and its quarantined cells
 TODAY_SCOPE = "today"  # models measured against today (meta.uses_today): a new day changes them
 LAKE_SCOPES = {
     **{source: source for source in SOURCE_KEYS},
     LEDGER: LEDGER_SCOPE,
     QUARANTINE: LEDGER_SCOPE,
-    **{table: LEDGER_SCOPE for table in (*DECISION_TABLES, *CLOSING_TABLES)},
-    **{table: table for table in EVENT_TABLES},
+    **{table: table for table in (*DECISION_TABLES, *CLOSING_TABLES, *EVENT_TABLES)},
 }
 
 
@@ -153,8 +155,10 @@ def changed_inputs(
         if set(old) - set(names):
             return None
         new = [names[name] for name in set(names) - set(old)]
+        if table in (*DECISION_TABLES, *CLOSING_TABLES) and new:
+            changed.add(table)
         if table in (LEDGER, *DECISION_TABLES, *CLOSING_TABLES):
-            changed.update(new)
+            changed.update(new)  # the file's source; LEDGER_SCOPE for a closing
         elif new:
             changed.add(table)
     if record.get("today") != today().isoformat():
