@@ -12,7 +12,7 @@ import dagster as dg
 
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.pause_points import pause_point
-from pipelines.quality.suites import Suite, Validator, data_docs_dir, record_results, suites_for
+from pipelines.quality.suites import Suite, data_docs_dir, record_results, suites_for, validator
 from pipelines.warehouse.mart_checks import files_behind, read_mart_chunks
 
 
@@ -33,7 +33,7 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
             if suite.submission
             else ()
         )
-        results, failing = Validator(data_docs=data_docs_dir(settings)).validate(
+        results, failing = validator(data_docs_dir(settings)).validate(
             suite, read_mart_chunks(settings, suite), context.run.run_id, index_columns=index
         )
         results["files"] = [

@@ -1,6 +1,5 @@
 """Resources, configured in one place: the settings (paths under WELFARE_HOME) and dbt."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,7 +8,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import LeanDbtCliResource
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from pipelines.quality.suites import start_warm_checks
 from pipelines.warehouse import warm_dbt
 
 
@@ -17,6 +18,13 @@ class WelfareSettings(dg.ConfigurableResource):
     """Where the pipeline reads and writes: everything lives under ``home`` (WELFARE_HOME)."""
 
     home: str
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A warehouse run checks files and marts: great-expectations loads on the other core
+        # while the run's first steps work (started already when `welfare run` launched it).
+        run = context.dagster_run
+        if run is not None and run.job_name == WAREHOUSE_JOB:
+            start_warm_checks()
 
     def get(self) -> Settings:
         return Settings(Path(self.home)).ensure()
@@ -41,13 +49,7 @@ class WarmDbtCliResource(LeanDbtCliResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
-        settings = Settings(Path(self.welfare_home))
-        self._warm = warm_dbt.start(
-            Path(self.project_dir),
-            Path(self.profiles_dir or self.project_dir),
-            settings.dbt_target_dir,
-            {**os.environ, **settings.dbt_env()},
-        )
+        self._warm = warm_dbt.start_for(Settings(Path(self.welfare_home)))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warm is not None:

@@ -20,6 +20,8 @@ from pipelines.defs.summary import JOB_TIME, RunSummary, skipped_summary, summar
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
 from pipelines.intake.space import check_space
+from pipelines.quality.suites import start_warm_checks
+from pipelines.warehouse import warm_dbt
 from pipelines.warehouse.dbt import ProjectParse
 from pipelines.warehouse.freshness import reason_to_run
 
@@ -47,31 +49,39 @@ def run_pipeline(
         if parse is not None:
             parse.manifest()  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
+    # Files and marts will be checked and dbt will build: great-expectations and dbt load on
+    # the other core meanwhile.
+    start_warm_checks()
+    warm = warm_dbt.start_for(settings)
     from pipelines.defs.automation import WAREHOUSE_JOB  # imports Dagster: only for a run
 
-    check_space(settings)  # DiskFull before anything is written
-    started = dt.datetime.now(dt.UTC)
-    log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
-    # progress lines and the summary stay on the terminal.
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        # What dagster-dbt says through Python's logging (which tests dbt ran beyond those
-        # Dagster selected …) belongs in the run's log, beside dbt's own output.
-        libraries = logging.StreamHandler(log)
-        logging.getLogger("dagster_dbt").addHandler(libraries)
-        result = run_job(
-            settings,
-            WAREHOUSE_JOB,
-            {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}}
-            if full_refresh
-            else None,
-            parse,
-            plan_for_warehouse=full_refresh,
-            timings=timings,
-            clock=clock,
-        )
-        logging.getLogger("dagster_dbt").removeHandler(libraries)
+    try:
+        check_space(settings)  # DiskFull before anything is written
+        started = dt.datetime.now(dt.UTC)
+        log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # dbt's own output (dagster-dbt echoes it to stdout) goes to the run's log file; the
+        # progress lines and the summary stay on the terminal.
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            # What dagster-dbt says through Python's logging (which tests dbt ran beyond those
+            # Dagster selected …) belongs in the run's log, beside dbt's own output.
+            libraries = logging.StreamHandler(log)
+            logging.getLogger("dagster_dbt").addHandler(libraries)
+            result = run_job(
+                settings,
+                WAREHOUSE_JOB,
+                {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}}
+                if full_refresh
+                else None,
+                parse,
+                plan_for_warehouse=full_refresh,
+                timings=timings,
+                clock=clock,
+            )
+            logging.getLogger("dagster_dbt").removeHandler(libraries)
+    finally:
+        if warm is not None:
+            warm.stop()  # not used (no dbt step), or used: gone either way
     clock = time.monotonic()
     summary = summarize(settings, result, started, log_path, timings)
     summary.timings.append(("summary", time.monotonic() - clock))

@@ -8,9 +8,13 @@ Two kinds of suite (``target.kind``):
 - ``mart``: run on a table of the private working database after ``dbt build`` and before
   publishing; blocking (:mod:`pipelines.defs.quality`).
 
-great-expectations is imported only inside :class:`Validator` (it takes seconds to import and
-pulls in scipy): loading suites costs nothing at definition time, and a run with no new file
-never imports it. GX validates pandas DataFrames, chunk by chunk.
+great-expectations is imported only when :class:`Validator` first runs a suite (it takes
+seconds to import and pulls in scipy): loading suites costs nothing at definition time, and a
+run with no new file never imports it. A run that will check files starts the *warm checks*
+(:func:`start_warm_checks`) as it begins: a helper process imports great-expectations on the
+other core meanwhile, and runs the suites when the files come (the same suites and frames, the
+same results; pipelines.foundation.warm_process). GX validates pandas DataFrames, chunk by
+chunk.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipelines.foundation import warm_process
 from pipelines.foundation.settings import EXPECTATIONS_DIR, Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
@@ -127,28 +133,82 @@ def with_derived(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
         connection.close()
 
 
+WARM_CHECKS = "great-expectations"  # the warm process that runs suites (pipelines.foundation)
+
+
+def start_warm_checks() -> None:
+    """Have great-expectations imported in a helper process from now on, to run this
+    process's suites (none where it is imported here already: it is ready)."""
+    if "great_expectations" not in sys.modules:
+        warm_process.start(
+            WARM_CHECKS, [f"{__name__}:_ready"], env={"GX_ANALYTICS_ENABLED": "False"}
+        )
+
+
+def stop_warm_checks() -> None:
+    warm_process.stop(WARM_CHECKS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One expectation's result on a frame (the fields of GX's result this module reads)."""
+
+    success: bool
+    result: dict[str, Any]
+
+
 class Validator:
-    """One great-expectations context for a process: suites are registered once, then any
-    number of DataFrames are validated against them (about 35 ms a small file)."""
+    """One great-expectations context: suites are registered once, then any number of
+    DataFrames are validated against them (about 35 ms a small file). With warm checks
+    running (:func:`start_warm_checks`), the suites run there."""
 
     def __init__(self, data_docs: Path | None = None) -> None:
+        self._data_docs = data_docs
+        self._context: Any = None
+        self._runners: dict[str, Any] = {}
+
+    def _outcomes(
+        self, suite: Suite, frame: pd.DataFrame, result_format: dict[str, Any]
+    ) -> list[Outcome]:
+        """The suite's expectations on ``frame``, in the suite's order."""
+        warm = warm_process.running(WARM_CHECKS)
+        if warm is not None:
+            docs = str(self._data_docs) if self._data_docs is not None else None
+            try:
+                return warm.call(__name__, "_outcomes_here", suite.name, docs, frame, result_format)
+            except warm_process.Gone:
+                pass  # run here instead
+        return self.outcomes_here(suite, frame, result_format)
+
+    def outcomes_here(
+        self, suite: Suite, frame: pd.DataFrame, result_format: dict[str, Any]
+    ) -> list[Outcome]:
+        outcome = self._runner(suite, result_format)(frame, result_format)
+        by_key = {
+            (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
+            for r in outcome.results
+        }
+        found = [by_key[(e["type"], e["kwargs"].get("column"))] for e in suite.expectations]
+        return [Outcome(bool(r.success), dict(r.result)) for r in found]
+
+    def _gx(self):
+        """great-expectations and this validator's context (imported and made on first use)."""
         os.environ["GX_ANALYTICS_ENABLED"] = "False"  # nothing phones home
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        self._gx = gx
-        self._context = gx.get_context(mode="ephemeral")
-        self._context.enable_analytics(False)
-        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self._data_docs = data_docs
-        self._runners: dict[str, Any] = {}
+        if self._context is None:
+            self._context = gx.get_context(mode="ephemeral")
+            self._context.enable_analytics(False)
+            self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        return gx, self._context
 
     def _runner(self, suite: Suite, result_format: dict[str, Any]):
         """A checkpoint (with Data Docs) or a validation definition, ready to run frames; the
         result format is the runner's first (a validation definition takes one per frame)."""
         if suite.name in self._runners:
             return self._runners[suite.name]
-        gx, context = self._gx, self._context
+        gx, context = self._gx()
         from great_expectations.expectations.expectation_configuration import (
             ExpectationConfiguration,
         )
@@ -223,10 +283,9 @@ class Validator:
         per expectation (audit.dq_results), and for each expectation the ``index_columns``
         values of the rows that failed it (each row once, as the table holds them)."""
         result_format = _result_format(index_columns)
-        runner = self._runner(suite, result_format)
         totals = [_Total() for _ in suite.expectations]
         for chunk in chunks:
-            results = _by_expectation(suite, runner(with_derived(suite, chunk), result_format))
+            results = self._outcomes(suite, with_derived(suite, chunk), result_format)
             for total, result in zip(totals, results, strict=True):
                 total.success &= bool(result.success)
                 total.element_count += int(result.result.get("element_count") or len(chunk))
@@ -254,8 +313,7 @@ class Validator:
                 [frame.assign(**{_PART: n}) for n, frame in enumerate(frames)], ignore_index=True
             ),
         )
-        runner = self._runner(suite, result_format)
-        results = _by_expectation(suite, runner(combined, result_format))
+        results = self._outcomes(suite, combined, result_format)
         found: list[list[list[dict]]] = [[[] for _ in suite.expectations] for _ in frames]
         for position, result in enumerate(results):
             for index in result.result.get("unexpected_index_list") or []:
@@ -324,15 +382,6 @@ def _result_format(index_columns: tuple[str, ...]) -> dict[str, Any]:
     return result_format
 
 
-def _by_expectation(suite: Suite, outcome) -> list:
-    """The outcome's results in the order of the suite's expectations."""
-    by_key = {
-        (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
-        for r in outcome.results
-    }
-    return [by_key[(e["type"], e["kwargs"].get("column"))] for e in suite.expectations]
-
-
 def _results_frame(suite: Suite, totals: list[_Total], run_id: str) -> pd.DataFrame:
     """One row per expectation (the columns of audit.dq_results this module fills)."""
     now = dt.datetime.now(dt.UTC)
@@ -386,9 +435,23 @@ def plain_value(value: Any) -> str:
 
 
 @cache
-def validator() -> Validator:
-    """The process's validator for submission suites (no Data Docs: findings go to the ledger)."""
-    return Validator()
+def validator(data_docs: Path | None = None) -> Validator:
+    """The process's validator for submission suites (no Data Docs: findings go to the
+    ledger), or for mart suites with their Data Docs in ``data_docs``."""
+    return Validator(data_docs)
+
+
+def _ready() -> None:
+    """In the warm checks: great-expectations imported and a context made before any call."""
+    validator()._gx()
+
+
+def _outcomes_here(
+    suite: str, data_docs: str | None, frame: pd.DataFrame, result_format: dict[str, Any]
+) -> list[Outcome]:
+    """In the warm checks: one call of :meth:`Validator._outcomes`."""
+    found = validator(Path(data_docs) if data_docs else None)
+    return found.outcomes_here(load_suites()[suite], frame, result_format)
 
 
 def data_docs_dir(settings: Settings, suite: str | None = None) -> Path:

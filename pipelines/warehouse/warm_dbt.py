@@ -36,11 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
+from pipelines.foundation.warm_process import yield_cpu
+
 ADDRESS_ENV = "WELFARE_WARM_DBT"  # where the run's warm dbt listens (a Linux abstract socket)
 PID_MARK = b"\x00welfare-dbt-pid "  # before dbt's output: the warm process's id
 EXIT_MARK = b"\x00welfare-dbt-exit "  # after dbt's output: its exit code
 PARTIAL_PARSE = "partial_parse.msgpack"
 CONNECT_PATIENCE = 5.0  # seconds
+_started: dict[tuple, WarmDbt] = {}  # by project and configuration: see start()
 
 
 @dataclass
@@ -51,6 +55,8 @@ class WarmDbt:
     log: BinaryIO
 
     def stop(self) -> None:
+        for key in [key for key, warm in _started.items() if warm is self]:
+            del _started[key]
         if os.environ.get(ADDRESS_ENV) == self.address:
             del os.environ[ADDRESS_ENV]
         if self.process.poll() is None:
@@ -81,9 +87,17 @@ def start(
 ) -> WarmDbt | None:
     """Launch the warm dbt for this run (``env``: what dbt will be called with, the paths of
     WELFARE_HOME included; ``parsed_target``: where the project's last parse is) and point
-    `welfare-dbt` at it; None where it cannot be used."""
+    `welfare-dbt` at it; None where it cannot be used. One launched earlier by this process
+    for the same project and configuration, still waiting for its command, is used again
+    (`welfare run` starts it before Dagster is imported, the run's dbt resource finds it)."""
     if not available():
         return None
+    inputs = tuple(sorted(parse_inputs(env).items()))
+    key = (str(project_dir), str(profiles_dir), str(parsed_target), inputs)
+    waiting = _started.get(key)
+    if waiting is not None and waiting.process.poll() is None:
+        os.environ[ADDRESS_ENV] = waiting.address
+        return waiting
     address = f"welfare-dbt-{os.getpid()}-{os.urandom(6).hex()}"
     scratch = Path(tempfile.mkdtemp(prefix="welfare-dbt-"))
     if (parsed_target / PARTIAL_PARSE).exists():  # the project's last parse: dbt reuses it
@@ -98,7 +112,18 @@ def start(
         stderr=log,
     )
     os.environ[ADDRESS_ENV] = address
-    return WarmDbt(process, address, scratch, log)
+    _started[key] = warm = WarmDbt(process, address, scratch, log)
+    return warm
+
+
+def start_for(settings: Settings) -> WarmDbt | None:
+    """The warm dbt of a run in this home (started now, or the one started for it already)."""
+    return start(
+        DBT_PROJECT_DIR,
+        DBT_PROJECT_DIR,
+        settings.dbt_target_dir,
+        {**os.environ, **settings.dbt_env()},
+    )
 
 
 def client() -> None:
@@ -169,6 +194,7 @@ def _connect(connection: socket.socket, address: str) -> None:
 
 def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
+    yield_cpu()  # the run's process comes first: its dbt command comes seconds later
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + address)
     listener.listen(1)
