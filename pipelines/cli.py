@@ -30,6 +30,8 @@ from pipelines.ingest.run_failures import record_run_failure
 from pipelines.ingest.sample import load_sample
 from pipelines.intake.space import disk_full_message
 from pipelines.intake.validation import format_validation, validate_file
+from pipelines.reporting.charts import JapaneseFontMissing
+from pipelines.reporting.overview import build_overview
 from pipelines.warehouse.dbt import manifest_of, run_dbt
 from pipelines.warehouse.engine import published_location, rollback
 from pipelines.warehouse.history import PublishedHistory
@@ -278,9 +280,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.reporting.charts import JapaneseFontMissing  # matplotlib
-    from pipelines.reporting.overview import build_overview  # matplotlib
-
     try:
         path, _ = build_overview(_settings(), force=True)
     except (FileNotFoundError, JapaneseFontMissing) as error:

@@ -200,7 +200,7 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
                 "tables": dg.MetadataValue.md(
                     "\n".join(f"- `{t}`: {n:,} rows" for t, n in result.tables.items())
                 ),
-                "parquet_files": len(result.exported),
+                "parquet_files_written": len(result.exported),
                 "unchanged": result.unchanged,
             }
         )

@@ -78,10 +78,13 @@ class Lake:
 
     # -- the ledger -----------------------------------------------------------------------
     def ledger(self) -> pd.DataFrame:
+        """Every ledger entry (a damaged file raises: repair first). Each file is read once
+        per process while it is unchanged."""
         files = sorted(self.table_dir(LEDGER).glob("*.parquet"))
         if not files:
             return LEDGER_SCHEMA.empty_table().to_pandas()
-        return pa.concat_tables(pq.read_table(f, schema=LEDGER_SCHEMA) for f in files).to_pandas()
+        tables = [_entry_table(f) or pq.read_table(f, schema=LEDGER_SCHEMA) for f in files]
+        return pa.concat_tables(tables).to_pandas()
 
     def quarantine(self) -> pd.DataFrame:
         files = sorted(self.table_dir(QUARANTINE).glob("*.parquet"))
@@ -198,23 +201,24 @@ class RowsWriter:
         self.target.abort()
 
 
-def _read_entry_rows(path: Path) -> list[dict] | None:
-    """The rows of one ledger entry file; None when it cannot be read."""
+def _read_entry_table(path: Path) -> pa.Table | None:
+    """One ledger entry file; None when it cannot be read."""
     try:
-        return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
+        return pq.read_table(path, schema=LEDGER_SCHEMA)
     except (OSError, pa.ArrowException):
         return None
 
 
-_entry_rows = PerFile(_read_entry_rows)  # a lake holds thousands of entries
+_entry_table = PerFile(_read_entry_table)  # a lake holds thousands of entries
 
 
 def readable_entry(path: Path) -> list[dict] | None:
     """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
     try:
-        return _entry_rows(path)
+        table = _entry_table(path)
     except OSError:
         return None
+    return table.to_pylist() if table is not None else None
 
 
 def _has_schema(path: Path, schema: pa.Schema) -> bool:

@@ -8,22 +8,20 @@ missing glyph is an error here, not a silent box in the report.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from pipelines.foundation.atomic import write_text
 from pipelines.reporting.figures import OverviewFigures, Rows
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 JAPANESE_FONT = "Noto Sans CJK JP"
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -42,8 +40,21 @@ class MissingGlyph(RuntimeError):
     pass
 
 
+@cache
+def _matplotlib():
+    """matplotlib, imported when a chart is drawn (a report whose charts are all in the cache
+    does not pay for it), drawing to files only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
 def japanese_font() -> str:
     """The family to draw Japanese with (registered now if matplotlib's cache predates it)."""
+    _matplotlib()
+    from matplotlib import font_manager
+
     families = {font.name for font in font_manager.fontManager.ttflist}
     if JAPANESE_FONT not in families:
         for directory in FONT_DIRS:
@@ -59,6 +70,9 @@ def japanese_font() -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
+    _matplotlib()
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, height), layout="constrained")
     return figure
 
@@ -229,13 +243,9 @@ def render_charts(figures: OverviewFigures, cache_dir: Path | None = None) -> di
     With a ``cache_dir``, a chart whose rows, year, font and drawing code are those of one
     drawn before is that SVG (the same bytes: drawing is deterministic); a run that brings one
     more month of consultations draws one chart, not five (about 0.4 s each). Charts no longer
-    in the report leave the cache."""
-    font = japanese_font()
-    matplotlib.rcParams.update(
-        {"svg.fonttype": "path", "font.family": font, "svg.hashsalt": "welfare-warehouse"}
-    )
+    in the report leave the cache (matplotlib is imported only to draw one)."""
     keys = {
-        name: _chart_key(name, rows, figures.latest_year, font)
+        name: _chart_key(name, rows, figures.latest_year, JAPANESE_FONT)
         for name in CHARTS
         if (rows := _source(figures, name))
     }
@@ -245,7 +255,7 @@ def render_charts(figures: OverviewFigures, cache_dir: Path | None = None) -> di
         if cached is not None and cached.exists():
             charts[name] = cached.read_text(encoding="utf-8")
             continue
-        charts[name] = CHARTS[name](figures, font)
+        charts[name] = CHARTS[name](figures, _ready_to_draw())
         if cached is not None:
             write_text(cached, charts[name])
     if cache_dir is not None:
@@ -253,6 +263,15 @@ def render_charts(figures: OverviewFigures, cache_dir: Path | None = None) -> di
             if old.stem not in keys.values():
                 old.unlink(missing_ok=True)
     return charts
+
+
+def _ready_to_draw() -> str:
+    """matplotlib set up for the report's charts; the Japanese font they are drawn with."""
+    font = japanese_font()
+    _matplotlib().rcParams.update(
+        {"svg.fonttype": "path", "font.family": font, "svg.hashsalt": "welfare-warehouse"}
+    )
+    return font
 
 
 def _source(figures: OverviewFigures, name: str) -> Rows:
@@ -273,7 +292,7 @@ def _source(figures: OverviewFigures, name: str) -> Rows:
 @cache
 def _drawing_code() -> str:
     """What draws the charts: this module and matplotlib's version."""
-    code = Path(__file__).read_bytes() + matplotlib.__version__.encode()
+    code = Path(__file__).read_bytes() + importlib.metadata.version("matplotlib").encode()
     return hashlib.sha256(code).hexdigest()
 
 

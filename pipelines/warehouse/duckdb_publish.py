@@ -11,6 +11,8 @@ version it opened until it reconnects. Each published version is also kept in
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 import duckdb
@@ -22,6 +24,7 @@ from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
 from pipelines.warehouse.publication import KEEP_VERSIONS, PUBLISHED_SCHEMAS, Published
 
 EXPORTED_VERSION = "VERSION"  # published/VERSION: the version the Parquet files were made from
+EXPORTED_TABLES = "TABLES.json"  # published/: each file's table as it was when written
 # The published warehouse is written in DuckDB 1.0's storage format, which every DuckDB since
 # 1.0 reads — the command line, JDBC and ODBC drivers, R and Python packages analysts have
 # (they often lag the Python package the pipeline runs with, which writes a newer format).
@@ -43,7 +46,8 @@ def published_tables(
 def publish(
     settings: Settings, fingerprint: str, run_id: str | None = None, keep: int = KEEP_VERSIONS
 ) -> Published:
-    """Publish the working database: versions/ copy, atomic swap, Parquet of every table.
+    """Publish the working database: versions/ copy, atomic swap, Parquet of every table
+    that changed.
 
     ``fingerprint`` identifies the inputs (lake ledger and models). When it equals the one of
     the version in place, nothing is replaced: a run without new files changes nothing.
@@ -158,18 +162,49 @@ def location(settings: Settings) -> str:
 
 def export_parquet(settings: Settings, database: Path | None = None) -> list[Path]:
     """Every published table as ``published/<schema>/<table>.parquet`` for non-DuckDB tools
-    (of ``database``, by default the warehouse analysts open)."""
+    (of ``database``, by default the warehouse analysts open). A file whose table holds what
+    it held when the file was written (its columns and rows: :func:`table_fingerprint`) is
+    left as it is: a run that changed two marts rewrites two files. Returns those written."""
     database = database or settings.warehouse
+    before = _exported_fingerprints(settings)
+    now: dict[str, str] = {}
     written = []
     with duckdb.connect(str(database), read_only=True) as connection:
         for schema, name in published_tables(connection):
             target = settings.published / schema / f"{name}.parquet"
+            key = f"{schema}.{name}"
+            now[key] = table_fingerprint(connection, schema, name)
+            if before.get(key) == now[key] and target.exists():
+                continue
             sql = f'copy (select * from "{schema}"."{name}") to \'{{}}\' (format parquet)'
             atomic_write(target, lambda tmp, sql=sql: connection.execute(sql.format(tmp)))
             written.append(target)
+    # After the files: a run stopped before this line writes them again next time.
+    write_text(settings.published / EXPORTED_TABLES, json.dumps(now, indent=1, sort_keys=True))
     last = _last_publish(database)
     write_text(settings.published / EXPORTED_VERSION, last[0] if last else "")
     return written
+
+
+def table_fingerprint(connection: duckdb.DuckDBPyConnection, schema: str, name: str) -> str:
+    """What a table holds, whatever the order of its rows: its columns and types, its row
+    count and the sum of its rows' hashes (a scan: far cheaper than writing the file)."""
+    columns = connection.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    rows, total = connection.execute(
+        f'select count(*), sum(hash(t)::hugeint) from "{schema}"."{name}" t'
+    ).fetchone()
+    return hashlib.sha256(repr((columns, rows, str(total))).encode()).hexdigest()
+
+
+def _exported_fingerprints(settings: Settings) -> dict[str, str]:
+    try:
+        return json.loads((settings.published / EXPORTED_TABLES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def publication_complete(settings: Settings) -> bool:

@@ -15,7 +15,7 @@ class Published:
     version: str  # the UTC stamp of the version analysts now see
     location: str  # where they find it
     tables: dict[str, int]  # schema.table → rows
-    exported: list[Path]  # Parquet copies written under published/ (DuckDB engine)
+    exported: list[Path]  # Parquet copies (re)written under published/ (DuckDB engine)
     unchanged: bool = False  # same inputs as the version already published: nothing replaced
 
 
