@@ -582,7 +582,11 @@ def entry() -> None:
     """The `welfare` command. Once a command has finished, Python's own teardown of what it
     loaded (Dagster, dbt, great-expectations, pandas) takes two seconds and does nothing the
     command needs: exit handlers run, output and logs are flushed, and the process ends."""
-    code = main()
+    end_process(main())
+
+
+def end_process(code: int | None) -> None:
+    """Exit handlers, then the process ends at once (see :func:`entry`)."""
     atexit._run_exitfuncs()  # temporary directories, file locks, logging's last flush
     sys.stdout.flush()
     sys.stderr.flush()

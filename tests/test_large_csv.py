@@ -147,3 +147,37 @@ def test_a_sliced_file_with_more_wrong_cells_than_memory_should_hold_is_refused(
     sliced = read_large_csv(path, path.name, load_contract("consultations"), slice_bytes=2_000)
     assert list(sliced.clean_rows()) == []
     assert sliced.result.status == "rejected" and "50" in sliced.result.reason
+
+
+PROCESS_ENDS = """
+import sys
+from pipelines.cli import end_process
+from pipelines.ingest.contract import load_contract
+from pipelines.intake import parallel_read
+if __name__ == "__main__":
+    parallel_read.PARALLEL_BYTES = 0  # any two files are read by the pool
+    files = [(open(path, "rb").read(), name) for path, name in zip(sys.argv[1::2], sys.argv[2::2])]
+    results = parallel_read.start_reading(files, load_contract("consultations"))()
+    print(len(results), flush=True)
+    end_process(0)
+"""
+
+
+def test_the_command_ends_after_files_were_read_by_the_pool(tmp_path):
+    """A batch of sizeable files is read by worker processes; the `welfare` command still ends
+    when its work is done (it once waited for the idle workers for ever)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "read_two.py"
+    script.write_text(PROCESS_ENDS, encoding="utf-8")
+    files = []
+    for month in ("04", "05"):
+        path = tmp_path / f"相談記録_2024-{month}.csv"
+        path.write_text("\n".join(export_lines(200)), encoding="utf-8")
+        files += [str(path), path.name]
+    done = subprocess.run(
+        [sys.executable, str(script), *files], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"

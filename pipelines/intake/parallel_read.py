@@ -68,12 +68,16 @@ def _reader_pool() -> Executor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["pipelines.ingest.reader"])
         _pool = ProcessPoolExecutor(max_workers=workers(), mp_context=context)
-        atexit.register(_shut_down)
+        atexit.register(_shut_down, wait=True)
     return _pool
 
 
-def _shut_down() -> None:
+def _shut_down(wait: bool = False) -> None:
+    """Stop the pool (a broken one during a run: not waited for). At exit the workers are
+    waited for: the `welfare` command ends its process as soon as exit handlers have run
+    (pipelines.cli.entry), before the pool's own shutdown at interpreter exit would send them
+    away, and multiprocessing's exit handler would wait for them for ever."""
     global _pool
     if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool.shutdown(wait=wait, cancel_futures=True)
         _pool = None
