@@ -109,6 +109,59 @@ def test_files_checked_together_get_what_each_checked_alone_gets():
     assert [r["unexpected_count"].sum() for r, _ in together] == [1, 3, 0]
 
 
+def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(tmp_path):
+    """A run hands its checks to a helper that imported great-expectations meanwhile: the
+    findings are the same as here, a mart suite's Data Docs are written once the run settles
+    them, and a helper that died is replaced by the work done here."""
+    import pandas as pd
+
+    from pipelines.foundation import warm_process
+    from pipelines.quality.suites import (
+        WARM_CHECKS,
+        Validator,
+        settle_warm_checks,
+        stop_warm_checks,
+        submission_suite,
+        suites_for,
+    )
+
+    suite = submission_suite("ibasho_survey")
+    frame = pd.DataFrame(
+        {
+            "sessions_per_year": [12, 0, 400],
+            "participants": [240, 35, 9000],
+            "volunteers": [3, 1, 2],
+            "start_year": [2010, 2015, 1900],
+            "fiscal_year": [2024, 2024, 2024],
+            "source_row": [3, 4, 5],
+        }
+    ).astype("Int64")
+    here = Validator().validate(suite, [frame], "test", ("source_row",))
+    # Started as a run starts it (here regardless of great-expectations being imported).
+    warm_process.start(WARM_CHECKS, ["pipelines.quality.suites:_ready"])
+    try:
+        warm = warm_process.running(WARM_CHECKS)
+        assert warm is not None
+        there = Validator().validate(suite, [frame], "test", ("source_row",))
+        compared = ["expectation", "column_name", "success", "unexpected_count", "examples"]
+        pd.testing.assert_frame_equal(there[0][compared], here[0][compared])
+        assert there[1] == here[1] and any(there[1])
+        # A mart suite: the answer first, its Data Docs right after.
+        [mart] = [s for s in suites_for("mart") if s.name == "consultation_months"]
+        rows = pd.DataFrame({"fiscal_year": [2024], "month": [4], "consultations": [61]})
+        Validator(data_docs=tmp_path / "docs").validate(mart, [rows], "test")
+        settle_warm_checks()
+        assert (tmp_path / "docs" / mart.name / "index.html").exists()
+        # The helper dies: the same findings, worked out here.
+        warm.process.kill()
+        warm.process.wait()
+        again = Validator().validate(suite, [frame], "test", ("source_row",))
+        pd.testing.assert_frame_equal(again[0][compared], here[0][compared])
+    finally:
+        stop_warm_checks()
+    assert warm_process.running(WARM_CHECKS) is None
+
+
 def _query(settings: Settings, sql: str, *params) -> list[tuple]:
     with duckdb.connect(str(settings.warehouse), read_only=True) as db:
         return db.execute(sql, list(params)).fetchall()

@@ -10,7 +10,7 @@ from pydantic import PrivateAttr
 from pipelines.defs.dagster_adapter import LeanDbtCliResource
 from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
-from pipelines.quality.suites import start_warm_checks
+from pipelines.quality.suites import settle_warm_checks, start_warm_checks
 from pipelines.warehouse import warm_dbt
 
 
@@ -25,6 +25,9 @@ class WelfareSettings(dg.ConfigurableResource):
         run = context.dagster_run
         if run is not None and run.job_name == WAREHOUSE_JOB:
             start_warm_checks()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        settle_warm_checks()  # the run's Data Docs are written when it ends
 
     def get(self) -> Settings:
         return Settings(Path(self.home)).ensure()

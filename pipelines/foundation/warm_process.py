@@ -4,7 +4,8 @@ A run of one small file spends seconds importing great-expectations before it ca
 file's rows. Started at the beginning of the run, a *warm process* imports it on the machine's
 other core while this process imports Dagster and plans the run; the checks are then handed to
 it (:meth:`WarmProcess.call`: a module's function by name, its arguments and result pickled over
-a pipe) and come back as if run here.
+a pipe) and come back as if run here. A function may answer first and finish its work after
+(:class:`ThenDo`): the next call waits for that work, the caller does not.
 
 The helper is named by what it preloads and is found again by that name (:func:`running`).
 It serves one call at a time, in order, for as long as this process wants it; it ends when
@@ -24,13 +25,22 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 _LENGTH = struct.Struct(">Q")
 _warm: dict[str, WarmProcess] = {}
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ThenDo:
+    """What a function run in a warm process may return: ``answer`` is sent back at once, then
+    the warm process does ``then`` (before it takes the next call)."""
+
+    answer: Any
+    then: Callable[[], object]
 
 
 class Gone(Exception):
@@ -162,7 +172,15 @@ def _serve(preload: Sequence[str]) -> None:
             module, function, args = _receive(requests)
         except EOFError:
             return
-        _send(answers, _outcome(module, function, args))
+        ok, value = _outcome(module, function, args)
+        if ok and isinstance(value, ThenDo):
+            _send(answers, (True, value.answer))
+            try:
+                value.then()
+            except Exception:  # what comes after the answer fails alone, said on stderr
+                traceback.print_exc()
+        else:
+            _send(answers, (ok, value))
 
 
 if __name__ == "__main__":

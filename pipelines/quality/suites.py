@@ -19,6 +19,7 @@ chunk.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -165,7 +166,8 @@ class Validator:
     def __init__(self, data_docs: Path | None = None) -> None:
         self._data_docs = data_docs
         self._context: Any = None
-        self._runners: dict[str, Any] = {}
+        self._definitions: dict[str, Any] = {}
+        self._runners: dict[tuple[str, bool], Any] = {}
 
     def _outcomes(
         self, suite: Suite, frame: pd.DataFrame, result_format: dict[str, Any]
@@ -181,9 +183,14 @@ class Validator:
         return self.outcomes_here(suite, frame, result_format)
 
     def outcomes_here(
-        self, suite: Suite, frame: pd.DataFrame, result_format: dict[str, Any]
+        self,
+        suite: Suite,
+        frame: pd.DataFrame,
+        result_format: dict[str, Any],
+        data_docs: bool = True,
     ) -> list[Outcome]:
-        outcome = self._runner(suite, result_format)(frame, result_format)
+        """The same, in this process (``data_docs``: written, when this validator has them)."""
+        outcome = self._runner(suite, result_format, data_docs)(frame, result_format)
         by_key = {
             (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
             for r in outcome.results
@@ -203,11 +210,10 @@ class Validator:
             self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
         return gx, self._context
 
-    def _runner(self, suite: Suite, result_format: dict[str, Any]):
-        """A checkpoint (with Data Docs) or a validation definition, ready to run frames; the
-        result format is the runner's first (a validation definition takes one per frame)."""
-        if suite.name in self._runners:
-            return self._runners[suite.name]
+    def _definition(self, suite: Suite):
+        """The suite's validation definition in this context (made once)."""
+        if suite.name in self._definitions:
+            return self._definitions[suite.name]
         gx, context = self._gx()
         from great_expectations.expectations.expectation_configuration import (
             ExpectationConfiguration,
@@ -229,16 +235,26 @@ class Validator:
                 ],
             )
         )
-        definition = context.validation_definitions.add(
+        self._definitions[suite.name] = context.validation_definitions.add(
             gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
         )
+        return self._definitions[suite.name]
+
+    def _runner(self, suite: Suite, result_format: dict[str, Any], data_docs: bool = True):
+        """A checkpoint (with Data Docs) or a validation definition, ready to run frames; the
+        result format is the runner's first (a validation definition takes one per frame)."""
+        key = (suite.name, data_docs and self._data_docs is not None)
+        if key in self._runners:
+            return self._runners[key]
+        definition = self._definition(suite)
 
         def runner(frame: pd.DataFrame, result_format: dict[str, Any] = result_format):
             return definition.run(
                 batch_parameters={"dataframe": frame}, result_format=result_format
             )
 
-        if self._data_docs is not None:
+        if key[1]:
+            gx, context = self._gx()
             context.add_data_docs_site(
                 site_name=suite.name,
                 site_config={
@@ -269,7 +285,7 @@ class Validator:
                 ).run_results.values()
                 return outcome
 
-        self._runners[suite.name] = runner
+        self._runners[key] = runner
         return runner
 
     def validate(
@@ -448,10 +464,28 @@ def _ready() -> None:
 
 def _outcomes_here(
     suite: str, data_docs: str | None, frame: pd.DataFrame, result_format: dict[str, Any]
-) -> list[Outcome]:
-    """In the warm checks: one call of :meth:`Validator._outcomes`."""
+) -> list[Outcome] | warm_process.ThenDo:
+    """In the warm checks: one call of :meth:`Validator._outcomes`. The answer does not wait
+    for a mart suite's Data Docs (a few tenths of a second): they are written right after it,
+    before the next call is taken (:func:`settle_warm_checks` waits for them)."""
     found = validator(Path(data_docs) if data_docs else None)
-    return found.outcomes_here(load_suites()[suite], frame, result_format)
+    checked = load_suites()[suite]
+    if data_docs is None:
+        return found.outcomes_here(checked, frame, result_format)
+    outcomes = found.outcomes_here(checked, frame, result_format, data_docs=False)
+    return warm_process.ThenDo(outcomes, lambda: found.outcomes_here(checked, frame, result_format))
+
+
+def _settled() -> None:
+    """In the warm checks: nothing (answered once the work of the calls before is done)."""
+
+
+def settle_warm_checks() -> None:
+    """Wait until the warm checks have finished what they do after answering (Data Docs)."""
+    warm = warm_process.running(WARM_CHECKS)
+    if warm is not None:
+        with contextlib.suppress(warm_process.Gone):
+            warm.call(__name__, "_settled")
 
 
 def data_docs_dir(settings: Settings, suite: str | None = None) -> Path:

@@ -2,10 +2,11 @@
 
 A dbt command costs three seconds before its first model: Python imports dbt and its adapter,
 then dbt reads the project (its partial-parse state) and builds the graph. A run knows from
-its start that it will call dbt once, after it has taken the new files in. So when the run's
-dbt resource is set up, :func:`start` launches a *warm* dbt process on the other core: it
-imports dbt and parses the project while the files are read and checked, then waits for the
-one command of the run.
+its start that it will call dbt once, after it has taken the new files in. So `welfare run`,
+before it imports Dagster (or, for a run the daemon launches, the run's dbt resource as it is
+set up), has :func:`start` launch a *warm* dbt process: it imports dbt and parses the project
+at a lower priority on the other core while the run loads and reads and checks the files,
+then waits for the one command of the run (the resource finds the one already started).
 
 dagster-dbt still runs "dbt" as a command and reads its structured output: its executable is
 `welfare-dbt` (:func:`client`), which hands the command line, environment and working
