@@ -152,6 +152,7 @@ def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(
         Validator(data_docs=tmp_path / "docs").validate(mart, [rows], "test")
         settle_warm_checks()
         assert (tmp_path / "docs" / mart.name / "index.html").exists()
+        assert warm_process.running(WARM_CHECKS) is warm  # it did all of that, and still serves
         # The helper dies: the same findings, worked out here.
         warm.process.kill()
         warm.process.wait()

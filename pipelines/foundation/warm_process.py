@@ -89,8 +89,10 @@ def start(name: str, preload: Sequence[str], env: dict[str, str] | None = None) 
         warm = _warm.get(name)
         if warm is not None and warm.process.poll() is None:
             return warm
+        # Not `-m`: the server must be this module (its ThenDo), not a second copy as __main__.
+        serve = f"import sys; from {__name__} import _serve; _serve(sys.argv[1:])"
         process = subprocess.Popen(
-            [sys.executable, "-m", __name__, *preload],
+            [sys.executable, "-c", serve, *preload],
             stdin=subprocess.PIPE,  # closes when this process ends: the warm one ends too
             stdout=subprocess.PIPE,
             env={**os.environ, **(env or {})},
@@ -181,7 +183,3 @@ def _serve(preload: Sequence[str]) -> None:
                 traceback.print_exc()
         else:
             _send(answers, (ok, value))
-
-
-if __name__ == "__main__":
-    _serve(sys.argv[1:])
