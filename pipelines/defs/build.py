@@ -11,7 +11,12 @@ from pipelines.defs.quality import quality_checks
 from pipelines.defs.releases import release_job
 from pipelines.defs.reminders import daily_reminders, reminder_job
 from pipelines.defs.reporting import overview_report
-from pipelines.defs.resources import WelfareSettings, dbt_project_for, dbt_resource_for
+from pipelines.defs.resources import (
+    WarmChecks,
+    WelfareSettings,
+    dbt_project_for,
+    dbt_resource_for,
+)
 from pipelines.defs.sensors import landing_sensor, run_failure_recorder
 from pipelines.defs.warehouse import build_dbt_assets, build_publish_asset
 from pipelines.foundation.settings import Settings
@@ -45,5 +50,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "welfare": WelfareSettings(home=str(settings.home)),
             "dbt": dbt_resource_for(settings),
+            "warm_checks": WarmChecks(),
         },
     )

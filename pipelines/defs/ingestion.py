@@ -10,7 +10,7 @@ back by itself (ledger status ``held``) and everything else goes on.
 import dagster as dg
 
 from pipelines.defs.progress import say_to
-from pipelines.defs.resources import WelfareSettings
+from pipelines.defs.resources import WarmChecks, WelfareSettings
 from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.ingest.contract import Contract, all_contracts
 from pipelines.ingest.lake import Lake
@@ -89,7 +89,11 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
         check_specs=check_specs,
     )
-    def ingest(context: dg.AssetExecutionContext, welfare: WelfareSettings) -> dg.MaterializeResult:
+    def ingest(
+        context: dg.AssetExecutionContext,
+        welfare: WelfareSettings,
+        warm_checks: WarmChecks,  # its set-up makes great-expectations ready (unused here)
+    ) -> dg.MaterializeResult:
         settings = welfare.get()
         try:
             check_space(settings)

@@ -10,7 +10,7 @@ great-expectations is imported only when a check runs.
 
 import dagster as dg
 
-from pipelines.defs.resources import WelfareSettings
+from pipelines.defs.resources import WarmChecks, WelfareSettings
 from pipelines.foundation.pause_points import pause_point
 from pipelines.quality.suites import Suite, data_docs_dir, record_results, suites_for, validator
 from pipelines.warehouse.mart_checks import files_behind, read_mart_chunks
@@ -24,7 +24,9 @@ def build_quality_check(suite: Suite) -> dg.AssetChecksDefinition:
         description=f"great-expectations suite expectations/{suite.name}.json: {suite.description}",
     )
     def quality_check(
-        context: dg.AssetCheckExecutionContext, welfare: WelfareSettings
+        context: dg.AssetCheckExecutionContext,
+        welfare: WelfareSettings,
+        warm_checks: WarmChecks,  # its set-up makes great-expectations ready (unused here)
     ) -> dg.AssetCheckResult:
         settings = welfare.get()
         pause_point("checks.marts")

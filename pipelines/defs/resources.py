@@ -8,7 +8,6 @@ from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import LeanDbtCliResource
-from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
 from pipelines.warehouse import warm_dbt
@@ -19,18 +18,21 @@ class WelfareSettings(dg.ConfigurableResource):
 
     home: str
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # A warehouse run checks files and marts: great-expectations loads on the other core
-        # while the run's first steps work (started already when `welfare run` launched it).
-        run = context.dagster_run
-        if run is not None and run.job_name == WAREHOUSE_JOB:
-            start_warm_checks()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        settle_warm_checks()  # the run's Data Docs are written when it ends
-
     def get(self) -> Settings:
         return Settings(Path(self.home)).ensure()
+
+
+class WarmChecks(dg.ConfigurableResource):
+    """great-expectations made ready for a run's checks (pipelines.quality.suites): loading on
+    the other core from the moment the run's resources are set up (`welfare run` starts it
+    sooner, before Dagster is imported), and waited for when they are torn down (a mart
+    suite's Data Docs are written after its answer). Required by the steps that check."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        start_warm_checks()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        settle_warm_checks()
 
 
 def dbt_project_for(settings: Settings) -> DbtProject:
