@@ -201,24 +201,30 @@ class RowsWriter:
         self.target.abort()
 
 
-def _read_entry_table(path: Path) -> pa.Table | None:
-    """One ledger entry file; None when it cannot be read."""
+def _read_entry(path: Path) -> tuple[pa.Table, list[dict]] | None:
+    """One ledger entry file, as a table and as rows; None when it cannot be read."""
     try:
-        return pq.read_table(path, schema=LEDGER_SCHEMA)
+        table = pq.read_table(path, schema=LEDGER_SCHEMA)
     except (OSError, pa.ArrowException):
         return None
+    return table, table.to_pylist()
 
 
-_entry_table = PerFile(_read_entry_table)  # a lake holds thousands of entries
+_entries = PerFile(_read_entry)  # a lake holds thousands of entries
+
+
+def _entry_table(path: Path) -> pa.Table | None:
+    read = _entries(path)
+    return read[0] if read is not None else None
 
 
 def readable_entry(path: Path) -> list[dict] | None:
     """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
     try:
-        table = _entry_table(path)
+        read = _entries(path)
     except OSError:
         return None
-    return table.to_pylist() if table is not None else None
+    return read[1] if read is not None else None
 
 
 def _has_schema(path: Path, schema: pa.Schema) -> bool:
