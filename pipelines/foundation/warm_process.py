@@ -20,6 +20,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 _LENGTH = struct.Struct(">Q")
+PATIENCE = 1800  # seconds a call may take (a slice of a large file is checked in seconds)
 _warm: dict[str, WarmProcess] = {}
 _lock = threading.Lock()
 
@@ -64,6 +66,9 @@ class WarmProcess:
                 raise Gone(f"{self.name}: ended with {self.process.returncode}")
             try:
                 _send(self.process.stdin, (module, function, args))
+                ready, _, _ = select.select([self.process.stdout], [], [], PATIENCE)
+                if not ready:
+                    raise TimeoutError(f"no answer in {PATIENCE} s")
                 ok, value = _receive(self.process.stdout)
             except Exception as error:  # a broken pipe, an answer cut short or unreadable
                 self.process.kill()
@@ -172,8 +177,9 @@ def _serve(preload: Sequence[str]) -> None:
     while True:
         try:
             module, function, args = _receive(requests)
-        except EOFError:
-            return
+        except EOFError:  # the process that started it has ended, or stopped it
+            sys.stderr.flush()
+            os._exit(0)  # at once: tearing down great-expectations would only cost a second
         ok, value = _outcome(module, function, args)
         if ok and isinstance(value, ThenDo):
             _send(answers, (True, value.answer))

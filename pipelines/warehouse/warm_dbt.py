@@ -28,6 +28,7 @@ import os
 import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,15 @@ def _connect(connection: socket.socket, address: str) -> None:
             time.sleep(0.05)
 
 
+def _same_user(connection: socket.socket) -> bool:
+    """Whether the process at the other end runs as this one's user (Linux's SO_PEERCRED)."""
+    credentials = connection.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+    )
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return uid == os.getuid()
+
+
 def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
@@ -215,10 +225,14 @@ def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> i
         ]
     )
     manifest = parsed.result if parsed.success else None
-    ready, _, _ = select.select([listener, sys.stdin], [], [])
-    if listener not in ready:
-        return 0  # the run's process ended, or its resources were torn down
-    connection, _ = listener.accept()
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if listener not in ready:
+            return 0  # the run's process ended, or its resources were torn down
+        connection, _ = listener.accept()
+        if _same_user(connection):
+            break
+        connection.close()  # an abstract socket has no file permissions: anyone may knock
     listener.close()  # one command: a second client gets no answer and runs dbt itself
     connection.sendall(PID_MARK + str(os.getpid()).encode() + b"\n")
     request = json.loads(connection.makefile("rb").readline())
