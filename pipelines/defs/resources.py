@@ -1,4 +1,5 @@
-"""Resources, configured in one place: the settings (paths under WELFARE_HOME) and dbt."""
+"""Resources, configured in one place: the settings (paths under WELFARE_HOME), dbt and the
+warm checks."""
 
 import sys
 from pathlib import Path
