@@ -83,8 +83,11 @@ class Lake:
         files = sorted(self.table_dir(LEDGER).glob("*.parquet"))
         if not files:
             return LEDGER_SCHEMA.empty_table().to_pandas()
-        tables = [_entry_table(f) or pq.read_table(f, schema=LEDGER_SCHEMA) for f in files]
-        return pa.concat_tables(tables).to_pandas()
+        tables = [_entry_table(f) for f in files]
+        return pa.concat_tables(
+            table if table is not None else pq.read_table(f, schema=LEDGER_SCHEMA)  # raises
+            for table, f in zip(tables, files, strict=True)
+        ).to_pandas()
 
     def quarantine(self) -> pd.DataFrame:
         files = sorted(self.table_dir(QUARANTINE).glob("*.parquet"))
