@@ -69,6 +69,15 @@ class SeedFigures:
 SEED = SeedFigures()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that never use the shared sample run go first (their order otherwise kept): in
+    `make test`, one process builds that run while the others would wait idle for it."""
+    needs_sample = {
+        item.module for item in items if "sample_run" in getattr(item, "fixturenames", ())
+    }
+    items.sort(key=lambda item: item.module in needs_sample)  # stable: whole modules move
+
+
 def write_csv(path: Path, lines: Iterable[str], encoding: str = "utf-8") -> Path:
     text = "\r\n".join(lines) + "\r\n"
     data = text.encode("cp932" if encoding == "cp932" else "utf-8")

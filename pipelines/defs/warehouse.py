@@ -12,7 +12,6 @@ from pydantic import Field
 
 from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
-from pipelines.foundation.atomic import copy_file
 from pipelines.foundation.pause_points import pause_point
 from pipelines.foundation.settings import Settings
 from pipelines.warehouse.build_plan import (
@@ -26,6 +25,7 @@ from pipelines.warehouse.fingerprints import inputs_fingerprint
 from pipelines.warehouse.layers import layer_of
 from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
 from pipelines.warehouse.vintages import closed_year_changes, keep_amended_years
+from pipelines.warehouse.warm_dbt import PARTIAL_PARSE, keep_parse
 
 WAREHOUSE_POOL = "welfare_warehouse"  # one writer of the working database at a time
 PUBLISHED_KEY = dg.AssetKey(["published_warehouse"])
@@ -99,6 +99,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             say(f"warehouse: dbt build of what changed ({models} models and tests)")
         built, checked, keys = 0, 0, []
         run_target = settings.dbt_target_dir / "runs" / context.run_id
+        kept_parse = kept_partial_parse(settings)
         for event in dbt.cli(args, context=context, target_path=run_target).stream():
             if isinstance(event, dg.Output):
                 pause_point("dbt.build")
@@ -115,7 +116,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             # what changed built all it had to; a subset chosen by hand (a few models from the
             # UI) leaves others behind, so it records nothing (the next build is whole).
             record_build(settings, begun)
-        keep_partial_parse(settings, run_target)
+        keep_partial_parse(settings, run_target, kept_parse)
         # Row counts, read once dbt has let go of the working database.
         yield from row_count_observations(settings, keys)
         prune_dbt_runs(settings.dbt_target_dir / "runs")
@@ -130,15 +131,24 @@ def row_count_observations(settings: Settings, keys: list[dg.AssetKey]):
         yield dg.AssetObservation(asset_key=key, metadata={"dagster/row_count": rows})
 
 
-def keep_partial_parse(settings: Settings, run_target: Path) -> None:
+def kept_partial_parse(settings: Settings) -> bytes | None:
+    """The parse kept in the dbt target folder, as a build starts."""
+    try:
+        return (settings.dbt_target_dir / PARTIAL_PARSE).read_bytes()
+    except OSError:
+        return None
+
+
+def keep_partial_parse(settings: Settings, run_target: Path, before: bytes | None) -> None:
     """Each build starts from the parse kept in the dbt target folder (dagster-dbt copies it
     into the run's). dbt parses the whole project again when the profile changed (the home
     was moved or copied: the working database's path is part of it) and writes the new parse
-    into the run's folder: keep that one, so the next builds skip parsing again (~4 s)."""
-    parsed = run_target / "partial_parse.msgpack"
-    kept = settings.dbt_target_dir / "partial_parse.msgpack"
-    if parsed.exists() and (not kept.exists() or parsed.read_bytes() != kept.read_bytes()):
-        copy_file(parsed, kept)
+    into the run's folder: keep that one, so the next builds skip parsing again (~4 s). A
+    build given the warm dbt's parse leaves the copy as it was (``before``): the warm dbt
+    keeps its own parse (pipelines.warehouse.warm_dbt), which that copy must not replace."""
+    parsed = run_target / PARTIAL_PARSE
+    if parsed.exists() and parsed.read_bytes() != before:
+        keep_parse(parsed, settings.dbt_target_dir)
 
 
 def prune_dbt_runs(runs_dir: Path, keep: int = 5) -> None:

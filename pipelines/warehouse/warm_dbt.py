@@ -23,6 +23,7 @@ standard input closes), and is stopped when the run's resources are torn down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from pipelines.foundation.atomic import copy_file
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
 
@@ -105,7 +107,7 @@ def start(
     if (parsed_target / PARTIAL_PARSE).exists():  # the project's last parse: dbt reuses it
         shutil.copy2(parsed_target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
     log = (scratch / "warm.log").open("wb")
-    where = [str(project_dir), str(profiles_dir), str(scratch)]
+    where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target)]
     process = subprocess.Popen(
         [sys.executable, "-m", __name__, address, *where],
         env=dict(env),
@@ -194,6 +196,17 @@ def _connect(connection: socket.socket, address: str) -> None:
             time.sleep(0.05)
 
 
+def keep_parse(parsed: Path, target_dir: Path) -> None:
+    """Leave a parse (dbt's partial_parse.msgpack) where the next dbt command of this home
+    starts from. dbt parses the project whole when the home's database path or a variable the
+    project reads (the day, the lake) is not the one of the parse it finds: a home copied
+    elsewhere, or every run of a new day, would otherwise parse whole each time (seconds)."""
+    kept = target_dir / PARTIAL_PARSE
+    with contextlib.suppress(OSError):  # a cache: without it dbt parses whole, as before
+        if parsed.exists() and (not kept.exists() or parsed.read_bytes() != kept.read_bytes()):
+            copy_file(parsed, kept)
+
+
 def _same_user(connection: socket.socket) -> bool:
     """Whether the process at the other end runs as this one's user (Linux's SO_PEERCRED)."""
     credentials = connection.getsockopt(
@@ -203,7 +216,9 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> int:
+def _serve(
+    address: str, project_dir: str, profiles_dir: str, scratch: str, parsed_target: str
+) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -225,6 +240,8 @@ def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> i
         ]
     )
     manifest = parsed.result if parsed.success else None
+    if parsed.success:
+        keep_parse(Path(scratch) / PARTIAL_PARSE, Path(parsed_target))
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
         if listener not in ready:
@@ -259,4 +276,4 @@ def _serve(address: str, project_dir: str, profiles_dir: str, scratch: str) -> i
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(*sys.argv[1:5]))
+    sys.exit(_serve(*sys.argv[1:6]))
