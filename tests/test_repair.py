@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.ingest.lake import Lake
+from pipelines.ingest.lake import LEDGER_INDEX, Lake
+from pipelines.ingest.lake_tables import LEDGER_SCHEMA
 from pipelines.intake.ingest import ingest_source
 from pipelines.intake.repair import SET_ASIDE, finish_interrupted_rebuild, lake_damage, repair_lake
 from tests.conftest import copy_sample
@@ -110,3 +115,47 @@ def test_a_lake_written_with_an_older_layout_is_derived_again_once(home):
     said.clear()
     initialize_lake(home, say=said.append)
     assert said == []  # once
+
+
+def test_the_ledger_index_gives_what_the_entries_hold_and_never_hides_a_damaged_one(home):
+    """A new process reads the ledger from one index file instead of every entry file; what
+    it gives is what the entry files hold, a changed or damaged entry is read again, and a
+    damaged index is only a slower read."""
+    Lake(home.lake).initialize(all_contracts())
+    copy_sample(home, "ibasho_survey", "令和6年度_北区_居場所.csv")
+    copy_sample(home, "ibasho_survey", "R6_西成区_居場所活動調査_修正版.csv")
+    ingest_source(home, IBASHO)
+    entries = Lake(home.lake).entry_files()
+
+    def by_files():  # each entry file read as it is
+        files = Lake(home.lake).entry_files()
+        table = pa.concat_tables(pq.read_table(p, schema=LEDGER_SCHEMA) for p in files)
+        return table.to_pandas().sort_values("entry_id").to_json(orient="records")
+
+    index = home.lake / LEDGER_INDEX
+    Lake(home.lake).ledger()  # a read of the ledger keeps what it read
+    with duckdb.connect() as db:  # the index is not a lake table: models never read it
+        assert db.execute(f"select count(*) from read_parquet('{index}')").fetchone()[0] == 2
+
+    def fresh_ledger():  # as a new process reads it: from the index where it is current
+        return subprocess.run(
+            [sys.executable, "-c", LEDGER_AS_JSON, str(home.lake)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert fresh_ledger() == by_files()
+    entries[0].write_bytes(b"PAR1 damaged")
+    assert lake_damage(home) == [entries[0].relative_to(home.lake).as_posix()]
+    index.write_bytes(b"not parquet")
+    assert Lake(home.lake).unreadable_entries() == [entries[0]]
+    repair_lake(home, say=lambda _: None)  # the entry is written again from its receipt
+    assert fresh_ledger() == by_files()
+
+
+LEDGER_AS_JSON = (
+    "import sys; from pathlib import Path; from pipelines.ingest.lake import Lake; "
+    "print(Lake(Path(sys.argv[1])).ledger().sort_values('entry_id').to_json(orient='records'),"
+    " end='')"
+)

@@ -8,6 +8,7 @@ the archive (pipelines.ingest.archive) and can be rebuilt from it (pipelines.int
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +36,18 @@ LAYOUT_FILE = "LAYOUT"  # the version of lake_tables the lake was written with
 # A typed, empty file so every lake table can always be read (even before any submission).
 # Not "_empty": Spark and Hadoop skip files whose names start with "_" or ".".
 EMPTY_FILE = "empty.parquet"
+# What the ledger's entry files hold, in one file (see Lake._entries): a cache, derived from
+# them and checked against them on every read; not a table (models read lake/<table>/).
+LEDGER_INDEX = "ledger_index.parquet"
+_VERSION = ("index_file", "index_inode", "index_size", "index_mtime_ns")
+_INDEX_SCHEMA = pa.schema(
+    [
+        pa.field(_VERSION[0], pa.string()),
+        pa.field(_VERSION[1], pa.uint64()),  # inode numbers may pass 2**63
+        *(pa.field(name, pa.int64()) for name in _VERSION[2:]),
+        *LEDGER_SCHEMA,
+    ]
+)
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -78,16 +91,13 @@ class Lake:
 
     # -- the ledger -----------------------------------------------------------------------
     def ledger(self) -> pd.DataFrame:
-        """Every ledger entry (a damaged file raises: repair first). Each file is read once
-        per process while it is unchanged."""
-        files = sorted(self.table_dir(LEDGER).glob("*.parquet"))
-        if not files:
-            return LEDGER_SCHEMA.empty_table().to_pandas()
-        tables = [_entry_table(f) for f in files]
-        return pa.concat_tables(
-            table if table is not None else pq.read_table(f, schema=LEDGER_SCHEMA)  # raises
-            for table, f in zip(tables, files, strict=True)
-        ).to_pandas()
+        """Every ledger entry (a damaged file raises: repair first)."""
+        rows = []
+        for path, read in self._entries():
+            if read is None:
+                pq.read_table(path, schema=LEDGER_SCHEMA)  # raises what is wrong with it
+            rows += read or []
+        return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA).to_pandas()
 
     def quarantine(self) -> pd.DataFrame:
         files = sorted(self.table_dir(QUARANTINE).glob("*.parquet"))
@@ -103,13 +113,37 @@ class Lake:
 
     def readable_entries(self) -> list[dict]:
         """The ledger entries that can be read, as dicts (a damaged one is skipped here and
-        repaired by pipelines.intake.repair). Each file is read once per process while it is
-        unchanged: a run looks at every entry several times."""
-        entries = []
+        repaired by pipelines.intake.repair)."""
+        return [dict(read[0]) for _, read in self._entries() if read]  # copies: kept as read
+
+    def unreadable_entries(self) -> list[Path]:
+        """The entry files that cannot be read (damaged): pipelines.intake.repair's to mend."""
+        return [path for path, read in self._entries() if read is None]
+
+    def _entries(self) -> list[tuple[Path, list[dict] | None]]:
+        """Each entry file with its rows (None: it cannot be read). A run looks at every entry
+        several times and a lake holds thousands: each file is read once while it stays the
+        same, and what was read is kept in one index file (:data:`LEDGER_INDEX`) that the next
+        process reads instead of every entry file (entries are written whole, never edited:
+        an entry with the same inode, size and modification time holds the same rows)."""
+        try:
+            index = _ledger_index(self.root / LEDGER_INDEX)
+        except OSError:  # none yet
+            index = {}
+        entries, known = [], {}
         for path in self.entry_files():
-            rows = readable_entry(path)
-            if rows:
-                entries.append(dict(rows[0]))  # a copy: the remembered rows stay as read
+            try:
+                stat = path.stat()
+            except OSError:  # gone since it was listed
+                continue
+            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            indexed = index.get(path.name)
+            read = indexed[1] if indexed and indexed[0] == version else readable_entry(path)
+            entries.append((path, read))
+            if read is not None:
+                known[path.name] = (version, read)
+        if known != index:
+            _write_ledger_index(self.root / LEDGER_INDEX, known)
         return entries
 
     def has_entry(self, entry_id: str) -> bool:
@@ -216,11 +250,6 @@ def _read_entry(path: Path) -> tuple[pa.Table, list[dict]] | None:
 _entries = PerFile(_read_entry)  # a lake holds thousands of entries
 
 
-def _entry_table(path: Path) -> pa.Table | None:
-    read = _entries(path)
-    return read[0] if read is not None else None
-
-
 def readable_entry(path: Path) -> list[dict] | None:
     """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
     try:
@@ -228,6 +257,36 @@ def readable_entry(path: Path) -> list[dict] | None:
     except OSError:
         return None
     return read[1] if read is not None else None
+
+
+Indexed = dict[str, tuple[tuple[int, int, int], list[dict]]]  # file → (its version, its rows)
+
+
+def _read_ledger_index(path: Path) -> Indexed:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):  # damaged: the entries are read
+        return {}
+    if table.schema != _INDEX_SCHEMA:
+        return {}  # written for another ledger schema
+    index: Indexed = {}
+    for row in table.to_pylist():
+        name, *version = (row.pop(key) for key in _VERSION)
+        index.setdefault(name, (tuple(version), []))[1].append(row)
+    return index
+
+
+_ledger_index = PerFile(_read_ledger_index, limit=100)
+
+
+def _write_ledger_index(path: Path, index: Indexed) -> None:
+    rows = [
+        {**dict(zip(_VERSION, (name, *version), strict=True)), **row}
+        for name, (version, rows) in sorted(index.items())
+        for row in rows
+    ]
+    with contextlib.suppress(OSError):  # a lake one may only read: the entries are read
+        write_parquet(pa.Table.from_pylist(rows, schema=_INDEX_SCHEMA), path)
 
 
 def _has_schema(path: Path, schema: pa.Schema) -> bool:

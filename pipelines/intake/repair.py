@@ -35,7 +35,7 @@ from pipelines.ingest.archive import (
     record_path,
 )
 from pipelines.ingest.contract import all_contracts, load_contract
-from pipelines.ingest.lake import EMPTY_FILE, Lake, readable_entry
+from pipelines.ingest.lake import EMPTY_FILE, Lake
 from pipelines.ingest.lake_tables import RECORD_SCHEMAS
 from pipelines.ingest.reader import never_read_whole
 from pipelines.intake.ingest import batch_full, begin_entries, derive_entry
@@ -197,7 +197,7 @@ def repair_lake(
     for orphan in orphaned_temporaries(settings.lake) + orphaned_temporaries(settings.archive):
         orphan.unlink(missing_ok=True)
         say(f"removed {orphan.relative_to(settings.home)}: left by a write that was killed")
-    unreadable = [p for p in lake.entry_files() if readable_entry(p) is None]
+    unreadable = lake.unreadable_entries()
     for path in unreadable:
         relative = path.relative_to(lake.root).as_posix()
         receipt = read_receipt(settings.archive, path.stem)
@@ -232,9 +232,7 @@ _SET_ASIDE_NOTE = (
 def lake_damage(settings: Settings) -> list[str]:
     """The lake files that are not as recorded (nothing is changed): what a run would repair."""
     lake = Lake(settings.lake)
-    found = [
-        p.relative_to(lake.root).as_posix() for p in lake.entry_files() if readable_entry(p) is None
-    ]
+    found = [p.relative_to(lake.root).as_posix() for p in lake.unreadable_entries()]
     for entry in lake.readable_entries():
         found += [relative for relative, _ in _damaged_files(lake, entry)]
     for table, kept in archived_records(settings.archive):
