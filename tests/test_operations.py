@@ -68,7 +68,10 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
     once the files are in the ledger — also for a daemon that has just started, with no
     cursor — nothing is asked. The request carries the plan: only what the files reach."""
     defs = build_definitions(mini)
-    sensor = defs.resolve_sensor_def("landing_sensor")
+    # Resolved inside an instance of its own, as the daemon resolves it: Dagster reads the
+    # definitions' state storage from whichever instance was entered last in this process.
+    with dg.instance_for_test():
+        sensor = defs.resolve_sensor_def("landing_sensor")
 
     def tick(instance):
         return sensor.evaluate_tick(

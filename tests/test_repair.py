@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -146,7 +147,10 @@ def test_the_ledger_index_gives_what_the_entries_hold_and_never_hides_a_damaged_
         ).stdout
 
     assert fresh_ledger() == by_files()
-    entries[0].write_bytes(b"PAR1 damaged")
+    # Damaged in place, its size and modification time as they were: still found.
+    before = entries[0].stat()
+    entries[0].write_bytes(b"\0" * before.st_size)
+    os.utime(entries[0], ns=(before.st_atime_ns, before.st_mtime_ns))
     assert lake_damage(home) == [entries[0].relative_to(home.lake).as_posix()]
     index.write_bytes(b"not parquet")
     assert Lake(home.lake).unreadable_entries() == [entries[0]]

@@ -66,8 +66,17 @@ def test_warm_dbt_answers_as_dbt_does(new_home):
     target = settings.work_dir / "warm_test_target"
     shutil.copy2(settings.dbt_target_dir / warm_dbt.PARTIAL_PARSE, target / warm_dbt.PARTIAL_PARSE)
     direct = subprocess.run(
-        _command(dbt_executable(), settings, "ls", "--select", "staging", "--output", "name")
-        + ["--log-format", "json"],
+        _command(
+            dbt_executable(),
+            settings,
+            "ls",
+            "--select",
+            "staging",
+            "--output",
+            "name",
+            "--log-format",
+            "json",
+        ),
         env=_env(settings),
         capture_output=True,
         text=True,

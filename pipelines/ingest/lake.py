@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from pipelines.foundation.atomic import AtomicFile, atomic_write, write_text
 from pipelines.foundation.hashing import sha256_of
-from pipelines.foundation.per_file import PerFile
+from pipelines.foundation.per_file import PerFile, file_version
 from pipelines.ingest.contract import Contract
 from pipelines.ingest.lake_tables import (
     LAYOUT,
@@ -39,7 +39,7 @@ EMPTY_FILE = "empty.parquet"
 # What the ledger's entry files hold, in one file (see Lake._entries): a cache, derived from
 # them and checked against them on every read; not a table (models read lake/<table>/).
 LEDGER_INDEX = "ledger_index.parquet"
-_VERSION = ("index_file", "index_inode", "index_size", "index_mtime_ns")
+_VERSION = ("index_file", "index_inode", "index_size", "index_mtime_ns", "index_ctime_ns")
 _INDEX_SCHEMA = pa.schema(
     [
         pa.field(_VERSION[0], pa.string()),
@@ -125,7 +125,8 @@ class Lake:
         several times and a lake holds thousands: each file is read once while it stays the
         same, and what was read is kept in one index file (:data:`LEDGER_INDEX`) that the next
         process reads instead of every entry file (entries are written whole, never edited:
-        an entry with the same inode, size and modification time holds the same rows)."""
+        an entry of the same version, pipelines.foundation.per_file.file_version, holds the
+        same rows)."""
         try:
             index = _ledger_index(self.root / LEDGER_INDEX)
         except OSError:  # none yet
@@ -136,7 +137,7 @@ class Lake:
                 stat = path.stat()
             except OSError:  # gone since it was listed
                 continue
-            version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            version = file_version(stat)
             indexed = index.get(path.name)
             read = indexed[1] if indexed and indexed[0] == version else readable_entry(path)
             entries.append((path, read))
@@ -259,7 +260,7 @@ def readable_entry(path: Path) -> list[dict] | None:
     return read[1] if read is not None else None
 
 
-Indexed = dict[str, tuple[tuple[int, int, int], list[dict]]]  # file → (its version, its rows)
+Indexed = dict[str, tuple[tuple[int, ...], list[dict]]]  # file → (its version, its rows)
 
 
 def _read_ledger_index(path: Path) -> Indexed:
@@ -276,7 +277,7 @@ def _read_ledger_index(path: Path) -> Indexed:
     return index
 
 
-_ledger_index = PerFile(_read_ledger_index, limit=100)
+_ledger_index = PerFile(_read_ledger_index, limit=2)  # an index replaced is not read again
 
 
 def _write_ledger_index(path: Path, index: Indexed) -> None:

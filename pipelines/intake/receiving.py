@@ -20,7 +20,7 @@ import pandas as pd
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.hashing import sha256_of, sha256_of_bytes, sha256_of_text
-from pipelines.foundation.per_file import PerFile
+from pipelines.foundation.per_file import PerFile, file_version
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import (
     Receipt,
@@ -45,16 +45,15 @@ class Landed:
     path: Path
     landing_path: str
     sha256: str
-    version: tuple[int, int, int]
+    version: tuple[int, ...]  # pipelines.foundation.per_file.file_version
 
     def unchanged(self, size: int) -> bool:
         """Whether the file is still the version hashed (``size``: of the bytes read)."""
         return _version(self.path) == self.version and size == self.version[1]
 
 
-def _version(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+def _version(path: Path) -> tuple[int, ...]:
+    return file_version(path.stat())
 
 
 def entry_id_for(source: str, landing_path: str, sha256: str) -> str:
