@@ -133,6 +133,15 @@ def increment(sample_run, tmp_path_factory) -> Increment:
 def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(increment):
     settings, before, increment = increment.settings, increment.before, increment.summary
     assert increment.success and increment.published, increment.failed_steps
+    # A copied home: no model left reading the lake of the home it was copied from.
+    with duckdb.connect(str(settings.working_db), read_only=True) as db:
+        views = db.execute("select view_name, sql from duckdb_views() where not internal")
+        reading_elsewhere = [
+            name
+            for name, sql in views.fetchall()
+            if "read_parquet" in sql and f"'{settings.lake}/" not in sql
+        ]
+        assert reading_elsewhere == []
     # Built as an increment: the new export's consultations chosen again, appended.
     assert built_by(settings, increment.run_id).lstrip().startswith("insert into")
     after = consultations(settings)

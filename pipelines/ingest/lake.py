@@ -139,7 +139,7 @@ class Lake:
                 continue
             version = file_version(stat)
             indexed = index.get(path.name)
-            read = indexed[1] if indexed and indexed[0] == version else readable_entry(path)
+            read = indexed[1] if indexed and indexed[0] == version else _readable_entry(path)
             entries.append((path, read))
             if read is not None:
                 known[path.name] = (version, read)
@@ -239,25 +239,23 @@ class RowsWriter:
         self.target.abort()
 
 
-def _read_entry(path: Path) -> tuple[pa.Table, list[dict]] | None:
-    """One ledger entry file, as a table and as rows; None when it cannot be read."""
+def _read_entry(path: Path) -> list[dict] | None:
+    """One ledger entry file's rows; None when it cannot be read."""
     try:
-        table = pq.read_table(path, schema=LEDGER_SCHEMA)
+        return pq.read_table(path, schema=LEDGER_SCHEMA).to_pylist()
     except (OSError, pa.ArrowException):
         return None
-    return table, table.to_pylist()
 
 
 _entries = PerFile(_read_entry)  # a lake holds thousands of entries
 
 
-def readable_entry(path: Path) -> list[dict] | None:
+def _readable_entry(path: Path) -> list[dict] | None:
     """The rows of a ledger entry file as last read; None when it cannot be read or is gone."""
     try:
-        read = _entries(path)
+        return _entries(path)
     except OSError:
         return None
-    return read[1] if read is not None else None
 
 
 Indexed = dict[str, tuple[tuple[int, ...], list[dict]]]  # file → (its version, its rows)

@@ -163,6 +163,10 @@ def changed_inputs(
             changed.add(table)
     if record.get("today") != today().isoformat():
         changed.add(TODAY_SCOPE)
+    if record.get("lake") != lake_location(settings):
+        # The models that read the lake name it by its path (a view keeps it): a home moved
+        # or copied would otherwise read the old place's files through the views not rebuilt.
+        changed.update([*now, LEDGER_SCOPE])
     if LEDGER_SCOPE in changed:  # a closing, or a record whose source is unreadable
         changed.update(SOURCE_KEYS)
     if changed & {*SOURCE_KEYS, LEDGER_SCOPE}:
@@ -241,8 +245,16 @@ def begin_build(settings: Settings) -> dict:
         "logic": logic_fingerprint(),
         "built_on": built_on(settings),
         "today": today().isoformat(),
+        "lake": lake_location(settings),
         "inputs": lake_inputs(settings),
     }
+
+
+def lake_location(settings: Settings) -> str:
+    """Where the models read the lake from, as they name it: its path (DuckDB) and its URI
+    (a Spark cluster)."""
+    env = settings.dbt_env()
+    return f"{env['WELFARE_LAKE']} {env['WELFARE_LAKE_URI']}"
 
 
 def record_build(settings: Settings, begun: dict) -> None:
