@@ -43,4 +43,4 @@ def test_the_models_unit_tests_pass_on_duckdb(published_home):
     unit = run_dbt(published_home, ["test", "--select", "test_type:unit"], quiet=False)
     assert unit.returncode == 0, unit.stdout[-3000:]
     assert "ERROR=0" in unit.stdout
-    assert "a_moved_deadline_decides_timeliness" in unit.stdout
+    assert "a_moved_deadline_replaces_the_default_due_date" in unit.stdout

@@ -11,111 +11,14 @@
 -- whether the year is closed, a file that came after the closing, and the reminders sent.
 {{ config(meta={'uses_today': true}) }}
 
-with entries as (
-    select * from {{ ref('int_submissions_current') }}
-),
-
-today as (
-    select {{ welfare_today() }} as today
-),
-
-taken_in as (
-    select *
-    from entries
-    where status in ('loaded', 'superseded', 'held', 'returned', 'after_closing')
-),
-
--- The first fiscal year the warehouse holds for each source.
-first_years as (
-    select
-        source,
-        min(fiscal_year) as first_year
-    from (
-        select
-            source,
-            fiscal_year
-        from taken_in
-        where fiscal_year is not null and source <> 'consultations'
-        union all
-        select
-            'consultations' as source,
-            fiscal_year
-        from {{ ref('int_consultations_current') }}
-    ) as held_years
-    group by source
-),
-
-years as (
-    select
-        first_years.source,
-        fiscal_years.fiscal_year,
-        cast(fiscal_years.starts_on as date) as starts_on,
-        cast(fiscal_years.ends_on as date) as ends_on
-    from first_years
-    cross join today
-    inner join {{ ref('fiscal_years') }} as fiscal_years
-        on
-            first_years.first_year <= fiscal_years.fiscal_year
-            and extract(year from {{ dbt.dateadd('month', -3, 'today.today') }})
-            >= fiscal_years.fiscal_year
-),
-
-months as (
-    {%- for n in range(12) %}
-        select {{ n }} as n
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
-),
-
-periods as (
-    select
-        source,
-        fiscal_year,
-        starts_on as period_start,
-        ends_on as period_end
-    from years
-    where source <> 'consultations'
-    union all
-    select
-        years.source,
-        years.fiscal_year,
-        cast({{ dbt.dateadd('month', 'months.n', 'years.starts_on') }} as date) as period_start,
-        cast(
-            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 'months.n + 1', 'years.starts_on')) }}
-            as date
-        ) as period_end
-    from years
-    cross join months
-    where years.source = 'consultations'
-),
-
-calendar as (
-    select * from {{ ref('submission_calendar') }}
-),
-
--- Each source's stages: its default rows of the calendar (one, with no stage, for most).
-stages as (
-    select
-        source,
-        stage,
-        coalesce(stage, '') as stage_key,
-        coalesce(after_period_only, false) as after_period_only,
-        months_after,
-        days_after
-    from calendar
-    where fiscal_year is null and due_on is null
-),
-
 -- The wards send every source that has no fixed submitter.
-submitters as (
+with submitters as (
     select
         ward_sources.source,
         wards.ward_code as submitter_code,
         wards.ward_name as submitter_name
     from (
-        select distinct source from stages
+        select distinct source from {{ ref('int_submission_periods') }}
         where source not in (select fixed.source from {{ ref('fixed_submitters') }} as fixed)
     ) as ward_sources
     cross join {{ ref('dim_ward') }} as wards
@@ -129,93 +32,20 @@ submitters as (
 
 expected as (
     select
-        periods.fiscal_year,
-        periods.source,
-        defaults.stage,
-        defaults.stage_key,
+        periods.*,
         submitters.submitter_code,
-        submitters.submitter_name,
-        periods.period_start,
-        periods.period_end,
-        coalesce(
-            moved_month.due_on,
-            moved_year.due_on,
-            cast(
-                {{ dbt.dateadd(
-                    'day', 'defaults.days_after',
-                    dbt.dateadd('month', 'defaults.months_after', 'periods.period_end')
-                ) }} as date
-            )
-        ) as due_on
-    from periods
+        submitters.submitter_name
+    from {{ ref('int_submission_periods') }} as periods
     inner join submitters
         on periods.source = submitters.source
-    inner join stages as defaults
-        on periods.source = defaults.source
-    left join calendar as moved_year
-        on
-            periods.source = moved_year.source
-            and defaults.stage_key = coalesce(moved_year.stage, '')
-            and periods.fiscal_year = moved_year.fiscal_year
-            and moved_year.period_start is null
-            and moved_year.due_on is not null
-    left join calendar as moved_month
-        on
-            periods.source = moved_month.source
-            and defaults.stage_key = coalesce(moved_month.stage, '')
-            and periods.period_start = moved_month.period_start
-            and moved_month.due_on is not null
 ),
 
--- Each file with the periods it gives figures for: its fiscal year, or every month a
--- consultation export's period touches.
-covered as (
-    select
-        entries.*,
-        periods.period_start as covered_start,
-        periods.period_end as covered_end,
-        {{ tokyo_date('least(coalesce(entries.sent_at, entries.file_modified_at), entries.received_at)') }}
-            as sent_on_date
-    from entries
-    inner join periods
-        on
-            entries.source = periods.source
-            and entries.fiscal_year = periods.fiscal_year
-    where entries.source <> 'consultations'
-    union all
-    select
-        entries.*,
-        periods.period_start as covered_start,
-        periods.period_end as covered_end,
-        {{ tokyo_date('least(coalesce(entries.sent_at, entries.file_modified_at), entries.received_at)') }}
-            as sent_on_date
-    from entries
-    inner join periods
-        on
-            entries.source = periods.source
-            and entries.period_start <= periods.period_end
-            and entries.period_end >= periods.period_start
-    where entries.source = 'consultations'
+today as (
+    select {{ welfare_today() }} as today
 ),
 
--- ... and the stages it answers: every stage, but one that counts only files sent after the
--- period ended (the results) takes only those, and none a file whose rows do not answer it
--- (an action plan without results).
-entry_periods as (
-    select
-        covered.*,
-        stages.stage_key
-    from covered
-    inner join stages
-        on covered.source = stages.source
-    left join {{ ref('int_files_not_answering_stage') }} as unanswered
-        on covered.sha256 = unanswered.sha256 and stages.stage_key = unanswered.stage
-    where
-        unanswered.sha256 is null
-        and (
-            not stages.after_period_only
-            or covered.sent_on_date > covered.covered_end
-        )
+answers as (
+    select * from {{ ref('int_submission_answers') }}
 ),
 
 latest as (
@@ -227,7 +57,7 @@ latest as (
                 case when is_current then 0 when status = 'rejected' then 1 else 2 end,
                 received_at desc
         ) as pick
-    from entry_periods
+    from answers
     where is_current or status = 'rejected'
 ),
 
@@ -238,7 +68,7 @@ waiting as (
             partition by covered_start, source, submitter_code, stage_key, status
             order by version_order desc
         ) as pick
-    from entry_periods
+    from answers
     where status in ('held', 'returned', 'after_closing')
 ),
 
@@ -257,16 +87,15 @@ late as (
     where status = 'after_closing'
 ),
 
--- When the submission was first sent: the page's sending time, else the file's own
--- modification time, never later than when the warehouse first saw the file.
+-- When the submission was first sent (int_submission_answers.sent_by_then).
 first_sent as (
     select
         covered_start,
         source,
         submitter_code,
         stage_key,
-        min(least(coalesce(sent_at, file_modified_at), received_at)) as sent_at
-    from entry_periods
+        min(sent_by_then) as sent_at
+    from answers
     where status in ('loaded', 'superseded', 'held', 'returned', 'after_closing')
     group by covered_start, source, submitter_code, stage_key
 ),
