@@ -1,4 +1,4 @@
-"""The Dagster code location loads cheaply: no great-expectations, no dbt run."""
+"""The Dagster code location loads cheaply: no great-expectations, no dbt-core, no dbt run."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def test_definitions_load_without_importing_gx_or_running_dbt(sample_run):
         import sys
         from pipelines.definitions import defs
         assert "great_expectations" not in sys.modules, "GX imported at definition load"
+        # dbt runs in processes of its own: its Python modules cost a second here for nothing
+        # (pipelines/defs/dagster_adapter.py).
+        assert not [m for m in sys.modules if m.split(".")[0] == "dbt"], "dbt-core imported"
         graph = defs.resolve_asset_graph()
         keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
         assert {"lake/ibasho_survey", "lake/consultations", "marts/place_counts",

@@ -9,6 +9,12 @@ removed; tests/test_definitions.py fails on it, naming the upgrade, before a run
   Dagster process (the profile, the project and every macro parsed again) that serves only
   its fetch_row_counts / fetch_column_metadata, which this project does not use (row counts
   are read once dbt has finished). dagster-dbt treats a missing adapter as "no metadata".
+- dagster-dbt imported without dbt-core's Python modules (about a second of every process
+  that loads the definitions: `welfare run`, the daemon, the code server). dagster-dbt imports
+  dbt-core only for its version and a few enums, and has its own for a dbt it cannot import
+  (the dbt Fusion engine); dbt runs in processes of its own here (pipelines.warehouse.dbt,
+  warm_dbt), and its version is read from the installed package. The project imports
+  dagster-dbt's names from this module only, so this import is the first.
 """
 
 from __future__ import annotations
@@ -16,15 +22,50 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata
+import sys
 from collections.abc import Iterator
 from functools import cached_property
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from packaging import version
 
 DEFS_STATE = ("dagster._core.storage.defs_state.base", "set_defs_state_storage")
 DBT_RESOURCE_PRIVATE = ("_cli_version", "_initialize_dbt_core_adapter")
+# What dagster-dbt imports to find dbt-core; its fallback when that fails.
+DBT_CORE_PROBE = "dbt.version"
+DBT_CORE_FOUND = ("dagster_dbt.compat", "DBT_PYTHON_VERSION")
+
+
+def _import_dagster_dbt() -> None:
+    """Import dagster-dbt as if dbt-core's modules were absent (see the module's docstring);
+    dbt-core stays importable for anything else in the process."""
+    if "dagster_dbt" in sys.modules or DBT_CORE_PROBE in sys.modules:
+        return  # imported already, or dbt-core is: nothing to save
+    sys.modules[DBT_CORE_PROBE] = None  # `import dbt.version` raises ImportError
+    try:
+        importlib.import_module("dagster_dbt")
+    finally:
+        del sys.modules[DBT_CORE_PROBE]
+
+
+_import_dagster_dbt()
+
+from dagster_dbt import (  # noqa: E402  (after _import_dagster_dbt)
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+__all__ = [
+    "DagsterDbtTranslator",
+    "DbtCliResource",
+    "DbtProject",
+    "LeanDbtCliResource",
+    "bound_to",
+    "dbt_assets",
+    "private_api_changes",
+]
 
 
 @contextlib.contextmanager
@@ -60,6 +101,12 @@ def private_api_changes() -> list[str]:
         changes.append(
             f"dagster {importlib.metadata.version('dagster')} has no {module}.{name}: "
             "pipelines/defs/dagster_adapter.py `bound_to` must follow the upgrade"
+        )
+    module, name = DBT_CORE_FOUND
+    if not hasattr(importlib.import_module(module), name):
+        changes.append(
+            f"dagster-dbt {importlib.metadata.version('dagster-dbt')} has no {module}.{name}: "
+            "pipelines/defs/dagster_adapter.py `_import_dagster_dbt` must follow the upgrade"
         )
     for attribute in DBT_RESOURCE_PRIVATE:
         if not hasattr(DbtCliResource, attribute):

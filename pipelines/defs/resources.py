@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import PrivateAttr
 
-from pipelines.defs.dagster_adapter import LeanDbtCliResource
+from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
 from pipelines.warehouse import warm_dbt

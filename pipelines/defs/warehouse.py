@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
+from pipelines.defs.dagster_adapter import (
+    DagsterDbtTranslator,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.pause_points import pause_point
