@@ -358,20 +358,24 @@ def test_extract_job_in_dagster_and_the_audit_log(consultation_extract):
     from pipelines.warehouse.dbt import run_dbt
 
     settings, _, _ = consultation_extract
-    job = build_definitions(settings).resolve_job_def("extract_job")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        run_config={
-            "ops": {
-                "extract_package": {
-                    "config": {
-                        "spec": "sources/extracts/places_and_facilities.yml",
-                        "requested_by": "dagster",
+    # Resolved and run inside an instance of its own: Dagster reads the definitions' state
+    # storage from whichever instance was entered last in this process (a finished run's, in
+    # a test process that ran the pipeline before).
+    with dg.instance_for_test() as instance:
+        job = build_definitions(settings).resolve_job_def("extract_job")
+        result = job.execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {
+                    "extract_package": {
+                        "config": {
+                            "spec": "sources/extracts/places_and_facilities.yml",
+                            "requested_by": "dagster",
+                        }
                     }
                 }
-            }
-        },
-    )
+            },
+        )
     assert result.success
     zip_path = Path(result.output_for_node("extract_package"))
     assert zip_path.exists() and zip_path.parent.name == "places_and_facilities"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -133,15 +134,20 @@ def increment(sample_run, tmp_path_factory) -> Increment:
 def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(increment):
     settings, before, increment = increment.settings, increment.before, increment.summary
     assert increment.success and increment.published, increment.failed_steps
-    # A copied home: no model left reading the lake of the home it was copied from.
+    # A copied home: its views name the lake relative to where the build finds it (the
+    # profile's file_search_path), never a place: they read the copy's own lake, which alone
+    # holds the benchmark's exports.
     with duckdb.connect(str(settings.working_db), read_only=True) as db:
         views = db.execute("select view_name, sql from duckdb_views() where not internal")
-        reading_elsewhere = [
-            name
+        named = [
+            (name, path)
             for name, sql in views.fetchall()
-            if "read_parquet" in sql and f"'{settings.lake}/" not in sql
+            for path in re.findall(r"read_parquet\('([^']*)'", sql)
         ]
-        assert reading_elsewhere == []
+        assert named and [(n, p) for n, p in named if Path(p).is_absolute()] == []
+        db.execute(f"set file_search_path = '{settings.lake}'")
+        staged = db.execute("select count(*) from staging.stg_consultations").fetchone()[0]
+        assert staged >= BENCH_ROWS + len(before)
     # Built as an increment: the new export's consultations chosen again, appended.
     assert built_by(settings, increment.run_id).lstrip().startswith("insert into")
     after = consultations(settings)

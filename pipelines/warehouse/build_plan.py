@@ -164,8 +164,8 @@ def changed_inputs(
     if record.get("today") != today().isoformat():
         changed.add(TODAY_SCOPE)
     if record.get("lake") != lake_location(settings):
-        # The models that read the lake name it by its path (a view keeps it): a home moved
-        # or copied would otherwise read the old place's files through the views not rebuilt.
+        # The models read the lake where the last build named it: everything that reads it
+        # is built again.
         changed.update([*now, LEDGER_SCOPE])
     if LEDGER_SCOPE in changed:  # a closing, or a record whose source is unreadable
         changed.update(SOURCE_KEYS)
@@ -251,10 +251,10 @@ def begin_build(settings: Settings) -> dict:
 
 
 def lake_location(settings: Settings) -> str:
-    """Where the models read the lake from, as they name it: its path (DuckDB) and its URI
-    (a Spark cluster)."""
-    env = settings.dbt_env()
-    return f"{env['WELFARE_LAKE']} {env['WELFARE_LAKE_URI']}"
+    """Where the built models name the lake: a Spark cluster's tables were read from its URI;
+    DuckDB's views name it relative to the lake (the profile's file_search_path, the lake of
+    the home that builds), so a home moved or copied reads its own lake as it is."""
+    return settings.dbt_env()["WELFARE_LAKE_URI"] if settings.engine.is_spark else ""
 
 
 def record_build(settings: Settings, begun: dict) -> None:

@@ -64,7 +64,7 @@ def publish(
         return Published(
             _stamp(current[0]), str(settings.warehouse), tables, exported, unchanged=True
         )
-    with duckdb.connect(str(settings.working_db)) as work:
+    with connect_working(settings) as work:
         work.execute("create schema if not exists audit")
         work.execute(
             "create table if not exists audit.publishes (published_at timestamp, version "
@@ -128,6 +128,14 @@ def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     work.execute(
         f"create or replace table audit.dq_results as select * from {source} order by checked_at"
     )
+
+
+def connect_working(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The private working database, its views able to read the lake: they name the lake's
+    files relative to it, found through file_search_path as dbt's profile sets it."""
+    connection = duckdb.connect(str(settings.working_db), read_only=read_only)
+    connection.execute("set file_search_path = ?", [str(settings.lake)])
+    return connection
 
 
 def table_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -118,7 +118,7 @@ def open_built(settings: Settings, tables: Iterable[str]) -> Iterator[duckdb.Duc
     """What this run built (not yet published) as a read-only DuckDB connection: the private
     working database, or on Spark the ``tables`` read from the run's build schemas."""
     if not settings.engine.is_spark:
-        with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+        with duckdb_publish.connect_working(settings, read_only=True) as connection:
             yield connection
         return
 
@@ -153,7 +153,7 @@ def count_built_rows(settings: Settings, tables: Iterable[str]) -> dict[str, int
         with spark_session(settings.engine) as session:
             counts = count_rows(session, list(built.values()))
         return {table: counts[name] for table, name in built.items()}
-    with duckdb.connect(str(settings.working_db), read_only=True) as connection:
+    with duckdb_publish.connect_working(settings, read_only=True) as connection:
         return {
             table: connection.execute(
                 'select count(*) from "{}"."{}"'.format(*table.split("."))
