@@ -29,6 +29,7 @@ from tests.conftest import ARTIFACTS, check_then_publish, copy_home, welfare_cli
 pytest.importorskip("pyhive", reason="the Spark extra is not installed: run `make test-spark`")
 
 from pipelines.warehouse import spark_publish
+from pipelines.warehouse.duckdb_publish import connect_working
 from pipelines.warehouse.spark_thrift import ThriftSession, spark_session
 from tests.spark.local_cluster import LocalCluster
 
@@ -188,7 +189,7 @@ def test_engine_specific_sql_fails_on_the_cluster(spark_run):
     injected = "select staged_rows.*, strftime(current_date, '%Y') as built_year"
     on_spark, on_duckdb = compiled(settings), compiled(duckdb_home)
     assert "select staged_rows.*" in on_spark and "welfare_build_" in on_spark
-    with duckdb.connect(str(duckdb_home.working_db), read_only=True) as con:
+    with connect_working(duckdb_home, read_only=True) as con:
         con.sql(on_duckdb.replace("select staged_rows.*", injected)).fetchall()  # fine there
     with spark_session(settings.engine) as session:
         session.rows(on_spark)  # the model as shipped runs on the cluster
