@@ -18,7 +18,14 @@ from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
 from pipelines.foundation.disk import DiskFull, is_disk_error
 from pipelines.foundation.processes import process_age
-from pipelines.foundation.settings import EngineError, Settings, TodayError, WebSettings, today
+from pipelines.foundation.settings import (
+    EngineError,
+    HomeError,
+    Settings,
+    TodayError,
+    WebSettings,
+    today,
+)
 from pipelines.home import prepare
 from pipelines.ingest.closing import ClosingError, reopen_year
 from pipelines.ingest.contract import SOURCE_KEYS
@@ -552,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (EngineError, TodayError) as error:  # WELFARE_ENGINE or WELFARE_TODAY wrong
+    except (EngineError, TodayError, HomeError) as error:  # WELFARE_ENGINE, _TODAY or _HOME
         print(error, file=sys.stderr)
         return 2
     except Exception as error:

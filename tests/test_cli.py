@@ -73,3 +73,17 @@ def test_validate_guesses_the_survey_from_the_headers(tmp_path, capsys, monkeypa
 def test_rollback_without_an_earlier_version_says_so(tmp_path):
     result = welfare_cli(tmp_path, "rollback")
     assert result.returncode == 1 and "no earlier published version" in result.stderr
+
+
+def test_a_home_duckdb_cannot_find_its_lake_in_is_refused_in_one_line(
+    tmp_path, capsys, monkeypatch
+):
+    """The staging views find the lake through DuckDB's file_search_path, a comma-separated
+    list in quotes: a WELFARE_HOME with a comma or a quote is refused before anything is
+    written, in one line that says why and what to do."""
+    home = tmp_path / "福祉,2025"
+    monkeypatch.setenv("WELFARE_HOME", str(home))
+    assert main(["run"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "カンマ" in line and "cannot contain a comma" in line and "choose another folder" in line
+    assert not home.exists()

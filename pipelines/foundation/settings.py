@@ -87,6 +87,15 @@ class EngineSettings:
         return f"{self.spark_prefix}_build"
 
 
+class HomeError(ValueError):
+    """WELFARE_HOME is a folder the warehouse cannot work in."""
+
+
+# DuckDB's file_search_path (where the staging views find the lake) is a comma-separated
+# list, set in single quotes.
+UNUSABLE_IN_HOME = {",": ("カンマ（,）", "a comma (,)"), "'": ("引用符（'）", "a single quote (')")}
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -94,7 +103,16 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(Path(os.environ.get("WELFARE_HOME", PROJECT_ROOT / "data")).resolve())
+        home = Path(os.environ.get("WELFARE_HOME", PROJECT_ROOT / "data")).resolve()
+        if unusable := [c for c in UNUSABLE_IN_HOME if c in str(home)]:
+            raise HomeError(
+                f"WELFARE_HOME={str(home)!r} の名前に "
+                f"{'、'.join(UNUSABLE_IN_HOME[c][0] for c in unusable)} は使えません。"
+                "別のフォルダを指定してください。 / WELFARE_HOME cannot contain "
+                f"{' or '.join(UNUSABLE_IN_HOME[c][1] for c in unusable)} (DuckDB finds the "
+                "lake through a comma-separated list in quotes): choose another folder."
+            )
+        return cls(home)
 
     # Where submissions arrive and where their original bytes are kept forever.
     @property
