@@ -14,7 +14,10 @@ removed; tests/test_definitions.py fails on it, naming the upgrade, before a run
   dbt-core only for its version and a few enums, and has its own for a dbt it cannot import
   (the dbt Fusion engine); dbt runs in processes of its own here (pipelines.warehouse.dbt,
   warm_dbt), and its version is read from the installed package. The project imports
-  dagster-dbt's names from this module only, so this import is the first.
+  dagster-dbt's names from this module only, so this import is the first. In that mode
+  dagster-dbt resolves a `select=`/`exclude=` of `dbt_assets` (other than everything) as for
+  dbt Fusion and refuses a dbt-core manifest: the assets here select everything, and a run's
+  subset is chosen by Dagster's asset selection (pipelines.defs.planning).
 """
 
 from __future__ import annotations

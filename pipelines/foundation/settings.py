@@ -92,8 +92,13 @@ class HomeError(ValueError):
 
 
 # DuckDB's file_search_path (where the staging views find the lake) is a comma-separated
-# list, set in single quotes.
-UNUSABLE_IN_HOME = {",": ("カンマ（,）", "a comma (,)"), "'": ("引用符（'）", "a single quote (')")}
+# list; the warehouse names its database files in single-quoted SQL (ATTACH); DuckDB reads a
+# backslash as a path separator.
+UNUSABLE_IN_HOME = {
+    ",": ("カンマ（,）", "a comma (,)"),
+    "'": ("引用符（'）", "a single quote (')"),
+    "\\": ("バックスラッシュ（\\）", "a backslash (\\)"),
+}
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,11 @@ class Settings:
         home = Path(os.environ.get("WELFARE_HOME", PROJECT_ROOT / "data")).resolve()
         if unusable := [c for c in UNUSABLE_IN_HOME if c in str(home)]:
             raise HomeError(
-                f"WELFARE_HOME={str(home)!r} の名前に "
+                f"WELFARE_HOME={home} の名前に "
                 f"{'、'.join(UNUSABLE_IN_HOME[c][0] for c in unusable)} は使えません。"
                 "別のフォルダを指定してください。 / WELFARE_HOME cannot contain "
-                f"{' or '.join(UNUSABLE_IN_HOME[c][1] for c in unusable)} (DuckDB finds the "
-                "lake through a comma-separated list in quotes): choose another folder."
+                f"{' or '.join(UNUSABLE_IN_HOME[c][1] for c in unusable)} (DuckDB would take "
+                "it for another path): choose another folder."
             )
         return cls(home)
 

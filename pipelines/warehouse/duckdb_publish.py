@@ -132,7 +132,8 @@ def _load_dq_results(work: duckdb.DuckDBPyConnection, settings: Settings) -> Non
 
 def connect_working(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """The private working database, its views able to read the lake: they name the lake's
-    files relative to it, found through file_search_path as dbt's profile sets it."""
+    files relative to it, found through file_search_path as dbt's profile sets it (a setting
+    of this connection: a cursor made from it does not inherit it)."""
     connection = duckdb.connect(str(settings.working_db), read_only=read_only)
     connection.execute("set file_search_path = ?", [str(settings.lake)])
     return connection
