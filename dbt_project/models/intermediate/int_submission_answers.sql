@@ -18,6 +18,8 @@ periods as (
     select * from {{ ref('int_submission_periods') }}
 ),
 
+-- Two branches, not one join with `or`: the engines join a fiscal year on equality, a
+-- consultation export's period on its overlap with the month.
 covered as (
     select
         entries.*,
