@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster
 export PYTHONUTF8 := 1
 
-.PHONY: help setup browser-setup run test test-spark spark-setup spark-cluster run-spark lint serve ui docs benchmark sample clean
+.PHONY: help setup test-setup browser-setup spark-environment run test test-spark spark-setup spark-cluster run-spark lint serve ui docs benchmark sample clean
 
 help:
 	@echo "make run    - set up, load the sample submissions, run the whole pipeline once"
@@ -25,25 +25,41 @@ help:
 	@echo "                 nothing new) against a hand-written DuckDB floor; reading one export; extracts;"
 	@echo "                 zip bombs refused (memory) and the submission page under four large checks"
 
-# Debian packages, installed only when missing: a Japanese font for the report's charts,
-# Chromium for the report's browser test.
+# Debian packages, installed only when missing (each with the command that tells it is there), in
+# one apt-get call: a Japanese font for the report's charts, Chromium for the browser tests, Java
+# for the Spark test cluster.
 APT_INSTALL = apt-get install -y -qq --no-install-recommends
-define apt_ensure
-	@$(1) || { echo "Installing $(2) (Debian)"; \
-		( $(APT_INSTALL) $(2) >/dev/null 2>&1 || { apt-get update -qq >/dev/null && $(APT_INSTALL) $(2) >/dev/null; } ) || \
-		{ echo "Could not install $(2): run 'sudo apt-get install $(2)'"; exit 1; }; }
-endef
+HAVE_fonts-noto-cjk = fc-list :lang=ja family | grep -q "Noto Sans CJK JP"
+HAVE_chromium = command -v chromium >/dev/null
+HAVE_openjdk-17-jre-headless = command -v java >/dev/null
+# A shell command: installs those of the packages $(1) that are missing, or says what to run.
+apt_ensure = missing=""; $(foreach p,$(1),$(HAVE_$(p)) || missing="$$missing $(p)";) \
+	[ -z "$$missing" ] || { echo "Installing$$missing (Debian)"; \
+		( $(APT_INSTALL) $$missing >/dev/null 2>&1 || \
+			{ apt-get update -qq >/dev/null && $(APT_INSTALL) $$missing >/dev/null; } ) || \
+		{ echo "Could not install$$missing: run 'sudo apt-get install$$missing'"; exit 1; }; }
 
 # --compile-bytecode: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE forbids writing
 # them (as on CI machines); without them every process compiles dagster, dbt and GX again
 # (about 7 s per `welfare run`, more per test process).
-setup:
+UV_SYNC = $(UV) sync --locked --quiet --compile-bytecode
+# The project's environment (uv's downloads) and the Debian packages $(1) (apt's) at the same time:
+# on a new machine neither waits for the other.
+define setup_with
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --locked --quiet --compile-bytecode
-	$(call apt_ensure,fc-list :lang=ja family | grep -q "Noto Sans CJK JP",fonts-noto-cjk)
+	@$(UV_SYNC) & sync=$$!; ( $(call apt_ensure,$(1)) ); packages=$$?; wait $$sync; synced=$$?; \
+		exit $$(( synced != 0 ? synced : packages ))
+endef
+
+setup:
+	$(call setup_with,fonts-noto-cjk)
+
+# What the tests need before they start; the Spark environment is made while they run.
+test-setup:
+	$(call setup_with,fonts-noto-cjk chromium)
 
 browser-setup:
-	$(call apt_ensure,command -v chromium >/dev/null,chromium)
+	@( $(call apt_ensure,chromium) )
 
 run: setup
 	@$(UV) run welfare load-sample
@@ -72,13 +88,15 @@ BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 OPERATOR_TESTS = tests/test_operations.py tests/test_survey_cycle.py
 AFTER_SPARK_TESTS = tests/test_final_figures.py \
 	tests/test_quality.py::test_an_error_holds_back_that_file_alone_until_it_is_released
-test: setup browser-setup spark-setup
+test: test-setup
 	@mkdir -p $(WELFARE_HOME)
 	@# A small disk the bad-week test mounted, left by a test run that was killed.
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	{ $(MAKE) --no-print-directory spark-environment && \
+		env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark; } \
+		> $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
@@ -105,10 +123,11 @@ test: setup browser-setup spark-setup
 # light and `make test` never has to uninstall PySpark again.
 SPARK_ENV := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-spark
 
-spark-setup: setup
-	@command -v java >/dev/null 2>&1 || { echo "Installing Java 17 for Spark"; \
-		apt-get install -y -qq openjdk-17-jre-headless >/dev/null || \
-		{ echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }; }
+spark-setup: setup spark-environment
+
+# Java and the Spark environment alone (`make test` makes them while its other suites run).
+spark-environment:
+	@( $(call apt_ensure,openjdk-17-jre-headless) )
 	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
 
 SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark

@@ -49,6 +49,7 @@ def run_pipeline(
         if parse is not None:
             parse.manifest()  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
+    check_space(settings)  # DiskFull before anything is written or started
     # Files and marts will be checked and dbt will build: great-expectations and dbt load on
     # the other core meanwhile.
     start_warm_checks()
@@ -56,7 +57,6 @@ def run_pipeline(
     from pipelines.defs.automation import WAREHOUSE_JOB  # imports Dagster: only for a run
 
     try:
-        check_space(settings)  # DiskFull before anything is written
         started = dt.datetime.now(dt.UTC)
         log_path = settings.work_dir / "logs" / f"run-{started.strftime('%Y%m%dT%H%M%SZ')}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -137,6 +137,28 @@ def with_derived(suite: Suite, frame: pd.DataFrame) -> pd.DataFrame:
 WARM_CHECKS = "great-expectations"  # the warm process that runs suites (pipelines.foundation)
 
 
+# great-expectations imports PySpark when it is installed (the Spark extra installs it for the
+# test cluster) to offer Spark DataFrames; every check here runs on pandas DataFrames.
+UNUSED_BY_CHECKS = "pyspark"
+
+
+def import_great_expectations():
+    """great-expectations, with analytics off, imported as if PySpark were absent (it treats
+    an ImportError as "not installed"): importing PySpark costs most of a second and prints a
+    warning on every run. PySpark stays importable for anything else in the process."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"  # nothing phones home
+    if "great_expectations" in sys.modules or UNUSED_BY_CHECKS in sys.modules:
+        import great_expectations
+
+        return great_expectations
+    sys.modules[UNUSED_BY_CHECKS] = None  # `import pyspark` raises ImportError
+    try:
+        import great_expectations
+    finally:
+        del sys.modules[UNUSED_BY_CHECKS]
+    return great_expectations
+
+
 def start_warm_checks() -> None:
     """Have great-expectations imported in a helper process from now on, to run this
     process's suites (none where it is imported here already: it is ready)."""
@@ -200,8 +222,7 @@ class Validator:
 
     def _gx(self):
         """great-expectations and this validator's context (imported and made on first use)."""
-        os.environ["GX_ANALYTICS_ENABLED"] = "False"  # nothing phones home
-        import great_expectations as gx
+        gx = import_great_expectations()
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         if self._context is None:
