@@ -21,6 +21,8 @@ help:
 	@echo "make test-spark - the whole job on a Spark cluster started on 127.0.0.1 (master, worker,"
 	@echo "                 Thrift server), every published table compared with DuckDB's"
 	@echo "make spark-cluster - start such a cluster to try WELFARE_ENGINE=spark by hand (make run-spark)"
+	@echo "make setup / test-setup / spark-setup / browser-setup - only the set-up (run and test do"
+	@echo "                 their own): the environment, and the Debian packages that are missing"
 	@echo "make benchmark - the whole job on 1M and 10M consultation rows (and one more month, and"
 	@echo "                 nothing new) against a hand-written DuckDB floor; reading one export; extracts;"
 	@echo "                 zip bombs refused (memory) and the submission page under four large checks"
@@ -28,7 +30,9 @@ help:
 # Debian packages, installed only when missing (each with the command that tells it is there), in
 # one apt-get call: a Japanese font for the report's charts, Chromium for the browser tests, Java
 # for the Spark test cluster.
-APT_INSTALL = apt-get install -y -qq --no-install-recommends
+# Waits for another apt-get (make -j, unattended upgrades) instead of failing on its lock.
+APT = apt-get -o DPkg::Lock::Timeout=300
+APT_INSTALL = $(APT) install -y -qq --no-install-recommends
 HAVE_fonts-noto-cjk = fc-list :lang=ja family | grep -q "Noto Sans CJK JP"
 HAVE_chromium = command -v chromium >/dev/null
 HAVE_openjdk-17-jre-headless = command -v java >/dev/null
@@ -36,7 +40,7 @@ HAVE_openjdk-17-jre-headless = command -v java >/dev/null
 apt_ensure = missing=""; $(foreach p,$(1),$(HAVE_$(p)) || missing="$$missing $(p)";) \
 	[ -z "$$missing" ] || { echo "Installing$$missing (Debian)"; \
 		( $(APT_INSTALL) $$missing >/dev/null 2>&1 || \
-			{ apt-get update -qq >/dev/null && $(APT_INSTALL) $$missing >/dev/null; } ) || \
+			{ $(APT) update -qq >/dev/null && $(APT_INSTALL) $$missing >/dev/null; } ) || \
 		{ echo "Could not install$$missing: run 'sudo apt-get install$$missing'"; exit 1; }; }
 
 # --compile-bytecode: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE forbids writing
@@ -54,9 +58,10 @@ endef
 setup:
 	$(call setup_with,fonts-noto-cjk)
 
-# What the tests need before they start; the Spark environment is made while they run.
+# What the tests need before they start (Java too: a missing one is said now, not at the end);
+# the Spark environment is made while they run.
 test-setup:
-	$(call setup_with,fonts-noto-cjk chromium)
+	$(call setup_with,fonts-noto-cjk chromium openjdk-17-jre-headless)
 
 browser-setup:
 	@( $(call apt_ensure,chromium) )
@@ -128,7 +133,7 @@ spark-setup: setup spark-environment
 # Java and the Spark environment alone (`make test` makes them while its other suites run).
 spark-environment:
 	@( $(call apt_ensure,openjdk-17-jre-headless) )
-	@$(SPARK_ENV) $(UV) sync --locked --extra spark --quiet
+	@$(SPARK_ENV) $(UV_SYNC) --extra spark
 
 SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark
 

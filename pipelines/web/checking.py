@@ -196,10 +196,9 @@ class CheckWorkers:
     def _process(self, target, *args):
         with self._context_lock:
             if self._context is None:
-                os.environ["GX_ANALYTICS_ENABLED"] = "False"  # the checks' GX too
                 self._context = multiprocessing.get_context("forkserver")
                 self._context.set_forkserver_preload(
-                    ["pipelines.web.checking", "great_expectations"]
+                    ["pipelines.web.checking", "pipelines.quality.gx_loaded"]
                 )
         return self._context.Process(target=target, args=args, daemon=True)
 
