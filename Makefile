@@ -85,7 +85,8 @@ lint: setup
 # runs), and lint. The pytest processes share one run of the sample (WELFARE_TEST_SHARED: the
 # first to need it builds it, the others copy it). The machine's two cores are the limit:
 # the main and Spark suites run at full priority, the others at nice 5 in two processes (both
-# cores stay busy to the end), lint at nice 10.
+# cores stay busy to the end), lint and the Spark environment's set-up (its bytecode compiled
+# once, while the sample run is built: the Spark suite waits for that run) at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 # The operator's tests in one process: the bad week, the survey calendar. The year's close and
 # a held file's release run after the Spark suite, in its process (the Spark suite ends first:
@@ -99,7 +100,7 @@ test: test-setup
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	{ $(MAKE) --no-print-directory spark-environment && \
+	{ nice -n 10 $(MAKE) --no-print-directory spark-environment && \
 		env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark; } \
 		> $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
