@@ -94,13 +94,17 @@ BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 OPERATOR_TESTS = tests/test_operations.py tests/test_survey_cycle.py
 AFTER_SPARK_TESTS = tests/test_final_figures.py \
 	tests/test_quality.py::test_an_error_holds_back_that_file_alone_until_it_is_released
+# make itself, for the test recipe's own steps: named through a variable so that `make -n test`
+# prints the recipe instead of running it (make runs a line that names the MAKE variable itself
+# even under -n).
+SUBMAKE = $(MAKE) --no-print-directory
 test: test-setup
 	@mkdir -p $(WELFARE_HOME)
 	@# A small disk the bad-week test mounted, left by a test run that was killed.
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	{ nice -n 10 $(MAKE) --no-print-directory spark-environment && \
+	{ nice -n 10 $(SUBMAKE) spark-environment && \
 		env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark; } \
 		> $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
@@ -110,7 +114,7 @@ test: test-setup
 	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS:%=--ignore=%) $(AFTER_SPARK_TESTS:%=--deselect=%) --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \
 	background=$$!; \
-	{ nice -n 10 $(MAKE) --no-print-directory lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
+	{ nice -n 10 $(SUBMAKE) lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark -m "not background"; main=$$?; \
 	wait $$badweek; badweek_rc=$$?; \
