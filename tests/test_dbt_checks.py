@@ -38,8 +38,11 @@ def test_breaking_a_mart_makes_its_reconciliation_fail(sample_run, published_hom
         assert f"FAIL 1 {test_name}" in failed.stdout
 
 
-def test_the_models_unit_tests_pass_on_duckdb(published_home):
-    """The models' logic on made-up rows (the Spark suite runs the same on the cluster)."""
+def test_the_models_unit_tests_pass_on_duckdb(published_home, monkeypatch):
+    """The models' logic on made-up rows (the Spark suite runs the same on the cluster), on
+    whatever day they run: those measured against today give it themselves (an analyst runs
+    them by hand on any day)."""
+    monkeypatch.setenv("WELFARE_TODAY", "2031-02-17")  # not the day the other tests live on
     unit = run_dbt(published_home, ["test", "--select", "test_type:unit"], quiet=False)
     assert unit.returncode == 0, unit.stdout[-3000:]
     assert "ERROR=0" in unit.stdout
