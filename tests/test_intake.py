@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
+from pipelines.foundation.disk import disk_message
 from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import all_contracts, load_contract
@@ -129,3 +130,17 @@ def test_reading_the_next_batch_while_one_is_checked_changes_nothing(home, tmp_p
     assert ahead_ledger.equals(ledger)
     assert ahead_rows.keys() == rows.keys()
     assert all(ahead_rows[name].equals(table) for name, table in rows.items())
+
+
+def test_a_disk_error_is_named_for_what_the_operator_must_do(home):
+    """The one line names the trouble: a disk short of space is full whatever its error said
+    (SQLite says "disk I/O error" on a full disk), an I/O error with room to spare is a failing
+    disk (the read-only mount: tests/test_operations.py)."""
+    io_error = "OSError: [Errno 5] Input/output error: 'lake/x.parquet'"
+    assert disk_message(home, needed=2**70, detail="disk I/O error").startswith(
+        f"DISK FULL: {home.home} has "
+    )
+    failing = disk_message(home, needed=1, detail=io_error)
+    assert failing.startswith(f"DISK ERROR: writing under {home.home} failed ({io_error})")
+    assert "ディスクを点検" in failing
+    assert disk_message(home, needed=1, detail="").startswith("DISK FULL")

@@ -253,7 +253,7 @@ def record_failed_run(settings: Settings) -> str:
 
 @pytest.mark.background
 def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_home, tmp_path):
-    """One WELFARE_HOME through kills at every stage, a full disk before and during a run, a
+    """One WELFARE_HOME through kills at every stage, a full disk before and during a run, a read-only disk, a
     damaged and then a lost lake, a reader kept open, and a rollback (one home: each step
     would otherwise cost a pipeline run to set up)."""
     home, small_disk = operator_home
@@ -373,3 +373,19 @@ def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_h
         assert restored.execute("select count(*) from audit.run_failures").fetchone()[0] == 0
     if not small_disk:
         pytest.skip("everything but the full disk passed; a small file system needs root")
+
+    # 7. The system remounts the disk read-only (as it does one it found failing) while a file
+    # waits: the run says so in one line, not as a full disk, and changes nothing.
+    ward_file(home, "R7_北区_居場所_追加.csv", ["R7,北区,曽根崎地域,K7-9,サロン9,高齢者サロン,1,9"])
+    rolled_back = home.warehouse.read_bytes()
+    mount = home.home.parent
+    subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    try:
+        refused = welfare_cli(home.home, "run")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
+    [line] = [x for x in refused.stderr.splitlines() if x.strip()]
+    assert line.startswith(f"DISK READ-ONLY: {home.home} cannot be written"), line
+    assert home.warehouse.read_bytes() == rolled_back

@@ -10,6 +10,7 @@ leaves the file it was replacing as it was; the next run after space is freed do
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -53,23 +54,54 @@ def _mb(n: int) -> str:
 
 # What a sender on the submission page is told (the operator's line goes to the server's log).
 STAFF_DISK_FULL = (
-    "サーバーの保存領域が足りないため、受け付けられませんでした。"
+    "サーバーの保存領域に書き込めないため、受け付けられませんでした。"
     "社協の担当者に連絡してください。 / "
-    "The server is out of disk space and could not take the file: please tell the council."
+    "The server could not store the file (its disk is full or failing): please tell the council."
 )
 
 
+def _read_only(path: Path) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) is mounted
+    read-only."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
 def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
-    """The one line an operator reads: where, how much is free, how much is needed (the
-    estimate: pipelines.intake.space), what to do."""
+    """The one line an operator reads: what is wrong with the disk (read-only as mounted; full
+    when the free space is short of what a run needs or nothing else is known; else failing,
+    when the error in ``detail`` says so), where, how much is free and needed (the estimate:
+    pipelines.intake.space), what to do."""
     free = free_bytes(settings.home)
-    detail = detail.strip().splitlines()[0][:160] if detail.strip() else ""
+    failing = any(word in detail.lower() for word in ("i/o error", f"[errno {errno.EIO}]"))
+    detail = f" ({detail.strip().splitlines()[0][:160]})" if detail.strip() else ""
+    unchanged = (
+        "and run `welfare run` again; the published warehouse and every received file are "
+        "unchanged. / "
+    )
+    if _read_only(settings.home):
+        return (
+            f"DISK READ-ONLY: {settings.home} cannot be written{detail}. Make that file "
+            "system writable again (a disk the system found failing is remounted read-only: "
+            "see the system log) "
+            + unchanged
+            + "ディスクが読み取り専用になっていて書き込めません。"
+            "書き込めるようにしてから再実行してください。"
+        )
+    if failing and free >= needed:
+        return (
+            f"DISK ERROR: writing under {settings.home} failed{detail}. Check that disk "
+            "(the system log says more) "
+            + unchanged
+            + "ディスクへの書き込みに失敗しました。ディスクを点検してから再実行してください。"
+        )
     return (
         f"DISK FULL: {settings.home} has {_mb(free)} free and a run needs about {_mb(needed)}"
-        + (f" ({detail})" if detail else "")
-        + ". Free space on that disk (or move WELFARE_HOME to a larger one) and run "
-        "`welfare run` again; the published warehouse and every received file are unchanged. "
-        "/ ディスクの空きが足りません。空きを作ってから再実行してください。"
+        + detail
+        + ". Free space on that disk (or move WELFARE_HOME to a larger one) "
+        + unchanged
+        + "ディスクの空きが足りません。空きを作ってから再実行してください。"
     )
 
 
