@@ -149,15 +149,26 @@ def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(
         # A mart suite: the answer first, its Data Docs right after.
         [mart] = [s for s in suites_for("mart") if s.name == "consultation_months"]
         rows = pd.DataFrame({"fiscal_year": [2024], "month": [4], "consultations": [61]})
-        Validator(data_docs=tmp_path / "docs").validate(mart, [rows], "test")
-        settle_warm_checks()
+        checked = Validator(data_docs=tmp_path / "docs").validate(mart, [rows], "test")
+        assert settle_warm_checks() == []
         assert (tmp_path / "docs" / mart.name / "index.html").exists()
         assert warm_process.running(WARM_CHECKS) is warm  # it did all of that, and still serves
-        # The helper dies: the same findings, worked out here.
+        # Data Docs that cannot be written (a file where their folder goes) leave the findings
+        # as they are; the run is told which when it settles.
+        (tmp_path / "blocked").mkdir()
+        (tmp_path / "blocked" / mart.name).write_text("not a folder")
+        blocked = Validator(data_docs=tmp_path / "blocked").validate(mart, [rows], "test")
+        pd.testing.assert_frame_equal(blocked[0][compared], checked[0][compared])
+        [failure] = settle_warm_checks()
+        assert failure.startswith(f"{mart.name}: NotADirectoryError")
+        # The helper dies: the same findings, worked out here, and so are Data Docs' failures.
         warm.process.kill()
         warm.process.wait()
         again = Validator().validate(suite, [frame], "test", ("source_row",))
         pd.testing.assert_frame_equal(again[0][compared], here[0][compared])
+        Validator(data_docs=tmp_path / "blocked").validate(mart, [rows], "test")
+        [failure] = settle_warm_checks()
+        assert failure.startswith(f"{mart.name}: NotADirectoryError")
     finally:
         stop_warm_checks()
     assert warm_process.running(WARM_CHECKS) is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -156,6 +157,10 @@ def import_great_expectations():
         import great_expectations
     finally:
         del sys.modules[UNUSED_BY_CHECKS]
+    # What great-expectations logs (a Data Docs page it could not write, with its traceback)
+    # is not printed on the terminal by Python's last-resort handler: the run tells the
+    # failures it needs to in its own lines (data_docs_failures).
+    logging.getLogger("great_expectations").addHandler(logging.NullHandler())
     return great_expectations
 
 
@@ -211,8 +216,16 @@ class Validator:
         result_format: dict[str, Any],
         data_docs: bool = True,
     ) -> list[Outcome]:
-        """The same, in this process (``data_docs``: written, when this validator has them)."""
-        outcome = self._runner(suite, result_format, data_docs)(frame, result_format)
+        """The same, in this process (``data_docs``: written, when this validator has them).
+        Data Docs that cannot be written leave the outcomes as they are: the failure is kept
+        for the run to tell (:func:`data_docs_failures`)."""
+        try:
+            outcome = self._runner(suite, result_format, data_docs)(frame, result_format)
+        except Exception as error:
+            if not (data_docs and self._data_docs is not None):
+                raise
+            _DATA_DOCS_FAILURES.append(_first_line(suite.name, error))
+            outcome = self._runner(suite, result_format, False)(frame, result_format)
         by_key = {
             (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
             for r in outcome.results
@@ -497,16 +510,37 @@ def _outcomes_here(
     return warm_process.ThenDo(outcomes, lambda: found.outcomes_here(checked, frame, result_format))
 
 
-def _settled() -> None:
-    """In the warm checks: nothing (answered once the work of the calls before is done)."""
+# Mart suites whose Data Docs could not be written in this process (their outcomes stand).
+_DATA_DOCS_FAILURES: list[str] = []
 
 
-def settle_warm_checks() -> None:
-    """Wait until the warm checks have finished what they do after answering (Data Docs)."""
+def _first_line(suite: str, error: BaseException) -> str:
+    said = str(error).strip().splitlines()
+    return f"{suite}: {type(error).__name__}: {said[0][:200] if said else ''}"
+
+
+def data_docs_failures() -> list[str]:
+    """The Data Docs this process could not write since it was last asked (and forgets them)."""
+    failures = list(_DATA_DOCS_FAILURES)
+    _DATA_DOCS_FAILURES.clear()
+    return failures
+
+
+def _settled() -> list[str]:
+    """In the warm checks: answered once the work of the calls before is done; what of it
+    failed."""
+    return data_docs_failures()
+
+
+def settle_warm_checks() -> list[str]:
+    """Wait until the warm checks have finished what they do after answering (Data Docs);
+    the mart suites whose Data Docs could not be written, there or here."""
+    failures = []
     warm = warm_process.running(WARM_CHECKS)
     if warm is not None:
         with contextlib.suppress(warm_process.Gone):
-            warm.call(__name__, "_settled")
+            failures += warm.call(__name__, "_settled")
+    return failures + data_docs_failures()
 
 
 def data_docs_dir(settings: Settings, suite: str | None = None) -> Path:
