@@ -134,6 +134,9 @@ def increment(sample_run, tmp_path_factory) -> Increment:
 def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(increment):
     settings, before, increment = increment.settings, increment.before, increment.summary
     assert increment.success and increment.published, increment.failed_steps
+    # dbt's paths were this home's for the run's dbt step only: the next home's run in this
+    # process starts from its own.
+    assert "WELFARE_WORKING_DB" not in os.environ and "WELFARE_LAKE_URI" not in os.environ
     # A copied home: its views name the lake relative to where the build finds it (the
     # profile's file_search_path), never a place: they read the copy's own lake, which alone
     # holds the benchmark's exports.

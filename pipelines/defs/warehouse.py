@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets (dbt tests surface as asset checks), and publishing."""
 
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from pipelines.defs.dagster_adapter import (
 from pipelines.defs.progress import say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.pause_points import pause_point
-from pipelines.foundation.settings import Settings
+from pipelines.foundation.settings import Settings, environment
 from pipelines.warehouse.build_plan import (
     PLAN_TAG,
     begin_build,
@@ -79,52 +78,54 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         config: WarehouseBuildConfig,
     ):
         """dbt build: staging → intermediate → marts, with every dbt test as an asset check."""
-        # dbt reads its paths from the environment (profiles.yml, the lake source).
         settings = welfare.get()
-        os.environ.update(settings.dbt_env())
-        say = say_to(context)
-        # Unit tests check the models' logic on made-up rows: CI runs them (make test,
-        # make test-spark); the nightly build checks the data.
-        args = ["build", "--exclude-resource-type", "unit_test"]
-        planned = context.run.tags.get(PLAN_TAG)  # how the run was started: whole or changes
-        every_model = context.selected_asset_keys == set(context.assets_def.keys)
-        reason = whole_build_reason(settings, config.full_refresh)
-        if reason and planned == "changes" and not every_model:
-            raise dg.Failure(
-                description=f"This run was started to build what changed, but the working "
-                f"database needs a whole build now ({reason}): the next run builds it whole.",
-                allow_retries=False,
-            )
-        begun = begin_build(settings)
-        if reason:
-            args.append("--full-refresh")
-            say(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
-        else:
-            models = len(context.selected_asset_keys)
-            say(f"warehouse: dbt build of what changed ({models} models and tests)")
-        built, checked, keys = 0, 0, []
-        run_target = settings.dbt_target_dir / "runs" / context.run_id
-        kept_parse = kept_partial_parse(settings)
-        for event in dbt.cli(args, context=context, target_path=run_target).stream():
-            if isinstance(event, dg.Output):
-                pause_point("dbt.build")
-                built += 1
-                key = context.asset_key_for_output(event.output_name)
-                keys.append(key)
-                say(f"warehouse: built {key.to_user_string()}")
-            elif isinstance(event, dg.AssetCheckResult):
-                checked += 1
-            yield event
-        say(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
-        if every_model or planned == "changes":
-            # dbt raised above unless every model and test succeeded. A run planned to build
-            # what changed built all it had to; a subset chosen by hand (a few models from the
-            # UI) leaves others behind, so it records nothing (the next build is whole).
-            record_build(settings, begun)
-        keep_partial_parse(settings, run_target, kept_parse)
-        # Row counts, read once dbt has let go of the working database.
-        yield from row_count_observations(settings, keys)
-        prune_dbt_runs(settings.dbt_target_dir / "runs")
+        # dbt (and dagster-dbt's handle on its adapter, made in this process) reads its paths
+        # from the environment: set for this step only, so a process that runs several
+        # homes' jobs (the tests) never lends one home's paths to the next.
+        with environment(settings.dbt_env()):
+            say = say_to(context)
+            # Unit tests check the models' logic on made-up rows: CI runs them (make test,
+            # make test-spark); the nightly build checks the data.
+            args = ["build", "--exclude-resource-type", "unit_test"]
+            planned = context.run.tags.get(PLAN_TAG)  # how the run was started: whole or changes
+            every_model = context.selected_asset_keys == set(context.assets_def.keys)
+            reason = whole_build_reason(settings, config.full_refresh)
+            if reason and planned == "changes" and not every_model:
+                raise dg.Failure(
+                    description=f"This run was started to build what changed, but the working "
+                    f"database needs a whole build now ({reason}): the next run builds it whole.",
+                    allow_retries=False,
+                )
+            begun = begin_build(settings)
+            if reason:
+                args.append("--full-refresh")
+                say(f"warehouse: dbt build, incremental models rebuilt whole: {reason}")
+            else:
+                models = len(context.selected_asset_keys)
+                say(f"warehouse: dbt build of what changed ({models} models and tests)")
+            built, checked, keys = 0, 0, []
+            run_target = settings.dbt_target_dir / "runs" / context.run_id
+            kept_parse = kept_partial_parse(settings)
+            for event in dbt.cli(args, context=context, target_path=run_target).stream():
+                if isinstance(event, dg.Output):
+                    pause_point("dbt.build")
+                    built += 1
+                    key = context.asset_key_for_output(event.output_name)
+                    keys.append(key)
+                    say(f"warehouse: built {key.to_user_string()}")
+                elif isinstance(event, dg.AssetCheckResult):
+                    checked += 1
+                yield event
+            say(f"warehouse: {built} models and seeds built, {checked} dbt tests run")
+            if every_model or planned == "changes":
+                # dbt raised above unless every model and test succeeded. A run planned to build
+                # what changed built all it had to; a subset chosen by hand (a few models from the
+                # UI) leaves others behind, so it records nothing (the next build is whole).
+                record_build(settings, begun)
+            keep_partial_parse(settings, run_target, kept_parse)
+            # Row counts, read once dbt has let go of the working database.
+            yield from row_count_observations(settings, keys)
+            prune_dbt_runs(settings.dbt_target_dir / "runs")
 
     return warehouse_models
 

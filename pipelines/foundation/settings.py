@@ -5,9 +5,11 @@ Two different WELFARE_HOMEs never share a file: every path below derives from ``
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -275,3 +277,18 @@ def today() -> dt.date:
             f"WELFARE_TODAY={given!r} は日付ではありません（例: 2025-06-01）。 / "
             f"WELFARE_TODAY={given!r} is not a date: write it as YYYY-MM-DD (e.g. 2025-06-01)."
         ) from error
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block; as they were after it."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
