@@ -173,6 +173,53 @@ def test_each_wrong_row_is_quarantined_with_row_column_value_and_rule():
     assert "活動種別" in issue["message"] and "allowed values" in issue["message"]
 
 
+def test_a_count_larger_than_the_warehouse_holds_is_quarantined_not_a_failed_run():
+    """Counts are INTEGER in the warehouse: 3,000,000,000 loaded, then failed every dbt build;
+    a 20-digit number stopped the reader itself (and with it every file after it)."""
+    lines = [
+        HEADER,
+        place(1, 延べ参加者数="3000000000"),  # row 2
+        place(2, 年間開催回数="99999999999999999999"),  # row 3
+        place(3, 延べ参加者数="2147483647"),  # row 4: the largest that fits
+        *[place(n) for n in range(4, 9)],
+    ]
+    result = read_submission(csv_bytes(lines, "cp932"), "R6_北区.csv", IBASHO)
+    assert result.status == "loaded", result.reason
+    assert quarantined(result) == {
+        (2, "participants"): "out_of_range",
+        (3, "sessions_per_year"): "out_of_range",
+    }
+    assert result.rows["participants"].max() == 2147483647 and result.accounted
+    message = result.quarantine.set_index("row_number").loc[2, "message"]
+    assert "範囲外" in message and "0–2,147,483,647" in message
+
+
+def test_a_first_row_with_more_cells_than_the_header_is_read_as_any_other_row():
+    """An unquoted comma in the first row's last cell: pandas took the row's first cell as an
+    index and the reader stopped (every file after it with it); the row is read as a wider
+    row anywhere else is, with its cells in their columns."""
+    for at in (0, 2):
+        rows = good_places(6)
+        rows[at] += ",お菓子あり"
+        result = read_submission(csv_bytes([HEADER, *rows], "cp932"), "R6_北区.csv", IBASHO)
+        assert result.status == "loaded", result.reason
+        assert result.rows_loaded == 6 and result.accounted
+        assert sorted(result.rows["activity_id"]) == [f"K-{n:03d}" for n in range(1, 7)]
+
+
+def test_a_file_that_trips_the_reader_is_rejected_with_a_reason(monkeypatch):
+    """Whatever the reader has not foreseen ends that file alone, rejected: a step that raised
+    was retried, then held back every later file of its source."""
+    import pipelines.ingest.reader as reader
+
+    def unforeseen(*args, **kwargs):
+        raise TypeError("something no file should do")
+
+    monkeypatch.setattr(reader, "_read_table", unforeseen)
+    result = read_submission(csv_bytes([HEADER, *good_places()]), "R6_北区.csv", IBASHO)
+    assert result.status == "rejected" and "TypeError" in result.reason
+
+
 def test_a_row_from_another_ward_is_quarantined():
     lines = [HEADER, *good_places(), place(30, 区名="中央区")]
     result = read_submission(csv_bytes(lines), "R6_北区.csv", IBASHO)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -178,16 +179,21 @@ def _pandas_csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.D
     object cells, blanks None."""
     width = len(header)
     try:
-        body = pd.read_csv(
-            io.StringIO(body_text),
-            header=None,
-            names=list(range(width)),
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.ParserError:
+        with warnings.catch_warnings():
+            # A first row wider than the header: pandas would make its first cell the index
+            # (index_col=None) or drop the extra cells with this warning (index_col=False).
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            body = pd.read_csv(
+                io.StringIO(body_text),
+                header=None,
+                names=list(range(width)),
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                engine="c",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         # A row with more cells than the header: fall back to the csv module, keeping every row.
         rows = list(csv.reader(io.StringIO(body_text)))
         width = max([width, *map(len, rows)])

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from pipelines.ingest.normalize import REFERENCE_DIR, header_key
-from pipelines.ingest.types import COLUMN_TYPES, ColumnType
+from pipelines.ingest.types import COLUMN_TYPES, WHOLE_RANGE, ColumnType
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"
 
@@ -39,6 +39,16 @@ class Column:
     @property
     def column_type(self) -> ColumnType:
         return COLUMN_TYPES[self.type]
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The smallest and largest value a cell may hold (None: no bound): the contract's,
+        and for whole numbers also what the warehouse holds (WHOLE_RANGE)."""
+        low, high = self.minimum, self.maximum
+        if self.column_type.kind == "whole":
+            low = WHOLE_RANGE[0] if low is None else max(low, WHOLE_RANGE[0])
+            high = WHOLE_RANGE[1] if high is None else min(high, WHOLE_RANGE[1])
+        return low, high
 
     @property
     def label(self) -> str:

@@ -235,11 +235,22 @@ def row_message(rule: str, column: Any, value: Any, header: str | None = None) -
         "column": header or column.header,
         "value": "" if value is None else value,
         "codes": " / ".join(column.codes) if column.codes else "",
-        "range": f"{column.minimum:g}–{column.maximum:g}"
-        if column.maximum is not None and column.minimum is not None
-        else "",
+        "range": _range(*column.bounds),
     }
     return f"{_fill(ja, **values)} / {_fill(en, **values)}"
+
+
+def _range(low: float | None, high: float | None) -> str:
+    """A column's bounds as a person reads them: 0–2,147,483,647, ≥ 0, ≤ 100."""
+
+    def number(x: float) -> str:
+        return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+    if low is not None and high is not None:
+        return f"{number(low)}–{number(high)}"
+    if low is not None:
+        return f"≥ {number(low)}"
+    return f"≤ {number(high)}" if high is not None else ""
 
 
 def file_message(code: str, **values: Any) -> str:

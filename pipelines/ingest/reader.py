@@ -88,7 +88,11 @@ def read_submission(data: bytes, filename: str, contract: Contract) -> ReadResul
     if table is None:
         return _reject(result, file_message("no_header", source=contract.label_ja))
     result.encoding, result.sheet = table.encoding, table.sheet
-    return _read_table(table, filename, contract, result)
+    try:
+        return _read_table(table, filename, contract, result)
+    except Exception as error:  # a file that trips the reader is rejected, never raised: a
+        # step that raises is retried and then holds back every file of its source after it
+        return _reject(result, file_message("unreadable", detail=type(error).__name__))
 
 
 class SlicedRead:
@@ -440,11 +444,11 @@ def _parse_column(column: Column, cells: pd.Series, text: pd.Series) -> tuple[pd
             with np.errstate(invalid="ignore"):
                 if kind == "whole":
                     rule[~np.isnan(numbers) & (numbers % 1 != 0)] = "not_an_integer"
-                if column.minimum is not None:
-                    below = numbers < column.minimum
-                    rule[below] = "negative_count" if column.minimum == 0 else "out_of_range"
-                if column.maximum is not None:
-                    rule[numbers > column.maximum] = "out_of_range"
+                low, high = column.bounds
+                if low is not None:
+                    rule[numbers < low] = "negative_count" if low == 0 else "out_of_range"
+                if high is not None:
+                    rule[numbers > high] = "out_of_range"
             if kind == "whole":
                 numbers = np.round(np.where(pd.isna(rule), numbers, np.nan))
             values = pd.Series(

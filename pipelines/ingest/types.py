@@ -54,6 +54,10 @@ class ColumnType:
     kind: str = "value"
 
 
+# The whole numbers the warehouse holds: its models cast counts to INTEGER (32 bits) on every
+# engine, so a larger one is out of range where it is read, not a failed build afterwards.
+WHOLE_RANGE = (-(2**31), 2**31 - 1)
+
 COLUMN_TYPES: dict[str, ColumnType] = {
     t.name: t
     for t in (
