@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipelines.warehouse.dbt import run_dbt
+from pipelines.warehouse.dbt import dbt_run_dir, failed_nodes, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,15 @@ def test_breaking_a_mart_makes_its_reconciliation_fail(sample_run, published_hom
     with duckdb.connect(str(built_copy.working_db)) as db:
         for tamper in TAMPERS.values():
             assert db.execute(tamper).fetchone()[0] > 0
-    failed = run_dbt(built_copy, ["test", *tests], quiet=False)
+    # Written where a run's dbt writes: the run's summary names what failed from there.
+    run = dbt_run_dir(built_copy, "tampered")
+    failed = run_dbt(built_copy, ["test", *tests], quiet=False, target_path=run)
     assert failed.returncode != 0
     for test_name in TAMPERS:
         assert f"FAIL 1 {test_name}" in failed.stdout
+    said = failed_nodes(built_copy, "tampered")
+    assert sorted(line.split(":")[0] for line in said) == sorted(TAMPERS), said
+    assert all("Got 1 result" in line for line in said), said
 
 
 def test_the_models_unit_tests_pass_on_duckdb(published_home, monkeypatch):

@@ -15,6 +15,7 @@ from pipelines.ingest.closing import locked_years
 from pipelines.ingest.lake import Lake
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures, overdue
+from pipelines.warehouse.dbt import failed_nodes
 from pipelines.warehouse.engine import is_published, open_published, published_location
 from pipelines.warehouse.publication import NotPublished
 
@@ -111,6 +112,13 @@ def summarize(
         if event.is_step_failure:
             error = event.step_failure_data.error
             message = error.message.strip().splitlines()[0] if error else "unknown error"
+            if error and "DagsterDbtCliRuntimeError" in error.message:
+                failed = failed_nodes(settings, result.run_id)
+                message = (
+                    "dbt build failed — " + "; ".join(failed)
+                    if failed
+                    else "dbt build failed (the run's log has dbt's output)"
+                )
             summary.failed_steps.append(f"{event.step_key}: {message}")
             if error and mentions_disk_error(error.message) and not summary.disk_full:
                 summary.disk_full = (

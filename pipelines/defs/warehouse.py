@@ -24,6 +24,7 @@ from pipelines.warehouse.build_plan import (
     record_build,
     whole_build_reason,
 )
+from pipelines.warehouse.dbt import dbt_run_dir
 from pipelines.warehouse.engine import count_built_rows, publish
 from pipelines.warehouse.fingerprints import inputs_fingerprint
 from pipelines.warehouse.layers import layer_of
@@ -104,7 +105,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                 models = len(context.selected_asset_keys)
                 say(f"warehouse: dbt build of what changed ({models} models and tests)")
             built, checked, keys = 0, 0, []
-            run_target = settings.dbt_target_dir / "runs" / context.run_id
+            run_target = dbt_run_dir(settings, context.run_id)
             kept_parse = kept_partial_parse(settings)
             for event in dbt.cli(args, context=context, target_path=run_target).stream():
                 if isinstance(event, dg.Output):
@@ -125,7 +126,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
             keep_partial_parse(settings, run_target, kept_parse)
             # Row counts, read once dbt has let go of the working database.
             yield from row_count_observations(settings, keys)
-            prune_dbt_runs(settings.dbt_target_dir / "runs")
+            prune_dbt_runs(run_target.parent)
 
     return warehouse_models
 

@@ -9,6 +9,7 @@ run` imports Dagster meanwhile, on the other core).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -20,6 +21,32 @@ from pipelines.warehouse.fingerprints import dbt_fingerprint
 
 MANIFEST = "manifest.json"
 PARSED_FOR = "manifest.fingerprint"  # the project files and target a manifest was parsed from
+
+
+def dbt_run_dir(settings: Settings, run_id: str) -> Path:
+    """Where one Dagster run's dbt invocation writes its artefacts (run_results.json)."""
+    return settings.dbt_target_dir / "runs" / run_id
+
+
+def failed_nodes(settings: Settings, run_id: str, limit: int = 3) -> list[str]:
+    """What failed in a run's dbt build, as a person reads it: each model or test that failed
+    and the first line of its error (none when dbt left no results)."""
+    try:
+        results = json.loads((dbt_run_dir(settings, run_id) / "run_results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    failed = []
+    for node in results.get("results", []):
+        if node.get("status") not in ("error", "fail", "runtime error"):
+            continue
+        said = [
+            line.strip()
+            for line in (node.get("message") or "").splitlines()
+            if line.strip() and not line.strip().startswith(("Runtime Error in", "Failure in"))
+        ]
+        name = str(node.get("unique_id", "")).rsplit(".", 1)[-1]
+        failed.append(f"{name}: {said[0][:200] if said else node.get('status')}")
+    return failed[:limit] + ([f"… {len(failed) - limit} more"] if len(failed) > limit else [])
 
 
 def dbt_command(
