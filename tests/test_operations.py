@@ -332,6 +332,8 @@ def test_an_operators_bad_week_loses_nothing_and_counts_nothing_twice(operator_h
     assert all(path.relative_to(home.lake).as_posix() in found for path in damaged), found
     recovered = run_pipeline(home)
     assert recovered.success and recovered.published, recovered.failed_steps
+    # The file the full disk stopped (received then, entered now) is in this run's summary.
+    assert "R7_中央区_居場所.csv" in set(recovered.files["file_name"])
     repaired = "\n".join(recovered.repairs)
     assert all(path.relative_to(home.lake).as_posix() in repaired for path in damaged)
     with duckdb.connect(str(home.warehouse), read_only=True) as db:

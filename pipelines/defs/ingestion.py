@@ -126,6 +126,9 @@ def build_ingestion_asset(contract: Contract) -> dg.AssetsDefinition:
             check_results=[submission_check_result(suite.name, outcomes)] if suite else [],
             metadata={
                 "new_files": len(outcomes),
+                # Which ledger entries this run wrote (its summary lists their files; a file
+                # received by a run that was killed is entered, and told, by the next one).
+                "ledger_entries": dg.MetadataValue.json([o.entry_id for o in outcomes]),
                 "lake_files_repaired": repaired_metadata(repairs),
                 "files_loaded": len(by_status["loaded"]),
                 "files_held": len(by_status["held"]),

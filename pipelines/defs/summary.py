@@ -91,7 +91,7 @@ def summarize(
         run_id=result.run_id,
         success=result.success,
         started_at=started,
-        files=_files_since(settings, started),
+        files=_files_of_run(settings, _ledger_entries(result), started),
         log_path=log_path,
     )
     for evaluation in result.get_asset_check_evaluations():
@@ -146,12 +146,15 @@ def summarize(
     return summary
 
 
-def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
+def _files_of_run(settings: Settings, entries: set[str], started: dt.datetime) -> pd.DataFrame:
+    """The ledger entries the run wrote (``entries``: as its ingestion steps said), and any
+    received since it started (a step that failed half-way said nothing)."""
     ledger = Lake(settings.lake).ledger()
     if ledger.empty:
         return ledger
     received = pd.to_datetime(ledger["received_at"], utc=True)
-    files = ledger[received >= pd.Timestamp(started)].sort_values("received_at")
+    files = ledger[ledger["entry_id"].isin(entries) | (received >= pd.Timestamp(started))]
+    files = files.sort_values("received_at")
     lake = Lake(settings.lake)
     late = [
         ", ".join(f"FY{year}" for year in locked_years(lake, entry)) or None
@@ -160,6 +163,17 @@ def _files_since(settings: Settings, started: dt.datetime) -> pd.DataFrame:
         for _, entry in files.iterrows()
     ]
     return files.assign(closed_years=late)
+
+
+def _ledger_entries(result) -> set[str]:
+    """The ledger entries a run's ingestion steps wrote (their materializations say)."""
+    entries: set[str] = set()
+    for event in result.all_events:
+        if event.is_step_materialization:
+            metadata = event.step_materialization_data.materialization.metadata
+            if (written := metadata.get("ledger_entries")) is not None:
+                entries.update(written.value)
+    return entries
 
 
 def published_headlines(settings: Settings) -> dict[str, str]:

@@ -35,6 +35,7 @@ class ReceiptOutcome:
     check_warnings: tuple[str, ...] = ()
     # The history warnings' audit.dq_results rows, for the caller to keep as a record.
     history_results: pd.DataFrame | None = None
+    entry_id: str = ""  # its ledger entry
 
     def describe(self) -> str:
         if self.status == "duplicate":
@@ -77,7 +78,9 @@ def record_duplicate(lake: Lake, receipt: Receipt) -> ReceiptOutcome:
         rows_rejected=0,
     )
     lake.record(entry)
-    return ReceiptOutcome(receipt.source, receipt.file_name, receipt.sha256, "duplicate")
+    return ReceiptOutcome(
+        receipt.source, receipt.file_name, receipt.sha256, "duplicate", entry_id=receipt.entry_id
+    )
 
 
 def record(
@@ -132,4 +135,5 @@ def record(
         tuple(result.warnings),
         check.shown_warnings,
         check.history_results,
+        receipt.entry_id,
     )
