@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow.parquet as pq
 
-from pipelines.foundation.disk import disk_message
+from pipelines.foundation.disk import disk_line_in, disk_message, is_disk_error
 from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import all_contracts, load_contract
@@ -144,3 +145,11 @@ def test_a_disk_error_is_named_for_what_the_operator_must_do(home):
     assert failing.startswith(f"DISK ERROR: writing under {home.home} failed ({io_error})")
     assert "ディスクを点検" in failing
     assert disk_message(home, needed=1, detail="").startswith("DISK FULL")
+    # DuckDB's words for a failing disk; "no space left" with room to spare (inodes, a quota).
+    duckdb_io = 'IO Error: Could not write file "x": Input/output error'
+    assert disk_message(home, needed=1, detail=duckdb_io).startswith("DISK ERROR")
+    assert is_disk_error(duckdb.IOException(duckdb_io))
+    no_inodes = disk_message(home, needed=1, detail="OSError: [Errno 28] No space left on device")
+    assert no_inodes.startswith(f"DISK FULL: {home.home} has ") and "df -i" in no_inodes
+    # A step that failed with one of these lines: the run's summary gives the line as it is.
+    assert disk_line_in(f"Failure: {failing}\nmore") == failing

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.foundation.disk import mentions_disk_error
+from pipelines.foundation.disk import disk_line_in, mentions_disk_error
 from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.closing import locked_years
 from pipelines.ingest.lake import Lake
@@ -121,10 +121,8 @@ def summarize(
                 )
             summary.failed_steps.append(f"{event.step_key}: {message}")
             if error and mentions_disk_error(error.message) and not summary.disk_full:
-                summary.disk_full = (
-                    message[message.index("DISK FULL") :]
-                    if "DISK FULL" in message
-                    else disk_full_message(settings, detail=message)
+                summary.disk_full = disk_line_in(message) or disk_full_message(
+                    settings, detail=message
                 )
         if event.is_step_materialization:
             key = event.asset_key

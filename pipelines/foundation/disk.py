@@ -23,9 +23,14 @@ DISK_PHRASES = (
     "no space left on device",
     "database or disk is full",
     "disk i/o error",
+    "input/output error",
     "disk quota exceeded",
     "read-only file system",
 )
+FAILING_PHRASES = ("i/o error", "input/output error", f"[errno {errno.EIO}]")
+FULL_PHRASES = ("no space left on device", "disk quota exceeded", f"[errno {errno.ENOSPC}]")
+# The first words of each line disk_message writes.
+DISK_HEADINGS = ("DISK FULL", "DISK READ-ONLY", "DISK ERROR")
 HEADROOM = 64 * 2**20  # Dagster's run history, dbt's artefacts and logs of one run
 
 
@@ -74,7 +79,8 @@ def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
     when the error in ``detail`` says so), where, how much is free and needed (the estimate:
     pipelines.intake.space), what to do."""
     free = free_bytes(settings.home)
-    failing = any(word in detail.lower() for word in ("i/o error", f"[errno {errno.EIO}]"))
+    failing = any(phrase in detail.lower() for phrase in FAILING_PHRASES)
+    said_full = any(phrase in detail.lower() for phrase in FULL_PHRASES)
     detail = f" ({detail.strip().splitlines()[0][:160]})" if detail.strip() else ""
     unchanged = (
         "and run `welfare run` again; the published warehouse and every received file are "
@@ -96,6 +102,15 @@ def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
             + unchanged
             + "ディスクへの書き込みに失敗しました。ディスクを点検してから再実行してください。"
         )
+    if said_full and free >= needed:
+        return (
+            f"DISK FULL: {settings.home} has {_mb(free)} free, yet nothing more can be written "
+            f"there{detail}: the file system is out of inodes (`df -i {settings.home}` shows "
+            "them), or a quota or the storage beneath it is full. Free files or space there "
+            + unchanged
+            + "ディスクのファイル数（inode）か容量の上限に達しています。"
+            "空きを作ってから再実行してください。"
+        )
     return (
         f"DISK FULL: {settings.home} has {_mb(free)} free and a run needs about {_mb(needed)}"
         + detail
@@ -114,7 +129,7 @@ def is_disk_error(error: BaseException | None) -> bool:
         if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
             return True
         if isinstance(error, OSError | sqlite3.Error) or type(error).__module__.startswith(
-            ("duckdb", "sqlalchemy", "dagster", "pyarrow")
+            ("duckdb", "_duckdb", "sqlalchemy", "dagster", "pyarrow")
         ):
             text = str(error).lower()
             if any(phrase in text for phrase in DISK_PHRASES):
@@ -126,5 +141,13 @@ def is_disk_error(error: BaseException | None) -> bool:
 
 def mentions_disk_error(text: str) -> bool:
     """Whether an error message (e.g. a failed Dagster step's) is a disk error's."""
+    if any(heading in text for heading in DISK_HEADINGS):
+        return True
     text = text.lower()
     return any(phrase in text for phrase in DISK_PHRASES) or "errno 28" in text
+
+
+def disk_line_in(text: str) -> str | None:
+    """The line :func:`disk_message` wrote, where ``text`` (a failed step's message) has it."""
+    at = [text.index(heading) for heading in DISK_HEADINGS if heading in text]
+    return text[min(at) :].splitlines()[0] if at else None
