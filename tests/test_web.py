@@ -8,7 +8,9 @@ import datetime as dt
 import io
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -470,6 +472,38 @@ def test_every_error_page_is_the_sites_own_in_japanese_and_english(site):
     assert "送ったファイルは失われていません" in text(answers[500])
     proxy = client.get("/error/413")  # what nginx shows for its own body limit
     assert proxy.status_code == 413 and "大きすぎます" in text(proxy)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file system of its own needs root (tmpfs)")
+def test_a_disk_gone_read_only_or_full_gets_the_sites_own_answer(tmp_path):
+    """The accounts' database lives under WELFARE_HOME: on a disk remounted read-only, or full,
+    loading the logged-in account fails, and with it the page's frame that names it. The
+    answer is still the site's, in Japanese: never the framework's English one."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], check=True)
+    try:
+        home = Settings(disk / "welfare_home").ensure()
+        web = web_settings(home)
+        AccountStore(web.accounts_db).add("kita", PASSWORD, KITA, display_name="北区 担当")
+        client = create_app(home, web).test_client()
+        log_in(client)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        answers = [client.get("/submissions"), client.get("/send")]
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        filler = disk / "filler"
+        free = shutil.disk_usage(disk).free
+        subprocess.run(["fallocate", "-l", str(free), str(filler)], check=True)
+        answers.append(client.get("/submissions"))
+        for answer in answers:
+            page = text(answer)
+            assert answer.status_code == 507, answer.status_code
+            assert "Internal Server Error" not in page and "Traceback" not in page
+            assert "保存領域に書き込めない" in page and " / The server" in page, page
+        filler.unlink()
+        assert client.get("/submissions").status_code == 200  # and back once there is room
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_uploads_waiting_for_confirmation_are_bounded_per_account(site):

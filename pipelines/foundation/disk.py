@@ -65,7 +65,7 @@ STAFF_DISK_FULL = (
 )
 
 
-def _read_only(path: Path) -> bool:
+def read_only(path: Path) -> bool:
     """Whether the file system holding ``path`` (or its nearest existing parent) is mounted
     read-only."""
     while not path.exists() and path != path.parent:
@@ -86,7 +86,7 @@ def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
         "and run `welfare run` again; the published warehouse and every received file are "
         "unchanged. / "
     )
-    if _read_only(settings.home):
+    if read_only(settings.home):
         return (
             f"DISK READ-ONLY: {settings.home} cannot be written{detail}. Make that file "
             "system writable again (a disk the system found failing is remounted read-only: "

@@ -20,9 +20,12 @@ import pandas as pd
 from flask import Flask, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from pipelines.foundation.disk import STAFF_DISK_FULL, is_disk_error, read_only
 from pipelines.foundation.settings import Settings, WebSettings
+from pipelines.intake.space import disk_full_message
 from pipelines.web.accounts import AccountStore
 from pipelines.web.checking import CheckWorkers, check_workers
 from pipelines.web.database import Database
@@ -56,6 +59,13 @@ ERROR_MESSAGES: dict[int, str] = {
     503: "ただいま混み合っています。しばらくしてから、もう一度試してください。 / The page is busy: "
     "try again in a while.",
 }
+# The error page without the site's frame, for when drawing the frame is what failed (it names
+# the account logged in, read from a database the disk may have lost).
+# Not a template: rendering one loads the account for the templates' context as well.
+BARE_ERROR_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>{code}</title></head>
+<body><h1>{code}</h1><p role="alert" id="error">{message}</p>
+<p><a href="/">最初のページへ / Back to the start</a></p></body></html>"""
 CSRF_MESSAGE = (
     "このフォームは使えなくなりました（ページの有効期限切れ、またはログインし直した後）。"
     "ページを開き直して、もう一度操作してください。 / This form has expired or was not "
@@ -181,9 +191,12 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
     def error_page(code: int, message: str, retry_after: int | None = None):
-        response = app.make_response(
-            (render_template("error.html", code=code, message=message), code)
-        )
+        try:
+            page = render_template("error.html", code=code, message=message)
+        except Exception:  # the page names who is logged in: their account may be what failed
+            log.exception("the error page for %s could not be drawn", code)
+            page = BARE_ERROR_PAGE.format(code=code, message=escape(message))
+        response = app.make_response((page, code))
         if retry_after is not None:
             response.headers["Retry-After"] = str(retry_after)
         return response
@@ -202,6 +215,10 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     def server_error(error: Exception):
         if isinstance(error, HTTPException):
             return http_error(error)
+        # The accounts' database on a full or read-only disk (SQLite: 'unable to open').
+        if is_disk_error(error) or read_only(site.settings.home):
+            log.error(disk_full_message(site.settings, detail=f"{type(error).__name__}: {error}"))
+            return error_page(507, STAFF_DISK_FULL)
         log.exception("error answering %s %s", request.method, request.path)
         return error_page(500, ERROR_MESSAGES[500])
 

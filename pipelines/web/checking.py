@@ -203,14 +203,24 @@ class CheckWorkers:
         return self._context.Process(target=target, args=args, daemon=True)
 
     def _dispatch(self) -> None:
+        told: str | None = None  # the trouble of the last turns, logged once
+        idle = 0.5
         while True:
-            self._wake.wait(timeout=0.5)
+            # Running checks are looked at twice a second; a home in trouble (a full or
+            # read-only disk) is tried again less often, up to every 30 s, until it is well.
+            self._wake.wait(timeout=0.5 if self._running else idle)
             self._wake.clear()
-            try:
+            try:  # the dispatcher never dies: a database busy now is not later
                 self._reap()
-                self._start_next()
-            except Exception:  # the dispatcher never dies: a database busy now is not later
-                log.exception("checking uploads")
+                trouble = self._start_next()
+            except Exception as error:
+                trouble = error
+            said = None if trouble is None else f"{type(trouble).__name__}: {trouble}"
+            if said is not None and said != told:
+                log.error("checking uploads: %s", said, exc_info=trouble)
+            elif said is None and told is not None:
+                log.warning("checking uploads again (after: %s)", told)
+            told, idle = said, (min(idle * 2, 30.0) if said else 0.5)
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -234,14 +244,20 @@ class CheckWorkers:
             log.error("checking upload %s: %s", upload_id, detail)
             UploadStore(db).save_verdict(upload_id, failed_verdict(upload, detail), False)
 
-    def _start_next(self) -> None:
+    def _start_next(self) -> Exception | None:
+        """Start the checks whose turn it is; the first home that could not be read (the
+        others' checks start all the same)."""
+        trouble: Exception | None = None
         while len(self._running) < self.workers:
             waiting = []
             for settings, db in list(self._homes.values()):
-                waiting += [(u, settings, db) for u in UploadStore(db).checking()]
+                try:
+                    waiting += [(u, settings, db) for u in UploadStore(db).checking()]
+                except Exception as error:
+                    trouble = trouble or error
             waiting = [w for w in waiting if w[0].upload_id not in self._running]
             if not waiting:
-                return
+                return trouble
             running = Counter((str(c.db.path), c.username) for c in self._running.values())
 
             def turn(item: tuple[Upload, Settings, Database], running: Counter = running) -> tuple:
@@ -259,6 +275,7 @@ class CheckWorkers:
                 process, time.monotonic(), db, upload.username
             )
             self._served[(str(db.path), upload.username)] = time.monotonic()
+        return trouble
 
     def shut_down(self) -> None:
         """Stop the checks running (they are checked again when the next server starts)."""
