@@ -99,8 +99,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-
-    report = validate_file(Path(args.file), args.source, previous=PublishedHistory(_settings()))
+    path = Path(args.file)
+    if not path.is_file():
+        print(
+            f"{path}: ファイルがありません。 / No such file (give the path of a .csv or .xlsx).",
+            file=sys.stderr,
+        )
+        return 2
+    report = validate_file(path, args.source, previous=PublishedHistory(_settings()))
     print(format_validation(report, limit=args.limit))
     return 1 if report.result.status == "rejected" or report.check.held else 0
 
@@ -195,7 +201,13 @@ def cmd_vintage(args: argparse.Namespace) -> int:
             return 1
         print(f"Vintage kept: {vintage.name} ({vintage.path})")
         return 0
-    for vintage in list_vintages(settings):
+    vintages = list_vintages(settings)
+    if not vintages:
+        print(
+            "保存された版はまだありません（年度を締めると作られます）。 / No vintages kept yet: "
+            "closing a fiscal year keeps one (welfare close-year), or `welfare vintage create`."
+        )
+    for vintage in vintages:
         m = vintage.manifest
         year = f"  FY{m['fiscal_year']} closed" if m.get("fiscal_year") else ""
         print(

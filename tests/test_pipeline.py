@@ -190,9 +190,16 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(publis
     settings = published_home
     before = settings.warehouse.read_bytes()
     ledger_before = len(list((settings.lake / "submissions").iterdir()))
+    # A file put one folder too high, and one in a folder of its own: nothing reads them, and
+    # the summary says where they must go.
+    (settings.landing / "R6_北区_居場所.csv").write_bytes(b"x")
+    (settings.landing / "misc").mkdir()
+    (settings.landing / "misc" / "plan.xlsx").write_bytes(b"x")
     summary = run_pipeline(settings)
     assert summary.success and summary.skipped and summary.files.empty
-    assert "NOTHING NEW" in format_summary(summary, settings)
+    told = format_summary(summary, settings)
+    assert "NOTHING NEW" in told
+    assert "Not read: 2 file(s)" in told and "R6_北区_居場所.csv, misc/plan.xlsx" in told
     assert "FY2024 2,182" in format_summary(summary, settings)
     assert settings.warehouse.read_bytes() == before
     assert len(list((settings.lake / "submissions").iterdir())) == ledger_before

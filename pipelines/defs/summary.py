@@ -12,7 +12,9 @@ import pandas as pd
 from pipelines.foundation.disk import disk_line_in, mentions_disk_error
 from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.closing import locked_years
+from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import Lake
+from pipelines.ingest.landing import stray_files
 from pipelines.intake.space import disk_full_message
 from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures, overdue
 from pipelines.warehouse.dbt import failed_nodes
@@ -202,6 +204,21 @@ def skipped_summary(settings: Settings) -> RunSummary:
     )
 
 
+def stray_lines(settings: Settings) -> list[str]:
+    """What a person must move for it to be read: files in landing/ outside the sources'
+    folders."""
+    stray = stray_files(settings)
+    if not stray:
+        return []
+    named = ", ".join(p.relative_to(settings.landing).as_posix() for p in stray[:5])
+    more = f", … {len(stray) - 5} more" if len(stray) > 5 else ""
+    return [
+        f"Not read: {len(stray)} file(s) in {settings.landing} outside a source's folder "
+        f"({named}{more}): move each into landing/<source>/ ({', '.join(SOURCE_KEYS)}). / "
+        "受付フォルダの直下などに置かれたファイルは読み込まれません。種類ごとのフォルダへ移してください。"
+    ]
+
+
 def format_summary(summary: RunSummary, settings: Settings) -> str:
     files = summary.files
     if summary.skipped:
@@ -211,6 +228,7 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
                 "No new file in the landing folder, and the files, releases, models, contracts "
                 "and checks are those of the published version: nothing to do "
                 "(`welfare run --force` runs the job anyway).",
+                *stray_lines(settings),
                 f"Still published: {published_location(settings)}",
                 *(f"  {label}: {value}" for label, value in summary.figures.items()),
             ]
@@ -220,6 +238,7 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
     ]
     if summary.disk_full:
         lines.append(summary.disk_full)
+    lines.extend(stray_lines(settings))
     if files.empty:
         lines.append("Files: no new files in the landing folder.")
     else:

@@ -48,6 +48,20 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
 
 
+def stray_files(settings: Settings) -> list[Path]:
+    """Files in landing/ outside every source's folder: nothing reads them (a person put them
+    one folder too high, or in a folder of their own)."""
+    if not settings.landing.exists():
+        return []
+    found = []
+    for entry in settings.landing.iterdir():
+        if entry.name in SOURCE_KEYS or is_hidden(entry.name):
+            continue
+        inside = entry.rglob("*") if entry.is_dir() else [entry]
+        found += [p for p in inside if p.is_file() and not is_hidden(p.name)]
+    return sorted(found)
+
+
 def landing_name(file_name: str, sha256: str) -> str:
     """The name a sent file gets in landing/: its own, or, when longer than
     LANDING_NAME_BYTES in UTF-8, its beginning (cut between characters), a short hash and its

@@ -224,8 +224,9 @@ class Validator:
         except Exception as error:
             if not (data_docs and self._data_docs is not None):
                 raise
-            _DATA_DOCS_FAILURES.append(_first_line(suite.name, error))
+            # Without Data Docs: an error of the suite itself is raised from here, as always.
             outcome = self._runner(suite, result_format, False)(frame, result_format)
+            _DATA_DOCS_FAILURES.append(_first_line(suite.name, error))
         by_key = {
             (r.expectation_config.type, r.expectation_config.kwargs.get("column")): r
             for r in outcome.results
