@@ -85,6 +85,14 @@ def test_xlsx_without_a_data_sheet_uses_the_first_sheet():
         {"Sheet1": [HEADER.split(","), *[r.split(",") for r in good_places()]], "メモ": [["x"]]}
     )
     assert read_submission(data, "R6_北区.xlsx", IBASHO).sheet == "Sheet1"
+    # A memo sheet first: the sender is told which sheet was read and where the data belongs.
+    data = xlsx_bytes(
+        {"メモ": [["x"]], "Sheet1": [HEADER.split(","), *[r.split(",") for r in good_places()]]}
+    )
+    refused = read_submission(data, "R6_北区.xlsx", IBASHO)
+    assert refused.status == "rejected"
+    assert "シート「メモ」" in refused.reason and "「Sheet1」" in refused.reason
+    assert "named データ" in refused.reason
 
 
 def test_headers_in_english_any_order_full_width_and_with_line_breaks():

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from pipelines.ingest.messages import UnreadableFile, file_message
+from pipelines.ingest.messages import NoHeaderOnSheet, UnreadableFile, file_message
 from pipelines.ingest.workbook import check_workbook_archive
 
 HEADER_SEARCH_ROWS = 30  # title, date and blank lines above the header: never more than this
@@ -382,6 +382,8 @@ def _read_xlsx(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cel
     finally:
         workbook.close()
     index = _best_header(rows, header_score)
+    if index is None and len(names) > 1:
+        raise NoHeaderOnSheet(sheet_name, [n for n in names if n != sheet_name])
     if index is None:
         return None
     header = rows[index]

@@ -11,6 +11,15 @@ class UnreadableFile(Exception):
     limits that protect the pipeline); the message is for its sender."""
 
 
+class NoHeaderOnSheet(Exception):
+    """A workbook of several sheets whose sheet read (データ, else the first) has no header
+    row: its sender is told which sheet was read and where the data belongs."""
+
+    def __init__(self, sheet: str, others: list[str]) -> None:
+        super().__init__(sheet)
+        self.sheet, self.others = sheet, others
+
+
 # What became of a file (audit.submissions.status, marts.submission_status.status) →
 # (日本語, English): the one wording of every page and report that shows it.
 SUBMISSION_STATUS: dict[str, tuple[str, str]] = {
@@ -115,6 +124,12 @@ FILES: dict[str, tuple[str, str]] = {
     "unreadable": (
         "ファイルを読み込めません（{detail}）。Excelで開けるか確認し、保存し直してください。",
         "The file cannot be read ({detail}): check it opens in Excel and save it again.",
+    ),
+    "no_header_on_sheet": (
+        "シート「{sheet}」に見出し行が見つかりません（ほかのシート: {others}）。"
+        "データは最初のシートか「データ」という名前のシートに、{source}の様式の見出しで置いてください。",
+        "No header row on sheet '{sheet}' (the others: {others}): only the first sheet, or a "
+        "sheet named データ, is read; put the {source} data there under its template's headings.",
     ),
     "no_header": (
         "見出し行が見つかりません。{source}の様式の見出し（例: 区名、活動名称）を使ってください。",

@@ -28,7 +28,12 @@ from pipelines.ingest.cells import (
     read_cells,
 )
 from pipelines.ingest.contract import Column, Contract
-from pipelines.ingest.messages import UnreadableFile, file_message, row_message
+from pipelines.ingest.messages import (
+    NoHeaderOnSheet,
+    UnreadableFile,
+    file_message,
+    row_message,
+)
 
 SKIP_TOTALS = {"合計", "計", "小計", "総計"}
 SKIP_TOTALS_MARK = "計"  # in every one of them
@@ -83,6 +88,14 @@ def read_submission(data: bytes, filename: str, contract: Contract) -> ReadResul
         table = read_cells(data, filename, _header_scorer(contract))
     except UnreadableFile as error:
         return _reject(result, str(error))
+    except NoHeaderOnSheet as error:
+        others = "、".join(f"「{name}」" for name in error.others[:5])
+        return _reject(
+            result,
+            file_message(
+                "no_header_on_sheet", sheet=error.sheet, others=others, source=contract.label_ja
+            ),
+        )
     except Exception as error:  # openpyxl and csv raise many kinds for damaged files
         return _reject(result, file_message("unreadable", detail=type(error).__name__))
     if table is None:
