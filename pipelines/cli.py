@@ -280,6 +280,14 @@ def cmd_dbt_docs(args: argparse.Namespace) -> int:
     ).returncode
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """dbt itself, with this home's paths and target (what a run gives it): for a developer
+    or an analyst trying a model or a test by hand. It writes to the working database only."""
+    settings = _settings()
+    prepare(settings)
+    return run_dbt(settings, args.dbt_args, quiet=False, capture=False).returncode
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
 
     settings = _settings().ensure()
@@ -430,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true", help="serve them on 127.0.0.1")
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(func=cmd_dbt_docs)
+    dbt = commands.add_parser(
+        "dbt",
+        help="dbt with this home's paths and target, e.g. `welfare dbt test --select "
+        "test_type:unit` (the models' unit tests); it builds into the working database, never "
+        "the published one",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
+    dbt.set_defaults(func=cmd_dbt)
     extract = commands.add_parser(
         "extract",
         help="build a researcher's extract package from a spec (CSV, Parquet, dictionary, "
