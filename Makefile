@@ -4,7 +4,11 @@ SHELL := /bin/bash
 
 # uv: installed with pip when missing; `python3 -m uv` works wherever pip put it.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-export WELFARE_HOME ?= $(CURDIR)/data
+# Where everything the pipeline keeps lives; unset or empty: data/ here.
+ifeq ($(strip $(WELFARE_HOME)),)
+override WELFARE_HOME := $(CURDIR)/data
+endif
+export WELFARE_HOME
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster

@@ -87,3 +87,13 @@ def test_a_home_duckdb_cannot_find_its_lake_in_is_refused_in_one_line(
     [line] = capsys.readouterr().err.splitlines()
     assert "カンマ" in line and "cannot contain a comma" in line and "choose another folder" in line
     assert not home.exists()
+
+
+def test_an_empty_welfare_home_is_the_default_not_the_current_folder(tmp_path, monkeypatch):
+    """`WELFARE_HOME=` (set, but empty) means the default home, data/ in the project, as when
+    it is unset: never the folder the command happens to be run from."""
+    from pipelines.foundation.settings import PROJECT_ROOT, Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WELFARE_HOME", "")
+    assert Settings.from_env().home == (PROJECT_ROOT / "data").resolve()

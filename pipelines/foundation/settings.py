@@ -110,7 +110,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(os.environ.get("WELFARE_HOME", PROJECT_ROOT / "data")).resolve()
+        # Unset or empty: data/ in the project (an empty one would be the current folder).
+        home = Path(os.environ.get("WELFARE_HOME", "").strip() or PROJECT_ROOT / "data").resolve()
         if unusable := [c for c in UNUSABLE_IN_HOME if c in str(home)]:
             raise HomeError(
                 f"WELFARE_HOME={home} の名前に "
