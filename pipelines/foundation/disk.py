@@ -28,7 +28,12 @@ DISK_PHRASES = (
     "read-only file system",
 )
 FAILING_PHRASES = ("i/o error", "input/output error", f"[errno {errno.EIO}]")
-FULL_PHRASES = ("no space left on device", "disk quota exceeded", f"[errno {errno.ENOSPC}]")
+FULL_PHRASES = (
+    "no space left on device",
+    "database or disk is full",
+    "disk quota exceeded",
+    f"[errno {errno.ENOSPC}]",
+)
 # The first words of each line disk_message writes.
 DISK_HEADINGS = ("DISK FULL", "DISK READ-ONLY", "DISK ERROR")
 HEADROOM = 64 * 2**20  # Dagster's run history, dbt's artefacts and logs of one run
