@@ -202,17 +202,34 @@ def test_a_count_larger_than_the_warehouse_holds_is_quarantined_not_a_failed_run
     assert "範囲外" in message and "0–2,147,483,647" in message
 
 
-def test_a_first_row_with_more_cells_than_the_header_is_read_as_any_other_row():
-    """An unquoted comma in the first row's last cell: pandas took the row's first cell as an
-    index and the reader stopped (every file after it with it); the row is read as a wider
-    row anywhere else is, with its cells in their columns."""
+def test_a_row_with_more_cells_than_the_header_is_quarantined_whole_without_its_values():
+    """An unquoted comma in a cell shifts the row's cells: none is under its heading. The
+    first such row stopped the reader (pandas took its first cell as an index); a later one
+    loaded shifted. Now the row is quarantined whole, its values not kept: a comma in a
+    consultation's name moved the caller's e-mail address into 相談内容, and from there into
+    the quarantine that analysts read."""
     for at in (0, 2):
         rows = good_places(6)
         rows[at] += ",お菓子あり"
         result = read_submission(csv_bytes([HEADER, *rows], "cp932"), "R6_北区.csv", IBASHO)
         assert result.status == "loaded", result.reason
-        assert result.rows_loaded == 6 and result.accounted
-        assert sorted(result.rows["activity_id"]) == [f"K-{n:03d}" for n in range(1, 7)]
+        assert quarantined(result) == {(at + 2, "*"): "extra_cells"} and result.accounted
+        assert result.rows_loaded == 5 and not any("''" in w for w in result.warnings)
+    header = (
+        "受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,メールアドレス,相談内容,居住区"
+    )
+    lines = [
+        header,
+        "V-1,2024/5/1,来所,個人,山田,太郎,06-1234-5678,yamada.taro@example.jp,災害ボランティア,北区",
+        *[
+            f"V-{n},2024/5/{n},電話,個人,佐藤 花子,06-1111-2222,s@example.jp,団体運営,北区"
+            for n in range(2, 6)
+        ],
+    ]
+    result = read_submission(csv_bytes(lines), "相談記録_2024-05.csv", CONSULT)
+    assert quarantined(result) == {(2, "*"): "extra_cells"}
+    kept = result.rows.to_csv() + result.quarantine.to_csv() + " ".join(result.warnings)
+    assert "yamada" not in kept and "太郎" not in kept and "06-1234" not in kept
 
 
 def test_a_file_that_trips_the_reader_is_rejected_with_a_reason(monkeypatch):

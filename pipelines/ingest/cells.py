@@ -55,6 +55,10 @@ class CellTable:
     first_row_number: int  # the file's row number (1-based, as Excel shows it) of body row 0
     encoding: str
     sheet: str | None = None
+    # A CSV's: the columns from here on hold cells beyond its header row's (a comma inside a
+    # cell that was not quoted): the rows with any are misaligned, their cells not where the
+    # header says (None: a workbook, whose cells stay in their columns).
+    overflow_from: int | None = None
 
 
 def decode_text(data: bytes) -> tuple[str, str]:
@@ -156,8 +160,11 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     _check_width(len(header))
     parts = text.split("\n", index + 1)  # the body starts on the line after the header
     body_text = parts[index + 1] if len(parts) > index + 1 else ""
+    width = len(header)
     header, body = _csv_body(body_text, header)
-    return CellTable(header, body, first_row_number=index + 2, encoding=encoding)
+    return CellTable(
+        header, body, first_row_number=index + 2, encoding=encoding, overflow_from=width
+    )
 
 
 def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
@@ -339,11 +346,11 @@ def csv_slices(
             continue
         carry = block[end:]
         widened, body = _csv_body(block[:end].decode(encoding), header)
-        yield CellTable(widened, body, first_row, encoding=layout.encoding)
+        yield CellTable(widened, body, first_row, layout.encoding, overflow_from=len(header))
         first_row += len(body)
     if carry.strip():
         widened, body = _csv_body(carry.decode(encoding), header)
-        yield CellTable(widened, body, first_row, encoding=layout.encoding)
+        yield CellTable(widened, body, first_row, layout.encoding, overflow_from=len(header))
 
 
 def _sheet_rows(sheet) -> list[list[Any]]:

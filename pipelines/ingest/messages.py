@@ -74,6 +74,12 @@ RULES: dict[str, tuple[str, str]] = {
         "「{column}」の「{value}」は負の数です。0以上で入力してください。",
         "{column}: '{value}' is negative; counts are 0 or more.",
     ),
+    "extra_cells": (
+        "この行はセルが見出しより多く、値が列からずれています（セル内のカンマ？）。"
+        '値を「"」で囲むか、カンマを除いてください。',
+        "This row has more cells than the header, so its values are not under their "
+        "headings (a comma inside a cell?): quote that cell or remove the comma.",
+    ),
     "out_of_range": (
         "「{column}」の「{value}」は範囲外です（{range}）。",
         "{column}: '{value}' is out of range ({range}).",
@@ -244,13 +250,14 @@ def _fill(template: str, **values: Any) -> str:
 
 
 def row_message(rule: str, column: Any, value: Any, header: str | None = None) -> str:
-    """The message for one wrong cell, naming its column as the file heads it (``header``)."""
+    """The message for one wrong cell, naming its column as the file heads it (``header``);
+    ``column`` None: a rule of the whole row."""
     ja, en = RULES[rule]
     values = {
-        "column": header or column.header,
+        "column": header or (column.header if column is not None else ""),
         "value": "" if value is None else value,
-        "codes": " / ".join(column.codes) if column.codes else "",
-        "range": _range(*column.bounds),
+        "codes": " / ".join(column.codes) if column is not None and column.codes else "",
+        "range": _range(*column.bounds) if column is not None else "",
     }
     return f"{_fill(ja, **values)} / {_fill(en, **values)}"
 

@@ -243,6 +243,8 @@ def _map_header(table: CellTable, contract: Contract, result: ReadResult) -> _La
                 positions[column.name] = index
         elif contract.is_personal(cell):
             result.personal_columns_dropped.append(normalize.header_key(cell))
+        elif table.overflow_from is not None and index >= table.overflow_from:
+            pass  # cells beyond the header's: their rows are quarantined whole (_read_part)
         elif normalize.header_key(cell) or table.body[index].notna().any():
             result.warnings.append(file_message("unknown_header", header=str(cell or "")))
     result.headers.update(
@@ -317,6 +319,7 @@ def _read_part(
         for c in contract.columns
     }
     issues.extend(_duplicate_key_issues(contract, header, positions, cells, matching, rows, seen))
+    issues = _misaligned_rows(table, body, data, rows, issues)
 
     quarantine = pd.concat(
         [i for i in issues if len(i)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
@@ -523,6 +526,43 @@ def _issues(
         },
         columns=QUARANTINE_COLUMNS,
     )
+
+
+def _misaligned_rows(
+    table: CellTable,
+    body: pd.DataFrame,
+    data: np.ndarray,
+    rows: pd.Series,
+    issues: list[pd.DataFrame],
+) -> list[pd.DataFrame]:
+    """A CSV row with more cells than its header (a comma inside a cell that was not quoted)
+    has its cells shifted: none is where the header says, and a personal-data cell (a name
+    with a comma) may have moved into a column that is kept. Such a row is quarantined whole,
+    without its values; the findings on its cells are dropped with them."""
+    if table.overflow_from is None or body.shape[1] == 0:
+        return issues
+    beyond = [c for c in body.columns if c >= table.overflow_from]
+    if not beyond:
+        return issues
+    shifted = body.loc[data, beyond].notna().any(axis=1).to_numpy()
+    if not shifted.any():
+        return issues
+    numbers = rows.to_numpy(dtype="int64")[shifted]
+    kept = [i[~i["row_number"].isin(numbers)] for i in issues if len(i)]
+    message = row_message("extra_cells", None, None, "")
+    count = len(numbers)
+    whole_row = pd.DataFrame(
+        {
+            "row_number": numbers,
+            "column": ["*"] * count,
+            "header": ["(行全体 / whole row)"] * count,
+            "value": [None] * count,
+            "rule": ["extra_cells"] * count,
+            "message": [message] * count,
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    return [*kept, whole_row]
 
 
 def _display(value: Any) -> str | None:
