@@ -259,11 +259,14 @@ def test_unparseable_date_and_unknown_channel_in_a_consultation_export():
         *good,
         "V-90,R6.4.31,電話,個人,活動したい,北区,30",
         "V-91,2024/4/9,FAX,個人,活動したい,市外,30",
+        # Year 1 is a typo (and its month a year before has no year: the history check broke)
+        "V-92,0001-04-01,電話,個人,活動したい,北区,30",
     ]
     result = read_submission(csv_bytes(lines), "consultations_2024-04.csv", CONSULT)
     assert quarantined(result) == {
         (8, "received_on"): "invalid_date",
         (9, "channel"): "not_in_code_list",
+        (10, "received_on"): "invalid_date",
     }
     assert result.rows["fiscal_year"].tolist() == [2024] * 6
     assert (result.period_start, result.period_end) == (dt.date(2024, 4, 1), dt.date(2024, 4, 6))

@@ -218,9 +218,21 @@ _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_WITH_TIME = re.compile(r"^(.*?)[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 
 
+# The dates a submission can hold (a consultation, a start): year 1 is a typo, and breaks the
+# arithmetic on years that follows (the previous period of 0001-01-01 has no year).
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
 def parse_date(value: Any) -> Any:
-    """Every date form of docs/submissions.md → datetime.date; unparseable → MISSING; blank
-    → None."""
+    """Every date form of docs/submissions.md → datetime.date (within DATE_RANGE);
+    unparseable or out of range → MISSING; blank → None."""
+    day = _parse_date(value)
+    if isinstance(day, dt.date) and not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+        return MISSING
+    return day
+
+
+def _parse_date(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, dt.datetime):

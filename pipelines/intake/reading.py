@@ -11,6 +11,7 @@ great-expectations runs as the suite allows, each file's findings its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from pipelines.quality.submission_checks import (
     check_submission_in_slices,
     check_submissions,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,7 @@ def begin_reading(
             checks = [
                 with_history(
                     check,
-                    changes(
-                        contract,
-                        results[n].rows,
-                        results[n].submitter_code,
-                        results[n].fiscal_year,
-                        previous,
-                    ),
+                    _changes_or_none(contract, results[n], previous),
                     run_id,
                     files[n].sha256,
                     files[n].file_name,
@@ -116,6 +113,17 @@ def begin_reading(
         return [d for d in done if d is not None]
 
     return finish
+
+
+def _changes_or_none(contract: Contract, result: ReadResult, previous: PreviousFigures):
+    """The file against its submitter's previous period; none where that comparison fails on
+    something no one foresaw: it only ever warns, and must not stop the file (or the files
+    after it) from being taken in."""
+    try:
+        return changes(contract, result.rows, result.submitter_code, result.fiscal_year, previous)
+    except Exception:
+        log.exception("comparing %s with its history", result.filename)
+        return []
 
 
 def read_and_check(
