@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pyarrow.parquet as pq
 
@@ -33,6 +35,19 @@ def test_a_new_file_is_archived_read_and_entered_in_the_ledger(home):
         ledger.loc[0, "rows_read"]
         == outcome.rows_loaded + outcome.rows_quarantined + outcome.rows_skipped
     )
+
+
+def test_a_file_named_in_cp932_by_a_windows_zip_is_taken_in_under_that_name(home):
+    """A zip made on Japanese Windows, unpacked here, leaves names that are not UTF-8: every
+    run stopped on them (hashing the name). The file is renamed to its CP932 name, once."""
+    landed = copy_sample(home, "ibasho_survey", KITA_2024)
+    raw = os.fsencode(landed.parent) + b"/" + KITA_2024.encode("cp932")
+    os.rename(landed, raw)
+    Lake(home.lake).initialize(all_contracts())
+    [outcome] = ingest_source(home, IBASHO)
+    assert outcome.status == "loaded" and outcome.file_name == KITA_2024
+    assert landed.exists() and not os.path.exists(raw)
+    assert ingest_source(home, IBASHO) == []  # taken in once
 
 
 def test_running_again_changes_nothing_and_same_bytes_under_a_new_name_are_a_duplicate(home):

@@ -17,6 +17,7 @@ not the file's (the file was replaced by hand afterwards) says nothing. Files co
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,29 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     folder = settings.landing_for(source)
     if not folder.exists():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
+    found = (p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
+    return sorted(_named_in_text(p) for p in found)
+
+
+def _named_in_text(path: Path) -> Path:
+    """A file whose name is not UTF-8 — a zip made on Japanese Windows and unpacked here keeps
+    its names in CP932 — is renamed once to that name read as CP932 (what its sender saw):
+    every step after keeps file names as text (the ledger, the hashes of its entries)."""
+    try:
+        path.name.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    name = os.fsencode(path.name).decode("cp932", errors="replace")
+    target, n = path.with_name(name), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{Path(name).stem}_{n}{Path(name).suffix}")
+    try:
+        path.rename(target)
+    except OSError:  # a folder one may only read: the file waits, under its name
+        return path
+    return target
 
 
 def stray_files(settings: Settings) -> list[Path]:
