@@ -232,6 +232,19 @@ def test_a_row_with_more_cells_than_the_header_is_quarantined_whole_without_its_
     assert "yamada" not in kept and "太郎" not in kept and "06-1234" not in kept
 
 
+def test_a_quote_left_open_rejects_the_file_naming_its_line_not_swallowing_the_rows():
+    """A quote opened in a cell and never closed made every line after it one cell: the
+    file loaded one row of three, without a word. A quoted cell with a line break is kept."""
+    rows = good_places(6)
+    rows[1] += '"'  # opened on the file's line 3, never closed
+    refused = read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO)
+    assert refused.status == "rejected" and "3行目" in refused.reason, refused.reason
+    assert "line 3 is never closed" in refused.reason
+    rows = good_places(6)
+    rows[1] = place(2, 開始年='"2020\n"')  # a line break inside a quoted cell
+    assert read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO).rows_loaded == 6
+
+
 def test_a_file_that_trips_the_reader_is_rejected_with_a_reason(monkeypatch):
     """Whatever the reader has not foreseen ends that file alone, rejected: a step that raised
     was retried, then held back every later file of its source."""

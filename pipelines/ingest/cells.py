@@ -160,11 +160,27 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     _check_width(len(header))
     parts = text.split("\n", index + 1)  # the body starts on the line after the header
     body_text = parts[index + 1] if len(parts) > index + 1 else ""
+    if (opened := _unclosed_quote_line(body_text)) is not None:
+        raise UnreadableFile(file_message("unclosed_quote", line=index + 2 + opened))
     width = len(header)
     header, body = _csv_body(body_text, header)
     return CellTable(
         header, body, first_row_number=index + 2, encoding=encoding, overflow_from=width
     )
+
+
+def _unclosed_quote_line(body_text: str) -> int | None:
+    """The line (0-based, in ``body_text``) where a quote opens that is never closed: every
+    line after it would be one cell of that row, and the rows in it lost without a word.
+    None when every quote is closed (a quote inside a quoted cell is doubled: "")."""
+    if body_text.count('"') % 2 == 0:
+        return None
+    inside, opened = False, 0
+    for number, line in enumerate(body_text.split("\n")):
+        if line.count('"') % 2:
+            opened = number if not inside else opened
+            inside = not inside
+    return opened
 
 
 def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
@@ -202,7 +218,10 @@ def _pandas_csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.D
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         # A row with more cells than the header: fall back to the csv module, keeping every row.
-        rows = list(csv.reader(io.StringIO(body_text)))
+        try:
+            rows = list(csv.reader(io.StringIO(body_text)))
+        except csv.Error as error:  # a cell past the csv module's limit: a quote never closed
+            raise UnreadableFile(file_message("unclosed_quote_somewhere")) from error
         width = max([width, *map(len, rows)])
         _check_width(width)
         body = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=range(width))

@@ -131,6 +131,18 @@ FILES: dict[str, tuple[str, str]] = {
         "ファイルを読み込めません（{detail}）。Excelで開けるか確認し、保存し直してください。",
         "The file cannot be read ({detail}): check it opens in Excel and save it again.",
     ),
+    "unclosed_quote": (
+        '{line}行目で「"」が開いたまま閉じられていません。そこから後ろの行がすべて1つのセルに'
+        'なってしまうため、読み込みませんでした。「"」を閉じるか取り除いてください。',
+        'A quote (") opened on line {line} is never closed: every line after it would become '
+        "one cell, so the file was not read. Close or remove that quote.",
+    ),
+    "unclosed_quote_somewhere": (
+        '「"」が開いたまま閉じられていない箇所があり、その後ろの行が1つのセルになってしまうため、'
+        '読み込みませんでした。「"」を閉じるか取り除いてください。',
+        'A quote (") is opened and never closed: the lines after it would become one cell, so '
+        "the file was not read. Close or remove that quote.",
+    ),
     "no_header_on_sheet": (
         "シート「{sheet}」に見出し行が見つかりません（ほかのシート: {others}）。"
         "データは最初のシートか「データ」という名前のシートに、{source}の様式の見出しで置いてください。",
