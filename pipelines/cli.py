@@ -16,7 +16,7 @@ from pipelines.defs.runner import run_job, run_pipeline
 from pipelines.defs.summary import format_summary
 from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
-from pipelines.foundation.disk import DiskFull, is_disk_error
+from pipelines.foundation.disk import DiskFull, disk_trouble
 from pipelines.foundation.processes import process_age
 from pipelines.foundation.settings import (
     EngineError,
@@ -591,9 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     except Exception as error:
-        if not is_disk_error(error):
-            raise
         settings = _settings()
+        if not disk_trouble(error, settings.home):
+            raise
         print(
             str(error)
             if isinstance(error, DiskFull)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.foundation.disk import disk_line_in, mentions_disk_error
+from pipelines.foundation.disk import disk_line_in, mentions_disk_trouble
 from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.closing import locked_years
 from pipelines.ingest.contract import SOURCE_KEYS
@@ -122,7 +122,8 @@ def summarize(
                     else "dbt build failed (the run's log has dbt's output)"
                 )
             summary.failed_steps.append(f"{event.step_key}: {message}")
-            if error and mentions_disk_error(error.message) and not summary.disk_full:
+            trouble = error and mentions_disk_trouble(error.message, settings.home)
+            if trouble and not summary.disk_full:
                 summary.disk_full = disk_line_in(message) or disk_full_message(
                     settings, detail=message
                 )

@@ -70,12 +70,38 @@ STAFF_DISK_FULL = (
 )
 
 
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def out_of_inodes(path: Path) -> bool:
+    """Whether the file system holding ``path`` can take no new file (no free inode), whatever
+    its free bytes."""
+    found = os.statvfs(_existing(path))
+    return found.f_files > 0 and found.f_favail == 0
+
+
+def disk_trouble(error: BaseException, home: Path) -> bool:
+    """Whether ``error`` is the disk's (see is_disk_error), or one SQLite gives for any reason
+    ("unable to open database file") raised while the home's disk is read-only or out of
+    inodes."""
+    return is_disk_error(error) or mentions_disk_trouble(str(error), home)
+
+
+def mentions_disk_trouble(text: str, home: Path) -> bool:
+    """Whether an error message (a failed step's) is the disk's: see disk_trouble."""
+    if mentions_disk_error(text):
+        return True
+    unopened = "unable to open database file" in text.lower()
+    return unopened and (read_only(home) or out_of_inodes(home))
+
+
 def read_only(path: Path) -> bool:
     """Whether the file system holding ``path`` (or its nearest existing parent) is mounted
     read-only."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    return bool(os.statvfs(_existing(path)).f_flag & os.ST_RDONLY)
 
 
 def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
@@ -107,7 +133,7 @@ def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
             + unchanged
             + "ディスクへの書き込みに失敗しました。ディスクを点検してから再実行してください。"
         )
-    if said_full and free >= needed:
+    if (said_full or out_of_inodes(settings.home)) and free >= needed:
         return (
             f"DISK FULL: {settings.home} has {_mb(free)} free, yet nothing more can be written "
             f"there{detail}: the file system is out of inodes (`df -i {settings.home}` shows "

@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from pipelines.foundation.disk import STAFF_DISK_FULL, is_disk_error, read_only
+from pipelines.foundation.disk import STAFF_DISK_FULL, disk_trouble, read_only
 from pipelines.foundation.settings import Settings, WebSettings
 from pipelines.intake.space import disk_full_message
 from pipelines.web.accounts import AccountStore
@@ -216,7 +216,7 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         if isinstance(error, HTTPException):
             return http_error(error)
         # The accounts' database on a full or read-only disk (SQLite: 'unable to open').
-        if is_disk_error(error) or read_only(site.settings.home):
+        if disk_trouble(error, site.settings.home) or read_only(site.settings.home):
             log.error(disk_full_message(site.settings, detail=f"{type(error).__name__}: {error}"))
             return error_page(507, STAFF_DISK_FULL)
         log.exception("error answering %s %s", request.method, request.path)
