@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
+import subprocess
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
-from pipelines.foundation.disk import disk_line_in, disk_message, is_disk_error
+from pipelines.foundation.disk import (
+    disk_line_in,
+    disk_message,
+    disk_trouble,
+    is_disk_error,
+    out_of_inodes,
+)
 from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.contract import all_contracts, load_contract
@@ -168,3 +178,26 @@ def test_a_disk_error_is_named_for_what_the_operator_must_do(home):
     assert no_inodes.startswith(f"DISK FULL: {home.home} has ") and "df -i" in no_inodes
     # A step that failed with one of these lines: the run's summary gives the line as it is.
     assert disk_line_in(f"Failure: {failing}\nmore") == failing
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file system of its own needs root (tmpfs)")
+def test_a_disk_out_of_inodes_is_the_disks_trouble_whatever_sqlite_calls_it(tmp_path):
+    """Out of inodes, SQLite (Dagster's run history) says only 'unable to open database
+    file', with bytes to spare: that is the disk's trouble, told as such (it was a traceback)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,nr_inodes=40", "tmpfs", str(disk)], check=True
+    )
+    try:
+        home = Settings(disk / "welfare_home")
+        home.home.mkdir()
+        with pytest.raises(OSError):  # take every inode
+            for n in range(100):
+                (disk / f"f{n}").touch()
+        assert out_of_inodes(home.home) and shutil.disk_usage(disk).free > 2**20
+        unopened = sqlite3.OperationalError("unable to open database file")
+        assert disk_trouble(unopened, home.home)
+        assert "df -i" in disk_message(home, needed=1, detail=str(unopened))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
