@@ -63,6 +63,13 @@ def _mb(n: int) -> str:
 
 
 # What a sender on the submission page is told (the operator's line goes to the server's log).
+# ... and who only opened a page.
+STAFF_DISK_TROUBLE = (
+    "サーバーの保存領域に問題があるため、いまはこのページを表示できません。"
+    "社協の担当者に連絡してください。 / "
+    "The server's disk is full or failing, so this page cannot be shown now: please tell the "
+    "council."
+)
 STAFF_DISK_FULL = (
     "サーバーの保存領域に書き込めないため、受け付けられませんでした。"
     "社協の担当者に連絡してください。 / "

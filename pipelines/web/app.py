@@ -23,7 +23,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from pipelines.foundation.disk import STAFF_DISK_FULL, disk_trouble, read_only
+from pipelines.foundation.disk import (
+    STAFF_DISK_FULL,
+    STAFF_DISK_TROUBLE,
+    disk_trouble,
+    read_only,
+)
 from pipelines.foundation.settings import Settings, WebSettings
 from pipelines.intake.space import disk_full_message
 from pipelines.web.accounts import AccountStore
@@ -193,8 +198,9 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
     def error_page(code: int, message: str, retry_after: int | None = None):
         try:
             page = render_template("error.html", code=code, message=message)
-        except Exception:  # the page names who is logged in: their account may be what failed
-            log.exception("the error page for %s could not be drawn", code)
+        except Exception as error:  # the page names who is logged in: their account may be
+            # what failed (a disk gone bad: already in the log, once per request)
+            log.warning("error page %s drawn bare: %s: %s", code, type(error).__name__, error)
             page = BARE_ERROR_PAGE.format(code=code, message=escape(message))
         response = app.make_response((page, code))
         if retry_after is not None:
@@ -218,7 +224,8 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         # The accounts' database on a full or read-only disk (SQLite: 'unable to open').
         if disk_trouble(error, site.settings.home) or read_only(site.settings.home):
             log.error(disk_full_message(site.settings, detail=f"{type(error).__name__}: {error}"))
-            return error_page(507, STAFF_DISK_FULL)
+            sending = request.method == "POST"
+            return error_page(507, STAFF_DISK_FULL if sending else STAFF_DISK_TROUBLE)
         log.exception("error answering %s %s", request.method, request.path)
         return error_page(500, ERROR_MESSAGES[500])
 
