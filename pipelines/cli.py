@@ -39,7 +39,7 @@ from pipelines.intake.space import disk_full_message
 from pipelines.intake.validation import format_validation, validate_file
 from pipelines.reporting.charts import JapaneseFontMissing
 from pipelines.reporting.overview import build_overview
-from pipelines.warehouse.dbt import manifest_of, run_dbt
+from pipelines.warehouse.dbt import dbt_by_hand, manifest_of, run_dbt
 from pipelines.warehouse.engine import published_location, rollback
 from pipelines.warehouse.history import PublishedHistory
 from pipelines.warehouse.publication import NotPublished
@@ -285,7 +285,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     or an analyst trying a model or a test by hand. It writes to the working database only."""
     settings = _settings()
     prepare(settings)
-    return run_dbt(settings, args.dbt_args, quiet=False, capture=False).returncode
+    return dbt_by_hand(settings, args.dbt_args)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:

@@ -73,6 +73,18 @@ def dbt_command(
     return command, env
 
 
+def dbt_by_hand(settings: Settings, args: list[str]) -> int:
+    """dbt as a person types it, for ``settings``' home: its arguments as given (any command,
+    `debug` and `--help` too); the project, profiles and paths from the environment."""
+    env = {
+        **os.environ,
+        **settings.dbt_env(),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+    return subprocess.run([dbt_executable(), *args], env=env, check=False).returncode
+
+
 def run_dbt(
     settings: Settings,
     args: list[str],
