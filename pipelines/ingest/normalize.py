@@ -180,7 +180,8 @@ def parse_number(value: Any) -> Any:
     if not match:
         return MISSING
     sign, digits, fraction = match.group(1), match.group(2).replace(",", ""), match.group(3) or ""
-    return float(f"{sign}{digits}{fraction}")
+    number = float(f"{sign}{digits}{fraction}")
+    return number if np.isfinite(number) else MISSING  # 400 digits: inf, no number
 
 
 # ---------------------------------------------------------------------------------------------
