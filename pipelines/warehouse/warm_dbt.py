@@ -33,6 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -216,11 +217,23 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+def _end_with_the_run() -> None:
+    """End this process the moment the run's process ends (it never writes to our standard
+    input: readable means closed), not after seconds more of importing dbt and parsing."""
+
+    def watch() -> None:
+        select.select([sys.stdin], [], [])
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-the-run").start()
+
+
 def _serve(
     address: str, project_dir: str, profiles_dir: str, scratch: str, parsed_target: str
 ) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
+    _end_with_the_run()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + address)
     listener.listen(1)
