@@ -53,10 +53,17 @@ def test_a_file_named_in_cp932_by_a_windows_zip_is_taken_in_under_that_name(home
     landed = copy_sample(home, "ibasho_survey", KITA_2024)
     raw = os.fsencode(landed.parent) + b"/" + KITA_2024.encode("cp932")
     os.rename(landed, raw)
+    # ... and a folder named so, with a file in it
+    folder = os.fsencode(landed.parent) + b"/" + "提出分".encode("cp932")
+    os.mkdir(folder)
+    other = copy_sample(home, "ibasho_survey", "令和5年度_中央区_居場所.csv")
+    os.rename(other, folder + b"/" + other.name.encode("utf-8"))
     Lake(home.lake).initialize(all_contracts())
-    [outcome] = ingest_source(home, IBASHO)
-    assert outcome.status == "loaded" and outcome.file_name == KITA_2024
+    outcomes = ingest_source(home, IBASHO)
+    assert sorted(o.file_name for o in outcomes) == sorted([KITA_2024, other.name])
+    assert all(o.status == "loaded" for o in outcomes)
     assert landed.exists() and not os.path.exists(raw)
+    assert (landed.parent / "提出分" / other.name).exists()
     assert ingest_source(home, IBASHO) == []  # taken in once
 
 

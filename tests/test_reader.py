@@ -230,19 +230,39 @@ def test_a_row_with_more_cells_than_the_header_is_quarantined_whole_without_its_
     assert quarantined(result) == {(2, "*"): "extra_cells"}
     kept = result.rows.to_csv() + result.quarantine.to_csv() + " ".join(result.warnings)
     assert "yamada" not in kept and "太郎" not in kept and "06-1234" not in kept
+    # A header row that ends in a comma names no column there: a shifted row fits its width.
+    result = read_submission(
+        csv_bytes([lines[0] + ",", *lines[1:]]), "相談記録_2024-05.csv", CONSULT
+    )
+    assert quarantined(result) == {(2, "*"): "extra_cells"}
+    kept = result.rows.to_csv() + result.quarantine.to_csv() + " ".join(result.warnings)
+    assert "yamada" not in kept and "太郎" not in kept
 
 
 def test_a_quote_left_open_rejects_the_file_naming_its_line_not_swallowing_the_rows():
     """A quote opened in a cell and never closed made every line after it one cell: the
     file loaded one row of three, without a word. A quoted cell with a line break is kept."""
     rows = good_places(6)
-    rows[1] += '"'  # opened on the file's line 3, never closed
+    rows[1] = place(2, 開始年='"2020')  # opened on the file's line 3, never closed
     refused = read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO)
     assert refused.status == "rejected" and "3行目" in refused.reason, refused.reason
     assert "line 3 is never closed" in refused.reason
     rows = good_places(6)
     rows[1] = place(2, 開始年='"2020\n"')  # a line break inside a quoted cell
     assert read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO).rows_loaded == 6
+    # A quote inside an unquoted cell is a character (as Excel reads it) ...
+    rows = good_places(6)
+    rows[0] = place(1, 活動名称='サロン"ひだまり')
+    assert read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO).rows_loaded == 6
+    # ... and does not hide a quoted cell left open after it (the quotes' count is even).
+    rows[3] = place(4, 活動名称='"サロン')
+    refused = read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO)
+    assert refused.status == "rejected" and "5行目" in refused.reason, refused.reason
+    # In the header, a quote left open would take the rows for headings: refused the same.
+    opened = HEADER.replace("区名", '"区名', 1)
+    refused = read_submission(csv_bytes([opened, *good_places()]), "R6_北区.csv", IBASHO)
+    assert refused.status == "rejected" and "1行目" in refused.reason, refused.reason
+    assert "ふれあい喫茶" not in refused.reason
 
 
 def test_a_file_that_trips_the_reader_is_rejected_with_a_reason(monkeypatch):

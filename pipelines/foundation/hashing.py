@@ -22,4 +22,6 @@ def sha256_of(path: Path) -> str:
 
 
 def sha256_of_text(text: str) -> str:
-    return sha256_of_bytes(text.encode("utf-8"))
+    # surrogateescape: a path's bytes that are not UTF-8 (os gives them as lone surrogates)
+    # hash as those bytes, never raise.
+    return sha256_of_bytes(text.encode("utf-8", "surrogateescape"))

@@ -150,6 +150,8 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     lines = text.splitlines()  # in C; a regex for a long line costs 30 times more
     if max(map(len, lines), default=0) > MAX_LINE_CHARS:
         raise UnreadableFile(file_message("line_too_long", limit=MAX_LINE_CHARS))
+    if (opened := _unclosed_quote_line(text)) is not None:
+        raise UnreadableFile(file_message("unclosed_quote", line=opened + 1))
     head_lines = lines[:HEADER_SEARCH_ROWS]
     del lines
     head_rows = list(csv.reader(head_lines))
@@ -160,27 +162,35 @@ def _read_csv(data: bytes, header_score: Callable[[Sequence[Any]], int]) -> Cell
     _check_width(len(header))
     parts = text.split("\n", index + 1)  # the body starts on the line after the header
     body_text = parts[index + 1] if len(parts) > index + 1 else ""
-    if (opened := _unclosed_quote_line(body_text)) is not None:
-        raise UnreadableFile(file_message("unclosed_quote", line=index + 2 + opened))
-    width = len(header)
+    width = _named_width(header)
     header, body = _csv_body(body_text, header)
     return CellTable(
         header, body, first_row_number=index + 2, encoding=encoding, overflow_from=width
     )
 
 
-def _unclosed_quote_line(body_text: str) -> int | None:
-    """The line (0-based, in ``body_text``) where a quote opens that is never closed: every
-    line after it would be one cell of that row, and the rows in it lost without a word.
-    None when every quote is closed (a quote inside a quoted cell is doubled: "")."""
-    if body_text.count('"') % 2 == 0:
+def _named_width(header: list[Any]) -> int:
+    """How many of a CSV header's cells reach its last named one: blank cells after it (a
+    header row ending in commas) name nothing, and a row's cells there are beyond its table."""
+    named = [n for n, cell in enumerate(header) if str(cell or "").strip()]
+    return named[-1] + 1 if named else len(header)
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line (0-based, in ``text``) where a quoted cell opens that is never closed: every
+    line after it would be one cell of that row, its rows lost without a word (or, in the
+    header, taken for headings). None when every quoted cell is closed; a quote inside an
+    unquoted cell (山田"太郎, 5") is a character, as Excel and every CSV reader take it."""
+    if '"' not in text:
         return None
-    inside, opened = False, 0
-    for number, line in enumerate(body_text.split("\n")):
-        if line.count('"') % 2:
-            opened = number if not inside else opened
-            inside = not inside
-    return opened
+    reader = csv.reader(io.StringIO(text), strict=True)
+    started = 0
+    try:
+        for _ in reader:
+            started = reader.line_num
+    except csv.Error as error:
+        return started if "unexpected end of data" in str(error) else None
+    return None
 
 
 def _csv_body(body_text: str, header: list[Any]) -> tuple[list[Any], pd.DataFrame]:
@@ -365,11 +375,11 @@ def csv_slices(
             continue
         carry = block[end:]
         widened, body = _csv_body(block[:end].decode(encoding), header)
-        yield CellTable(widened, body, first_row, layout.encoding, overflow_from=len(header))
+        yield CellTable(widened, body, first_row, layout.encoding, None, _named_width(header))
         first_row += len(body)
     if carry.strip():
         widened, body = _csv_body(carry.decode(encoding), header)
-        yield CellTable(widened, body, first_row, layout.encoding, overflow_from=len(header))
+        yield CellTable(widened, body, first_row, layout.encoding, None, _named_width(header))
 
 
 def _sheet_rows(sheet) -> list[list[Any]]:

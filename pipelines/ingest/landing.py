@@ -46,14 +46,24 @@ def landed_files(settings: Settings, source: str) -> list[Path]:
     folder = settings.landing_for(source)
     if not folder.exists():
         return []
-    found = (p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
-    return sorted(_named_in_text(p) for p in found)
+    _names_in_text(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
+
+
+def _names_in_text(folder: Path) -> None:
+    """Every file and folder under ``folder`` named in text (see _named_in_text), folders
+    first, so that the paths of the files in them are text too."""
+    for root, folders, files in os.walk(folder):
+        for n, name in enumerate(folders):
+            folders[n] = _named_in_text(Path(root) / name).name  # walked under its new name
+        for name in files:
+            _named_in_text(Path(root) / name)
 
 
 def _named_in_text(path: Path) -> Path:
-    """A file whose name is not UTF-8 — a zip made on Japanese Windows and unpacked here keeps
-    its names in CP932 — is renamed once to that name read as CP932 (what its sender saw):
-    every step after keeps file names as text (the ledger, the hashes of its entries)."""
+    """A file or folder whose name is not UTF-8 — a zip made on Japanese Windows, unpacked
+    here, keeps its names in CP932 — is renamed once to that name read as CP932 (what its
+    sender saw): every step after keeps file names as text (the ledger, its entries' hashes)."""
     try:
         path.name.encode("utf-8")
         return path
