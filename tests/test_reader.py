@@ -254,7 +254,9 @@ def test_a_quote_left_open_rejects_the_file_naming_its_line_not_swallowing_the_r
     rows = good_places(6)
     rows[0] = place(1, 活動名称='サロン"ひだまり')
     assert read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO).rows_loaded == 6
-    # ... and does not hide a quoted cell left open after it (the quotes' count is even).
+    # ... and does not hide a quoted cell left open after it (the quotes' count is even), nor
+    # does a quoted cell with text after its closing quote ("ひだまり"2号).
+    rows[1] = place(2, 活動名称='"ひだまり"2号')
     rows[3] = place(4, 活動名称='"サロン')
     refused = read_submission(csv_bytes([HEADER, *rows]), "R6_北区.csv", IBASHO)
     assert refused.status == "rejected" and "5行目" in refused.reason, refused.reason

@@ -183,13 +183,18 @@ def _unclosed_quote_line(text: str) -> int | None:
     unquoted cell (山田"太郎, 5") is a character, as Excel and every CSV reader take it."""
     if '"' not in text:
         return None
-    reader = csv.reader(io.StringIO(text), strict=True)
-    started = 0
+    # An open cell runs to the end of the text, so it is in the last record the csv module
+    # reads (forgiving, as the readers after it are); that record alone is read strictly.
+    lines = io.StringIO(text).readlines()
+    reader = csv.reader(lines)
+    last_start = ended = 0
+    for _ in reader:
+        last_start, ended = ended, reader.line_num
     try:
-        for _ in reader:
-            started = reader.line_num
+        for _ in csv.reader(lines[last_start:], strict=True):
+            pass
     except csv.Error as error:
-        return started if "unexpected end of data" in str(error) else None
+        return last_start if "unexpected end of data" in str(error) else None
     return None
 
 
