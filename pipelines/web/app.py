@@ -224,7 +224,7 @@ def create_app(settings: Settings, web: WebSettings | None = None) -> Flask:
         # The accounts' database on a full or read-only disk (SQLite: 'unable to open').
         if disk_trouble(error, site.settings.home) or read_only(site.settings.home):
             log.error(disk_full_message(site.settings, detail=f"{type(error).__name__}: {error}"))
-            sending = request.method == "POST"
+            sending = request.method == "POST" and request.path.startswith("/send")
             return error_page(507, STAFF_DISK_FULL if sending else STAFF_DISK_TROUBLE)
         log.exception("error answering %s %s", request.method, request.path)
         return error_page(500, ERROR_MESSAGES[500])
