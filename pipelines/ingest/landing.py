@@ -42,22 +42,15 @@ def prepare_landing(settings: Settings) -> None:
 
 
 def landed_files(settings: Settings, source: str) -> list[Path]:
-    """The submissions waiting or received in ``landing/<source>/`` (any depth), in order."""
+    """The submissions waiting or received in ``landing/<source>/`` (any depth), in order;
+    folders first named in text (_named_in_text), so that the files' paths are text too."""
     folder = settings.landing_for(source)
-    if not folder.exists():
-        return []
-    _names_in_text(folder)
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_hidden(p.name))
-
-
-def _names_in_text(folder: Path) -> None:
-    """Every file and folder under ``folder`` named in text (see _named_in_text), folders
-    first, so that the paths of the files in them are text too."""
+    found = []
     for root, folders, files in os.walk(folder):
         for n, name in enumerate(folders):
             folders[n] = _named_in_text(Path(root) / name).name  # walked under its new name
-        for name in files:
-            _named_in_text(Path(root) / name)
+        found += [_named_in_text(Path(root) / n) for n in files if not is_hidden(n)]
+    return sorted(p for p in found if p.is_file())
 
 
 def _named_in_text(path: Path) -> Path:
