@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -182,9 +183,16 @@ def test_the_fast_proof_agrees_with_minimizing_and_maximizing_every_cell():
 
 
 def test_secondary_suppression_protects_every_hidden_cell(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    here, temporary = tmp_path / "here", tmp_path / "tmp"
+    here.mkdir(), temporary.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # the module reads TMPDIR again
     table = suppress(_small_table(), ["ward", "topic"], "n", threshold=10)
-    assert list(tmp_path.iterdir()) == []  # τ-Argus's work files stay in its scratch folder
+    # τ-Argus's work files stay in its scratch folder: none in the working folder, none in the
+    # temporary folder (its solver writes tmpXXXXhitasv1.txt beside its own temporary folders)
+    assert list(here.iterdir()) == []
+    assert list(temporary.iterdir()) == []
     hidden = table[table["status"] != SHOWN]
     assert ("北区", "その他") in set(zip(hidden["ward"], hidden["topic"], strict=True))
     assert len(hidden) >= 4  # a rectangle at least: one hidden cell per line is never enough

@@ -1,15 +1,17 @@
 """Running τ-Argus (pytauargus) in a process of its own, inside a scratch folder.
 
 Its native solvers write work files (JJUit.dat, hierinfo.dat, cspSCIP.heu) into the current
-directory whatever folder they are given, and a crash in native code would take the caller
-with it; `welfare extract` and the Dagster job therefore run it here, with the scratch folder
-as the working directory.
+directory whatever folder they are given, and beside (not inside) the temporary folders they
+make (``/tmp/tmpXXXXhitasv1.txt``); a crash in native code would take the caller with it.
+`welfare extract` and the Dagster job therefore run it here, with the scratch folder as the
+working directory and as the temporary folder: nothing is left behind outside it.
 
     python -m pipelines.extracts.tauargus_run UNITS.parquet CELLS.parquet DIM[,DIM...] THRESHOLD
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +32,15 @@ def run(units: Path, cells: Path, dimensions: list[str], threshold: int) -> None
         ",".join(dimensions),
         str(threshold),
     ]
-    result = subprocess.run(command, cwd=units.parent, capture_output=True, text=True, check=False)
+    scratch = units.parent
+    result = subprocess.run(
+        command,
+        cwd=scratch,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0 or not cells.exists():
         raise RuntimeError(f"τ-Argus failed: {(result.stderr or result.stdout)[-2000:]}")
 
