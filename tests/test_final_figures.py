@@ -32,7 +32,7 @@ from pipelines.warehouse.vintages import (
     list_vintages,
     load_vintage,
 )
-from tests.conftest import ward_file, welfare_cli
+from tests.conftest import ward_file, welfare_cli, write_csv
 
 # Pipeline runs: beside the main suite in `make test` (with the operator's other tests).
 pytestmark = [pytest.mark.slow, pytest.mark.background]
@@ -43,8 +43,16 @@ FIGURES = (
     "from marts.place_counts order by all"
 )
 TOTALS = "select fiscal_year, sum(places) from marts.place_counts group by 1 order by 1"
+CONSULTATIONS = (
+    "select fiscal_year, sum(consultations) from marts.consultation_volumes group by 1 order by 1"
+)
+CONSULTATION_HEADER = (
+    "受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,メールアドレス,相談内容,居住区,"
+    "対応時間（分）"
+)
 LATE = "R6_北区_居場所_再提出.csv"
 LATE_2023 = "R5_北区_居場所_再提出.csv"
+LATE_CONSULTATIONS = "相談記録_2025-03_追加.csv"  # its March counted for FY2024, closed
 KITA_2025 = "R7_北区_居場所.csv"
 KITA_2025_FIXED = "R7_北区_居場所_修正.csv"
 
@@ -143,10 +151,23 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     [moved] = closed_year_changes(settings)
     assert moved.startswith("marts.place_counts: 2022年度の")
 
-    # 北区 sends FY2023 again too: it comes after FY2023 was closed.
+    # 北区 sends FY2023 again too: it comes after FY2023 was closed. The volunteer centre
+    # exports late March (FY2024, closed) and early April: the March consultation is not
+    # counted, the April one is, and the consultations' reconciliation agrees (it counted the
+    # closed year's row too, and every run failed from then on).
     ward_file(settings, LATE_2023, ["R5,北区,曽根崎地域,K-1,新サロン,高齢者サロン,12,240"], later)
+    consultations_before = query(settings, CONSULTATIONS)
+    write_csv(
+        settings.landing_for("consultations") / LATE_CONSULTATIONS,
+        [
+            CONSULTATION_HEADER,
+            "V2024-9001,2025/3/28,電話,個人,大阪 一郎,06-6000-0000,a@example.jp,活動したい,北区,30分",
+            "V2025-0001,2025/4/2,電話,個人,大阪 花子,06-6000-0001,b@example.jp,活動したい,北区,30分",
+        ],
+    )
     first = run_pipeline(settings)  # builds what the decisions changed, place_counts again
     assert first.success and first.published, first.failed_steps
+    assert query(settings, CONSULTATIONS) == [*consultations_before, (2025, 1)]
     assert closed_rows(settings, (2022, 2023)) == closed_rows_of(frozen, (2022, 2023))
     places_2024 = query(settings, TOTALS)[2][1]
     assert places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1  # accepted
@@ -158,9 +179,9 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
         "where file_name = ?", LATE_2023
     ) == [("after_closing", False, True)]  # fmt: skip
     # Only files received after the closing: a file replaced before it stays superseded.
-    assert query(settings, "select file_name from audit.submissions where after_closing") == [
-        (LATE_2023,)
-    ]
+    assert query(
+        settings, "select file_name from audit.submissions where after_closing order by 1"
+    ) == [(LATE_2023,), (LATE_CONSULTATIONS,)]
     assert query(
         settings, "select status from audit.submissions where file_name = ?",
         "R5_阿倍野区_居場所活動調査.xlsx",

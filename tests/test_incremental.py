@@ -103,8 +103,9 @@ class Increment:
 @pytest.fixture(scope="module")
 def increment(sample_run, tmp_path_factory) -> Increment:
     """The published sample (a copy), then one run: the volunteer centre exports April again,
-    later than every file (V2024-0055 corrected: another topic; V2024-0056 as it was; one
-    consultation of May 2025, FY2025), and the benchmark's twelve exports arrive."""
+    later than every file (V2024-0055 corrected: another topic; V2024-0056 as it was;
+    V2024-0057's 受付日 corrected into April 2025, another fiscal year; one consultation of May
+    2025, FY2025), and the benchmark's twelve exports arrive."""
     settings = copy_home(sample_run[0].home, tmp_path_factory.mktemp("increment") / "home")
     before = consultations(settings)
     assert published(settings, BY_YEAR) == [(2023, 702), (2024, 754)]
@@ -115,6 +116,7 @@ def increment(sample_run, tmp_path_factory) -> Increment:
             "V2024-0055,2024-04-24,来所,企業,﨑山商店,06-6940-7062,a@example.jp,団体運営,福島区,20分",
             "V2024-0056,2024-04-25,電話,個人,山本 花子,06-6056-7710,b@example.jp,福祉教育・研修,"
             "鶴見区,20分",
+            "V2024-0057,2025-04-01,来所,個人,田中 次郎,06-0000-0001,d@example.jp,活動したい,北区,30分",
             "V2025-9001,2025-05-07,メール,学校・教育機関,鈴木 一郎,06-0000-0000,c@example.jp,"
             "活動したい,北区,15",
         ],
@@ -158,16 +160,20 @@ def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(
     assert after["V2024-0055"]["topic"] == "団体運営"  # the newest export's version wins
     assert after["V2024-0056"] == before["V2024-0056"]
     assert after["V2025-9001"]["fiscal_year"] == 2025
-    assert {k: v for k, v in sample_after.items() if k not in ("V2024-0055", "V2025-9001")} == {
-        k: v for k, v in before.items() if k != "V2024-0055"
+    # A consultation counts once, in the year of its newest version (its reconciliation used
+    # to count it in both years, and every run failed from then on).
+    assert after["V2024-0057"]["fiscal_year"] == 2025
+    corrected = ("V2024-0055", "V2024-0057", "V2025-9001")
+    assert {k: v for k, v in sample_after.items() if k not in corrected} == {
+        k: v for k, v in before.items() if k not in corrected
     }
-    assert published(settings, BY_YEAR) == [(2015, 12_000), (2023, 702), (2024, 754), (2025, 1)]
+    assert published(settings, BY_YEAR) == [(2015, 12_000), (2023, 702), (2024, 753), (2025, 2)]
     volumes = published(settings, VOLUMES)
     # Its tests read what it changed: the consultations of the new exports, and the staging
     # rows of the exports the last build did not count.
     assert chosen_again(settings) == {
         (consultation, False)
-        for consultation in ("V2024-0055", "V2024-0056", "V2025-9001", *BENCH_IDS)
+        for consultation in ("V2024-0055", "V2024-0056", "V2024-0057", "V2025-9001", *BENCH_IDS)
     }
     assert "int_consultations_current__changed" in sql_of_test(settings, increment.run_id, UNIQUE)
     assert "int_consultations_current__exports" in sql_of_test(settings, increment.run_id, ACCEPTED)

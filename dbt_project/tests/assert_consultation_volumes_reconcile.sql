@@ -1,23 +1,54 @@
--- Consultations in the mart equal the distinct 受付番号 of the current exports in staging.
--- Shown in Dagster as an asset check of marts/consultation_volumes. After an increment, for
--- the fiscal years it touched (the others' consultations did not change); every year on a
--- full refresh (macros/consultations_incremental.sql).
+-- Every consultation (受付番号) of the current exports is counted once, and the mart adds them
+-- up by fiscal year. Two checks, each row returned names what failed:
+--   'consultation': a 受付番号 of the current exports' rows that count (those not behind a
+--     closed year: int_year_locks) missing from int_consultations_current, or one counted there
+--     that no such row gives;
+--   'fiscal_year': a year whose total in the mart differs from the consultations counted in
+--     it. A consultation is counted in the year of its newest version: a later export can
+--     move it to another year (its 受付日 corrected), so staging rows are matched by 受付番号,
+--     never added up by year.
+-- Shown in Dagster as an asset check of marts/consultation_volumes. After an increment, the
+-- consultations it chose again and the fiscal years they were or are in (the others did not
+-- change); everything on a full refresh (macros/consultations_incremental.sql).
 {{ config(meta={'dagster': {'ref': {'name': 'consultation_volumes'}}}) }}
 {%- set touched = consultations_changed_years('fiscal_year') %}
+{%- set chosen_again = consultations_test_scope('changed') %}
 
-with current_rows as (
-    {{ current_rows('stg_consultations') }}
+with counting_rows as (
+    select stg.consultation_id
+    from ({{ current_rows('stg_consultations') }}) as stg
+    left join {{ ref('int_year_locks') }} as locks
+        on
+            stg.sha256 = locks.sha256
+            and stg.fiscal_year = locks.fiscal_year
+    where locks.sha256 is null
 ),
 
-staged as (
+staged_ids as (
+    select distinct consultation_id
+    from counting_rows
+    {%- if chosen_again %}
+        where {{ chosen_again }}
+    {%- endif %}
+),
+
+counted_ids as (
+    select consultation_id
+    from {{ ref('int_consultations_current') }}
+    {%- if chosen_again %}
+        where {{ chosen_again }}
+    {%- endif %}
+),
+
+counted_by_year as (
     select
-        stg.fiscal_year,
-        count(distinct stg.consultation_id) as consultations
-    from current_rows as stg
+        fiscal_year,
+        count(*) as consultations
+    from {{ ref('int_consultations_current') }}
     {%- if touched %}
         where {{ touched }}
     {%- endif %}
-    group by stg.fiscal_year
+    group by fiscal_year
 ),
 
 mart as (
@@ -32,13 +63,28 @@ mart as (
 )
 
 select
-    coalesce(staged.fiscal_year, mart.fiscal_year) as fiscal_year,
-    staged.consultations as staged_consultations,
+    'consultation' as failed,
+    coalesce(staged_ids.consultation_id, counted_ids.consultation_id) as consultation_id,
+    cast(null as {{ dbt.type_int() }}) as fiscal_year,
+    cast(null as {{ dbt.type_bigint() }}) as counted_consultations,
+    cast(null as {{ dbt.type_bigint() }}) as mart_consultations
+from staged_ids
+full outer join counted_ids
+    on staged_ids.consultation_id = counted_ids.consultation_id
+where staged_ids.consultation_id is null or counted_ids.consultation_id is null
+
+union all
+
+select
+    'fiscal_year' as failed,
+    cast(null as {{ dbt.type_string() }}) as consultation_id,
+    coalesce(counted_by_year.fiscal_year, mart.fiscal_year) as fiscal_year,
+    counted_by_year.consultations as counted_consultations,
     mart.consultations as mart_consultations
-from staged
+from counted_by_year
 full outer join mart
-    on staged.fiscal_year = mart.fiscal_year
+    on counted_by_year.fiscal_year = mart.fiscal_year
 where
-    staged.consultations is null
+    counted_by_year.consultations is null
     or mart.consultations is null
-    or staged.consultations <> mart.consultations
+    or counted_by_year.consultations <> mart.consultations
