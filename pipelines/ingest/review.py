@@ -103,9 +103,11 @@ def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) 
             f"できます。 / '{ref}' is {status}: only files taken in can be approved or returned."
         )
     entry = one_entry(reviewable, ref, "提出", "submission")
+    last = latest_review(lake, entry["sha256"])
     if decision == RETURNED:
         _refuse_return_in_closed_year(lake, entry)
-    last = latest_review(lake, entry["sha256"])
+    elif last and last["decision"] == RETURNED:
+        _refuse_approval_in_closed_year(lake, entry)
     same = (decision, by, comment or None)
     if last and (last["decision"], last["reviewed_by"], last["comment"] or None) == same:
         return Review(**last)  # the same decision sent twice (a double click): recorded once
@@ -127,6 +129,29 @@ def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) 
         settings.archive, settings.lake, REVIEWS, review.review_id, pa.table(row, REVIEW_SCHEMA)
     )
     return review
+
+
+def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
+    """A returned file received before a year closed did not make its figures: approving it
+    would bring its rows back into them. (One received after the closing is held back by the
+    closing itself until released: approving it moves nothing.)"""
+    closed = closed_years(lake)
+    received = pd.Timestamp(entry["received_at"])
+    for year in years_of(entry):
+        closing = closed.get(year)
+        if (
+            closing is not None
+            and received <= pd.Timestamp(closing.acted_at)
+            and entry["sha256"] not in frozen_files(lake, closing.closing_id)
+        ):
+            raise ReviewError(
+                f"{year}年度は確定済みです。差し戻したこのファイルは確定した数値に入っていないため、"
+                f"承認すると数値が変わります。承認するには先に年度を再開してください（全体の状況"
+                f"ページの「年度を再開」、または welfare reopen-year {year}）。 / FY{year} is "
+                f"closed and this returned file is not in its figures: approving it would change "
+                f"them. "
+                f"Reopen the year first (on the council's page, or welfare reopen-year {year})."
+            )
 
 
 def _refuse_return_in_closed_year(lake: Lake, entry: pd.Series) -> None:
