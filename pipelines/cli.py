@@ -299,6 +299,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
     print(f"extract {spec.name}: {len(spec.tables)} table(s) for {spec.requester}")
     try:
         result = build_extract(settings, spec, requested_by=args.by, vintage=args.vintage)
+    except SpecError as error:  # tables that would give away a hidden cell together
+        print(f"REFUSED: {error}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, RuntimeError, VintageError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

@@ -20,7 +20,9 @@ from pipelines.extracts.disclosure import (
     SHOWN,
     TOTAL,
     cell_ranges,
+    protect_table,
     protect_tables,
+    query_mart,
     recoverable_cells,
     suppress,
     with_totals,
@@ -225,6 +227,84 @@ def test_overlapping_tables_of_the_same_records_are_refused(marts):
     )
     with pytest.raises(SpecError, match="overlapping dimensions"):
         protect_tables(_volumes_db(), spec.tables)
+
+
+def test_tables_of_the_same_records_under_different_filters_are_refused(marts):
+    """A table of one ward's topics beside a table of every ward: their difference counts
+    records neither shows (a small count, even where each table hides its own)."""
+    spec = parse_spec(
+        _spec()
+        | {
+            "tables": [
+                {"name": "wards", "mart": "consultation_volumes", "dimensions": ["residence"]},
+                {
+                    "name": "kita_topics",
+                    "mart": "consultation_volumes",
+                    "dimensions": ["topic"],
+                    "filters": {"residence": ["北区"]},
+                },
+            ]
+        },
+        marts,
+    )
+    with pytest.raises(SpecError, match="different filters"):
+        protect_tables(_volumes_db(), spec.tables)
+    # Records that cannot overlap (another year) are not refused.
+    apart = parse_spec(
+        _spec()
+        | {
+            "tables": [
+                {
+                    "name": f"fy{year}",
+                    "mart": "consultation_volumes",
+                    "dimensions": ["residence", "topic"],
+                    "filters": {"fiscal_year": [year]},
+                }
+                for year in (2023, 2024)
+            ]
+        },
+        marts,
+    )
+    assert [t.spec.name for t in protect_tables(_volumes_db(), apart.tables)] == [
+        "fy2023",
+        "fy2024",
+    ]
+
+
+def test_tables_that_give_away_a_hidden_cell_together_are_refused(marts):
+    """By month and by fiscal year, the same records: the months are hidden where small (and
+    a second month beside each, in the other year), and the year's total gives the small
+    one back: the proof over both tables at once finds it."""
+    counts = {"2023-04": 30, "2023-05": 25, "2023-06": 3, "2024-04": 40, "2024-05": 22}
+    counts["2024-06"] = 18
+    frame = pd.DataFrame(
+        {
+            "month": pd.to_datetime([f"{m}-01" for m in counts]),
+            "fiscal_year": [int(m[:4]) for m in counts],
+            "consultations": list(counts.values()),
+        }
+    )
+    connection = duckdb.connect()
+    connection.execute("create schema marts")
+    connection.register("frame", frame)
+    connection.execute("create table marts.consultation_volumes as select * from frame")
+    spec = parse_spec(
+        _spec()
+        | {
+            "tables": [
+                {"name": "by_month", "mart": "consultation_volumes", "dimensions": ["month"]},
+                {"name": "by_year", "mart": "consultation_volumes", "dimensions": ["fiscal_year"]},
+            ]
+        },
+        marts,
+    )
+    [by_month] = [protect_table(query_mart(connection, t), t) for t in spec.tables[:1]]
+    hidden = by_month.cells[by_month.cells["status"] != SHOWN]["month"].tolist()
+    assert (
+        "2023-06" in hidden and recoverable_cells(by_month.cells, ["month"], "consultations") == []
+    )
+    with pytest.raises(SpecError, match="give away"):
+        protect_tables(connection, spec.tables)
 
 
 def test_a_nested_table_is_read_off_the_larger_ones_margins(marts):

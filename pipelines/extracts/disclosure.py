@@ -5,8 +5,10 @@ offices' tool, its modular method solved with HiGHS). This module adds what a re
 to see: every table with all its margins, the status of each cell, and an independent proof
 by linear programming that no hidden cell can be worked out from the cells and totals that
 are shown (``recoverable_cells``). ``protect_tables`` applies it to every table of one extract
-together: a smaller table nested in a larger one is read off the larger one's margins, and
-tables that overlap otherwise are refused.
+together: a smaller table nested in a larger one is read off the larger one's margins, tables
+that overlap otherwise are refused, and the proof is made once more over all the tables of a
+mart at once (``recoverable_together``): a table of one month, or of a column that is another
+one's code, cannot give away what another table hides.
 """
 
 from __future__ import annotations
@@ -301,6 +303,15 @@ def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
     return ExtractTable(table, cells.reset_index(drop=True), hidden)
 
 
+def _records_overlap(one: TableSpec, other: TableSpec) -> bool:
+    """Whether two tables of a mart can count some of the same records: unless a column both
+    filter on keeps different values in each."""
+    for column in set(one.filters) & set(other.filters):
+        if not {str(v) for v in one.filters[column]} & {str(v) for v in other.filters[column]}:
+            return False
+    return True
+
+
 def _nested_in(table: TableSpec, larger: TableSpec) -> bool:
     return (
         table.mart == larger.mart
@@ -320,6 +331,114 @@ def _margin_of(table: TableSpec, larger: ExtractTable) -> ExtractTable:
     return ExtractTable(table, rows, hidden)
 
 
+def _text(column: str) -> str:
+    """A mart column as the tables show it (``query_mart``)."""
+    return f"strftime({column}, '%Y-%m')" if column == "month" else f"cast({column} as varchar)"
+
+
+def _atoms(
+    connection: duckdb.DuckDBPyConnection, mart: str, measure: str, tables: list[ExtractTable]
+) -> pd.DataFrame:
+    """The mart's rows counted by every column any of ``tables`` shows or filters on (as the
+    tables show them, and as their filters compare them), within the tables' filters."""
+    columns = sorted({c for t in tables for c in (*t.spec.dimensions, *t.spec.filters)})
+    select = [f'{_text(c)} as "d:{c}", cast({c} as varchar) as "f:{c}"' for c in columns]
+    where, params = [], []
+    for table in tables:
+        clause = [
+            f"cast({column} as varchar) in ({', '.join('?' for _ in values)})"
+            for column, values in table.spec.filters.items()
+        ]
+        params += [str(value) for values in table.spec.filters.values() for value in values]
+        where.append(f"({' and '.join(clause)})" if clause else "true")
+    sql = (
+        f"select {', '.join(select)}, cast(sum({measure}) as double) as atom "
+        f"from marts.{mart} where {' or '.join(where)} group by all"
+    )
+    return connection.execute(sql, params).df()
+
+
+def recoverable_together(
+    connection: duckdb.DuckDBPyConnection, tables: list[ExtractTable]
+) -> list[tuple[str, Recoverable]]:
+    """Hidden cells that the tables of one mart give away together (table name, cell).
+
+    The unknowns are the mart's counts by every column the tables show or filter on (its
+    atoms); every cell a table shows says that the atoms it covers add up to it. A hidden
+    cell is recoverable when its atoms' sum is the same in every non-negative solution: as in
+    ``recoverable_cells``, one LP finds the atoms that can be positive, and the null space of
+    the equations on them says which sums cannot move. Only atoms that exist in the mart are
+    unknowns (a reader does not know which are zero): the proof is stricter than a reader's
+    own, never looser.
+    """
+    from scipy.linalg import null_space
+    from scipy.optimize import linprog
+    from scipy.sparse import bmat, csr_matrix, eye
+
+    found: list[tuple[str, Recoverable]] = []
+    by_measure: dict[tuple[str, str], list[ExtractTable]] = {}
+    for table in tables:
+        for measure in table.spec.measures:
+            by_measure.setdefault((table.spec.mart, measure), []).append(table)
+    for (mart, measure), group in by_measure.items():
+        if len(group) < 2 or not any(t.hidden and t.spec.measures[0] == measure for t in group):
+            continue
+        atoms = _atoms(connection, mart, measure, group)
+        if atoms.empty:
+            continue
+        text = atoms.fillna("不明")
+        shown_rows, shown_values, targets = [], [], []
+        for table in group:
+            covered = np.ones(len(atoms), dtype=bool)
+            for column, values in table.spec.filters.items():
+                covered &= atoms[f"f:{column}"].isin([str(v) for v in values]).to_numpy()
+            dimensions = list(table.spec.dimensions)
+            for cell in table.cells.to_dict("records"):
+                members = covered.copy()
+                for dimension in dimensions:
+                    if cell[dimension] != TOTAL:
+                        members &= (text[f"d:{dimension}"] == str(cell[dimension])).to_numpy()
+                key = tuple(str(cell[d]) for d in dimensions)
+                if cell["status"] in (PRIMARY, SECONDARY):
+                    if measure == table.spec.measures[0]:
+                        targets.append((table.spec.name, key, members))
+                else:
+                    shown_rows.append(members)
+                    shown_values.append(float(cell[measure]))
+        if not targets:
+            continue
+        count = len(atoms)
+        matrix = csr_matrix(np.array(shown_rows, dtype=float).reshape(len(shown_rows), count))
+        rhs = np.array(shown_values)
+        identity = eye(count, format="csr")
+        equality = bmat([[matrix, csr_matrix((matrix.shape[0], count)), -csr_matrix(rhs).T]])
+        inequality = bmat([[-identity, identity, csr_matrix((count, 1))]])
+        solved = linprog(
+            np.concatenate([np.zeros(count), -np.ones(count), [0.0]]),
+            A_ub=inequality,
+            b_ub=np.zeros(count),
+            A_eq=equality,
+            b_eq=np.zeros(matrix.shape[0]),
+            bounds=[(0, None)] * count + [(0, 1)] * count + [(1, None)],
+            method="highs",
+        )
+        if solved.status != 0:
+            raise RuntimeError(f"the tables of {mart} do not add up: {solved.message}")
+        free = solved.x[count : 2 * count] > 0.5
+        directions = (
+            null_space(matrix[:, np.flatnonzero(free)].toarray())
+            if free.any()
+            else np.zeros((0, 0))
+        )
+        for name, key, members in targets:
+            weights = members[free].astype(float)
+            moves = directions.size and np.abs(weights @ directions).max() > 1e-9
+            if not moves:
+                value = float(atoms["atom"].to_numpy()[members].sum())
+                found.append((name, Recoverable(key, value, value)))
+    return found
+
+
 def protect_tables(
     connection: duckdb.DuckDBPyConnection, specs: tuple[TableSpec, ...]
 ) -> list[ExtractTable]:
@@ -337,7 +456,17 @@ def protect_tables(
         for other in done.values():
             shared = set(spec.dimensions) & set(other.spec.dimensions)
             hidden_somewhere = spec.suppressed or other.spec.suppressed
-            if other.spec.mart == spec.mart and shared and hidden_somewhere:
+            same_records = other.spec.mart == spec.mart and _records_overlap(spec, other.spec)
+            if same_records and hidden_somewhere and spec.filters != other.spec.filters:
+                raise SpecError(
+                    f"「{spec.name}」と「{other.spec.name}」は同じ記録を違う条件（filters）で数える"
+                    "ため、差し引くと小さな数が求められるおそれがあります。条件をそろえるか、"
+                    "条件の列を分類に加えた1つの表にしてください。 / Tables "
+                    f"{spec.name} and {other.spec.name} count the same records under different "
+                    "filters: their difference could give away a small count. Give them the "
+                    "same filters, or ask for one table with the filtered columns as dimensions."
+                )
+            if same_records and shared and hidden_somewhere:
                 raise SpecError(
                     f"「{spec.name}」と「{other.spec.name}」は同じ記録を重なる分類で数えるため、"
                     "組み合わせると秘匿セルが求められるおそれがあります。1つの表にまとめてください"
@@ -346,4 +475,17 @@ def protect_tables(
                     "all their dimensions instead (its totals contain both)."
                 )
         done[spec.name] = protect_table(query_mart(connection, spec), spec)
+    exposed = recoverable_together(connection, list(done.values()))
+    if exposed:
+        names = "」「".join(sorted({t.spec.name for t in done.values()}))
+        table, recoverable = exposed[0]
+        more_ja = f"、ほか{len(exposed) - 1}件" if len(exposed) > 1 else ""
+        raise SpecError(
+            f"「{names}」を組み合わせると、秘匿したセルが求められます（例: {table} の "
+            f"{' × '.join(recoverable.cell)}{more_ja}）。両方の分類を持つ1つの表にまとめてください"
+            f"（その合計行にそれぞれの表が含まれます）。抽出は書き出していません。 / Together, "
+            f"tables {', '.join(sorted(done))} give away {len(exposed)} hidden cell(s), e.g. "
+            f"{table}: {' × '.join(recoverable.cell)}. Ask for one table with all their "
+            "dimensions instead (its totals contain each of them). Nothing was written."
+        )
     return [done[spec.name] for spec in specs]
