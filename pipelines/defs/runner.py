@@ -139,7 +139,10 @@ def run_job(
                 raise_on_error=False,
                 run_config={
                     **(run_config or {}),
-                    "loggers": {"console": {"config": {"log_level": "ERROR"}}, "progress": {}},
+                    # Dagster's own console lines (a failed step's stack, twice) stay off the
+                    # terminal: the summary names each failed step, the run's log has its
+                    # whole error (pipelines.defs.summary), the Dagster UI every event.
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}},
                 },
                 tags={
                     **tags,

@@ -3,6 +3,7 @@ and the ledger, and written as the summary `welfare run` prints."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,27 @@ def split_job_time(timings: list[tuple[str, float]], step_seconds: dict[str, flo
     return result
 
 
+def _failure_message(error) -> str:
+    """What the summary says of a failed step: a ``Failure`` a step raised for people (its
+    description, every line of it); anything else, its error's first line (the whole error,
+    with its stack, is in the run's log: ``_keep_in_log``)."""
+    if error is None:
+        return "unknown error"
+    if error.cls_name == "Failure":
+        text = error.message.strip().split(": ", 1)[-1]
+        return "\n      ".join(line for line in text.splitlines() if line.strip())
+    return error.message.strip().splitlines()[0]
+
+
+def _keep_in_log(log_path: Path, step: str | None, error) -> None:
+    """The whole error of a failed step, stack included, at the end of the run's log (the
+    terminal gets the summary's line)."""
+    if error is None:
+        return
+    with contextlib.suppress(OSError), log_path.open("a", encoding="utf-8") as log:
+        log.write(f"\n── step {step} failed ──\n{error.to_string()}\n")
+
+
 def summarize(
     settings: Settings,
     result,
@@ -113,7 +135,8 @@ def summarize(
             step_seconds[event.step_key] = event.step_success_data.duration_ms / 1000
         if event.is_step_failure:
             error = event.step_failure_data.error
-            message = error.message.strip().splitlines()[0] if error else "unknown error"
+            message = _failure_message(error)
+            _keep_in_log(log_path, event.step_key, error)
             if error and "DagsterDbtCliRuntimeError" in error.message:
                 failed = failed_nodes(settings, result.run_id)
                 message = (
@@ -318,7 +341,7 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
     if summary.timings:
         lines.append(format_timings(summary.timings))
     if summary.log_path:
-        lines.append(f"Log (dbt output): {summary.log_path}")
+        lines.append(f"Log (dbt output, failed steps in full): {summary.log_path}")
     return "\n".join(lines)
 
 
