@@ -40,7 +40,7 @@ from pipelines.intake.validation import format_validation, validate_file
 from pipelines.reporting.charts import JapaneseFontMissing
 from pipelines.reporting.overview import build_overview
 from pipelines.warehouse.dbt import dbt_by_hand, manifest_of, run_dbt
-from pipelines.warehouse.engine import published_location, rollback
+from pipelines.warehouse.engine import published_location
 from pipelines.warehouse.history import PublishedHistory
 from pipelines.warehouse.publication import NotPublished
 from pipelines.warehouse.vintages import (
@@ -48,6 +48,7 @@ from pipelines.warehouse.vintages import (
     close_year,
     create_vintage,
     list_vintages,
+    rollback_keeping_closed_years,
 )
 from pipelines.web.accounts import AccountError, AccountStore
 from pipelines.web.reminders import describe, send_reminders, tell_returned
@@ -256,7 +257,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        restored = rollback(settings)
+        restored = rollback_keeping_closed_years(settings)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1

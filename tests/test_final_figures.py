@@ -31,6 +31,7 @@ from pipelines.warehouse.vintages import (
     create_vintage,
     list_vintages,
     load_vintage,
+    rollback_keeping_closed_years,
 )
 from tests.conftest import ward_file, welfare_cli, write_csv
 
@@ -173,6 +174,12 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     assert places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1  # accepted
     amended = closed_years(Lake(settings.lake))[2024]
     assert amended.vintage.startswith("FY2024-amended-") and "北区に電話で確認" in amended.reason
+    # The version before this run had FY2024 as first closed: rolling back to it would move
+    # the amended year's figures, and is refused (the published warehouse stays).
+    published_bytes = settings.warehouse.read_bytes()
+    with pytest.raises(RuntimeError, match="Not rolled back"):
+        rollback_keeping_closed_years(settings)
+    assert settings.warehouse.read_bytes() == published_bytes
     assert closed_year_changes(settings) == []
     assert query(
         settings, "select status, is_current, after_closing from audit.submissions "

@@ -13,7 +13,7 @@
     rows of a staging export once tested never change (the lake is append-only, one file per
     export), and the consultations not chosen again keep rows that passed the tests of the
     build that wrote them. A full refresh, and any build after one that failed or stopped
-    (pipelines/warehouse/incremental.py), tests everything.
+    (pipelines/warehouse/build_plan.py), tests everything.
 -#}
 
 {% macro consultations_incremental() %}

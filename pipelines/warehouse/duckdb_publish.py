@@ -185,6 +185,8 @@ def export_parquet(settings: Settings, database: Path | None = None) -> list[Pat
             now[key] = table_fingerprint(connection, schema, name)
             if before.get(key) == now[key] and target.exists():
                 continue
+            if not written:  # from the first file on, no version is whole until the last
+                write_text(settings.published / EXPORTED_VERSION, "")
             sql = f'copy (select * from "{schema}"."{name}") to \'{{}}\' (format parquet)'
             atomic_write(target, lambda tmp, sql=sql: connection.execute(sql.format(tmp)))
             written.append(target)
@@ -236,9 +238,8 @@ def prune_versions(settings: Settings, keep: int) -> None:
         unpublished.unlink(missing_ok=True)
 
 
-def rollback(settings: Settings) -> str:
-    """Put the previous published version back in place; the newest one is set aside.
-    Returns the stamp of the version restored."""
+def previous_version(settings: Settings) -> Path:
+    """The published version a rollback would put back (the one before the version in place)."""
     available = versions(settings)
     last = _last_publish(settings.warehouse)
     stamp = last[0] if last else None
@@ -247,7 +248,16 @@ def rollback(settings: Settings) -> str:
         raise RuntimeError(
             "戻せる以前の版がありません。 / There is no earlier published version to roll back to."
         )
-    previous = older[0]
+    return older[0]
+
+
+def rollback(settings: Settings) -> str:
+    """Put the previous published version back in place; the newest one is set aside.
+    Returns the stamp of the version restored."""
+    available = versions(settings)
+    last = _last_publish(settings.warehouse)
+    stamp = last[0] if last else None
+    previous = previous_version(settings)
     copy_file(previous, settings.warehouse)
     for current in available:  # the version being replaced, and any newer one, are set aside
         if current.stem.removeprefix("warehouse-") >= stamp:

@@ -132,6 +132,26 @@ def open_built(settings: Settings, tables: Iterable[str]) -> Iterator[duckdb.Duc
         yield connection
 
 
+@contextmanager
+def open_previous(settings: Settings, tables: Iterable[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The published version a rollback would put back, as a read-only DuckDB connection (on
+    Spark, the ``tables`` read from that version)."""
+    if not settings.engine.is_spark:
+        previous = duckdb_publish.previous_version(settings)
+        with duckdb.connect(str(previous), read_only=True) as connection:
+            yield connection
+        return
+
+    with spark_session(settings.engine) as session, duckdb.connect() as connection:
+        version = spark_publish.previous_version(session, settings.engine)
+        fetched = {}
+        for table in tables:
+            schema, name = table.split(".")
+            fetched[table] = session.arrow(f"select * from {quoted(version, f'{schema}__{name}')}")
+        _copy_into(connection, fetched)
+        yield connection
+
+
 def _copy_into(connection: duckdb.DuckDBPyConnection, tables: dict) -> None:
     for table, arrow in tables.items():
         schema, name = table.split(".")

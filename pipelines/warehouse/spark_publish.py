@@ -201,22 +201,28 @@ def versions(settings: Settings) -> list[str]:
         ]
 
 
+def previous_version(session: ThriftSession, engine: EngineSettings) -> str:
+    """The version database a rollback would point the published names back at."""
+    prefix = _version_prefix(engine)
+    last = _last_publish(session)
+    current = f"{prefix}{last[0].lower()}" if last else None
+    available = [name for name, state in _versions(session, engine) if state == "published"]
+    older = [name for name in available if current and name < current]
+    if not older:
+        raise RuntimeError(
+            "戻せる以前の版がありません。 / There is no earlier published version to roll back to."
+        )
+    return older[0]
+
+
 def rollback(settings: Settings) -> str:
     """Point the published names back at the previous version; the newer ones are set aside
     (state rolled_back; the last few are kept)."""
     engine = settings.engine
     prefix = _version_prefix(engine)
     with spark_session(engine) as session:
-        last = _last_publish(session)
-        current = f"{prefix}{last[0].lower()}" if last else None
         available = [name for name, state in _versions(session, engine) if state == "published"]
-        older = [name for name in available if current and name < current]
-        if not older:
-            raise RuntimeError(
-                "戻せる以前の版がありません。 / There is no earlier published version to roll "
-                "back to."
-            )
-        previous = older[0]
+        previous = previous_version(session, engine)
         tables = [tuple(name.split("__", 1)) for name in session.tables(previous) if "__" in name]
         _point_views_at(session, previous, tables)
         for name in available:

@@ -51,7 +51,7 @@ from pipelines.intake.receiving import waiting_files
 from pipelines.warehouse.build_plan import whole_build_reason
 from pipelines.warehouse.dbt import manifest_of
 from pipelines.warehouse.duckdb_publish import STORAGE_VERSION
-from pipelines.warehouse.engine import open_built, open_published
+from pipelines.warehouse.engine import open_built, open_previous, open_published, rollback
 from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
 
 MANIFEST = "manifest.json"
@@ -427,15 +427,36 @@ def figure_marts(settings: Settings) -> list[str]:
 def closed_year_changes(settings: Settings) -> list[str]:
     """What this run built that differs from a closed year's closing vintage, one line per
     mart and year (empty: every closed year's figures stand as closed)."""
+    return _changes_from_closings(settings, open_built, skip_amended=True)
+
+
+def rollback_keeping_closed_years(settings: Settings) -> str:
+    """Put the previous published version back (engine.rollback), unless its figures of a
+    closed year differ from that year's closing (it was published before the figures the
+    year closed on): refused, saying which. Returns the stamp of the version restored."""
+    if changes := _changes_from_closings(settings, open_previous, skip_amended=False):
+        raise RuntimeError(
+            "前の版は確定済みの年度の数値が確定時と異なるため、戻しませんでした（公開中の版は"
+            "そのまま）。 / Not rolled back: the previous version's figures of a closed year "
+            "differ from its closing (the published warehouse stays as it was).\n"
+            + "\n".join(changes)
+        )
+    return rollback(settings)
+
+
+def _changes_from_closings(settings: Settings, opener, skip_amended: bool) -> list[str]:
+    """One line per mart and closed year where the database ``opener`` gives differs from
+    the year's closing vintage. ``skip_amended``: leave out years a file was accepted for
+    since their closing (the run's figures become theirs)."""
     closed = closed_years(Lake(settings.lake))
     if not closed:
         return []
     marts = figure_marts(settings)
-    amended = amended_years(settings)
+    amended = amended_years(settings) if skip_amended else set()
     changes = []
-    with open_built(settings, marts) as connection:
+    with opener(settings, marts) as connection:
         for year, closing in sorted(closed.items()):
-            if year in amended:  # a file accepted since: this run's figures become the year's
+            if year in amended:
                 continue
             vintage = load_vintage(settings, closing.vintage)
             for mart in marts:
