@@ -170,29 +170,15 @@ def sum_constraints(table: pd.DataFrame, dimensions: list[str], measure: str) ->
     return SumConstraints(keys, hidden, matrix, np.array(rhs))
 
 
-def recoverable_cells(
-    table: pd.DataFrame, dimensions: list[str], measure: str
-) -> list[Recoverable]:
-    """Hidden cells whose value follows from what is shown, by solving the sum constraints.
-
-    The hidden cells are the unknowns of A x = b, x ≥ 0 (``sum_constraints``). One LP finds
-    the largest set of cells that can be positive at once (cells outside it are 0 in every
-    solution: recoverable). Some solution is strictly positive on that set, so there the
-    feasible set spans the whole affine space of the equations, and a cell is fixed exactly
-    when no direction in the null space of A moves it. Equivalent to minimizing and
-    maximizing every hidden cell (``cell_ranges``), in one LP and one SVD.
-    """
-    from scipy.linalg import null_space
+def _positive_support(matrix, rhs: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Of the unknowns of A x = b, x ≥ 0: which can be positive in some solution (the others
+    are 0 in every one), and a solution. One LP: variables (x, z, s), max Σz subject to
+    A x − b s = 0, z ≤ x, 0 ≤ z ≤ 1, s ≥ 1; solutions of the cone add up, so at the optimum
+    z_i = 1 wherever x_i can be positive."""
     from scipy.optimize import linprog
     from scipy.sparse import bmat, csr_matrix, eye
 
-    constraints = sum_constraints(table, dimensions, measure)
-    count = len(constraints.hidden)
-    if count == 0:
-        return []
-    matrix, rhs = constraints.matrix, constraints.rhs
-    # Variables (x, z, s): max Σz  s.t.  A x − b s = 0,  z ≤ x,  0 ≤ z ≤ 1,  s ≥ 1.
-    # Solutions of the cone add up, so at the optimum z_i = 1 wherever x_i can be positive.
+    count = matrix.shape[1]
     identity = eye(count, format="csr")
     equality = bmat([[matrix, csr_matrix((matrix.shape[0], count)), -csr_matrix(rhs).T]])
     inequality = bmat([[-identity, identity, csr_matrix((count, 1))]])
@@ -206,10 +192,30 @@ def recoverable_cells(
         method="highs",
     )
     if solved.status != 0:
-        raise RuntimeError(f"the table's sum constraints have no solution: {solved.message}")
+        raise RuntimeError(f"{what} have no solution: {solved.message}")
     x, z, scale = solved.x[:count], solved.x[count : 2 * count], solved.x[-1]
-    solution = x / scale
-    free = z > 0.5
+    return z > 0.5, x / scale
+
+
+def recoverable_cells(
+    table: pd.DataFrame, dimensions: list[str], measure: str
+) -> list[Recoverable]:
+    """Hidden cells whose value follows from what is shown, by solving the sum constraints.
+
+    The hidden cells are the unknowns of A x = b, x ≥ 0 (``sum_constraints``). One LP finds
+    the largest set of cells that can be positive at once (cells outside it are 0 in every
+    solution: recoverable). Some solution is strictly positive on that set, so there the
+    feasible set spans the whole affine space of the equations, and a cell is fixed exactly
+    when no direction in the null space of A moves it. Equivalent to minimizing and
+    maximizing every hidden cell (``cell_ranges``), in one LP and one SVD.
+    """
+    from scipy.linalg import null_space
+
+    constraints = sum_constraints(table, dimensions, measure)
+    if not constraints.hidden:
+        return []
+    matrix = constraints.matrix
+    free, solution = _positive_support(matrix, constraints.rhs, "the table's sum constraints")
     found = [
         Recoverable(constraints.keys[constraints.hidden[i]], 0.0, 0.0)
         for i in np.flatnonzero(~free)
@@ -372,8 +378,7 @@ def recoverable_together(
     own, never looser.
     """
     from scipy.linalg import null_space
-    from scipy.optimize import linprog
-    from scipy.sparse import bmat, csr_matrix, eye
+    from scipy.sparse import csr_matrix
 
     found: list[tuple[str, Recoverable]] = []
     by_measure: dict[tuple[str, str], list[ExtractTable]] = {}
@@ -407,24 +412,8 @@ def recoverable_together(
                     shown_values.append(float(cell[measure]))
         if not targets:
             continue
-        count = len(atoms)
-        matrix = csr_matrix(np.array(shown_rows, dtype=float).reshape(len(shown_rows), count))
-        rhs = np.array(shown_values)
-        identity = eye(count, format="csr")
-        equality = bmat([[matrix, csr_matrix((matrix.shape[0], count)), -csr_matrix(rhs).T]])
-        inequality = bmat([[-identity, identity, csr_matrix((count, 1))]])
-        solved = linprog(
-            np.concatenate([np.zeros(count), -np.ones(count), [0.0]]),
-            A_ub=inequality,
-            b_ub=np.zeros(count),
-            A_eq=equality,
-            b_eq=np.zeros(matrix.shape[0]),
-            bounds=[(0, None)] * count + [(0, 1)] * count + [(1, None)],
-            method="highs",
-        )
-        if solved.status != 0:
-            raise RuntimeError(f"the tables of {mart} do not add up: {solved.message}")
-        free = solved.x[count : 2 * count] > 0.5
+        matrix = csr_matrix(np.array(shown_rows, dtype=float).reshape(len(shown_rows), len(atoms)))
+        free, _ = _positive_support(matrix, np.array(shown_values), f"the tables of {mart}")
         directions = (
             null_space(matrix[:, np.flatnonzero(free)].toarray())
             if free.any()

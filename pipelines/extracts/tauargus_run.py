@@ -2,7 +2,8 @@
 
 Its native solvers write work files (JJUit.dat, hierinfo.dat, cspSCIP.heu) into the current
 directory whatever folder they are given, and beside (not inside) the temporary folders they
-make (``/tmp/tmpXXXXhitasv1.txt``); a crash in native code would take the caller with it.
+make (``tmpXXXXhitasv1.txt`` in the temporary folder); a crash in native code would take the
+caller with it.
 `welfare extract` and the Dagster job therefore run it here, with the scratch folder as the
 working directory and as the temporary folder: nothing is left behind outside it.
 
