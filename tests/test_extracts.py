@@ -378,6 +378,23 @@ def test_no_hidden_cell_can_be_derived_from_the_shipped_totals(consultation_extr
     table = shipped[DIMENSIONS].copy()
     table["consultations"] = pd.to_numeric(shipped["consultations"], errors="coerce").fillna(0)
     table["status"] = ["primary" if h else "shown" for h in hidden]
+    # Zeros are shown, so every x is at least 1: no line (a total and its members) may leave
+    # its x's exactly as many as what is missing from its total (each would be 1) ...
+    keys = map(tuple, table[DIMENSIONS].to_numpy())
+    value = dict(zip(keys, shipped["consultations"], strict=True))
+    lines: dict[tuple, list[str]] = {}
+    for key, shown_value in value.items():
+        for axis, part in enumerate(key):
+            if part != TOTAL:
+                lines.setdefault((*key[:axis], TOTAL, *key[axis + 1 :], axis), []).append(
+                    shown_value
+                )
+    for line, members in lines.items():
+        total = value[line[:-1]]
+        if total != "x" and "x" in members:
+            missing = int(total) - sum(int(v) for v in members if v != "x")
+            assert missing > members.count("x"), line
+    # ... nor can any x be worked out otherwise (each x at least 1).
     assert recoverable_cells(table, DIMENSIONS, "consultations") == []
 
 

@@ -170,6 +170,36 @@ def sum_constraints(table: pd.DataFrame, dimensions: list[str], measure: str) ->
     return SumConstraints(keys, hidden, matrix, np.array(rhs))
 
 
+PROOF_LIMIT = 80_000_000  # equations × unknowns of one proof (its dense matrix: 640 MB)
+
+
+def _within_proof_limit(rows: int, columns: int, what: str) -> None:
+    """Refuse a proof too large to make in bounded time and memory (a spec of a few very
+    detailed tables), before making it."""
+    if rows * columns > PROOF_LIMIT:
+        raise SpecError(
+            f"{what}: 秘匿の確認が大きすぎます（式 {rows:,} × 未知数 {columns:,}）。"
+            f"分類を減らすか、年度などで表を分けてください。 / {what}: too large to prove "
+            f"safe ({rows:,} equations × {columns:,} unknowns): ask for fewer dimensions, or "
+            "one table per fiscal year."
+        )
+
+
+def _null_space(matrix: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the null space of a dense ``matrix`` (columns), from an SVD
+    that never builds the rows × rows factor (scipy's null_space does: memory grows with the
+    square of the equations)."""
+    from scipy.linalg import svd
+
+    rows, columns = matrix.shape
+    if rows == 0:
+        return np.eye(columns)
+    _, singular, right = svd(matrix, full_matrices=rows < columns)
+    tolerance = max(rows, columns) * np.finfo(float).eps * (singular.max() if singular.size else 0)
+    rank = int((singular > tolerance).sum())
+    return right[rank:].T
+
+
 def _positive_support(matrix, rhs: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Of the unknowns of A x = b, x ≥ 0: which can be positive in some solution (the others
     are 0 in every one), and a solution. One LP: variables (x, z, s), max Σz subject to
@@ -202,26 +232,30 @@ def recoverable_cells(
 ) -> list[Recoverable]:
     """Hidden cells whose value follows from what is shown, by solving the sum constraints.
 
-    The hidden cells are the unknowns of A x = b, x ≥ 0 (``sum_constraints``). One LP finds
-    the largest set of cells that can be positive at once (cells outside it are 0 in every
+    The hidden cells are the unknowns of A x = b, x ≥ 1 (``sum_constraints``; zeros are
+    shown, so a hidden cell is at least 1, and a reader knows it). One LP finds
+    the largest set of cells that can exceed 1 at once (cells outside it are 1 in every
     solution: recoverable). Some solution is strictly positive on that set, so there the
     feasible set spans the whole affine space of the equations, and a cell is fixed exactly
     when no direction in the null space of A moves it. Equivalent to minimizing and
     maximizing every hidden cell (``cell_ranges``), in one LP and one SVD.
     """
-    from scipy.linalg import null_space
-
     constraints = sum_constraints(table, dimensions, measure)
     if not constraints.hidden:
         return []
+    # Zeros are shown, so a reader knows every hidden cell is at least 1: the unknowns are
+    # y = x − 1 ≥ 0, with A y = b − A·1.
     matrix = constraints.matrix
-    free, solution = _positive_support(matrix, constraints.rhs, "the table's sum constraints")
+    _within_proof_limit(*matrix.shape, "the table")
+    rhs = constraints.rhs - matrix @ np.ones(matrix.shape[1])
+    free, excess = _positive_support(matrix, rhs, "the table's sum constraints")
+    solution = excess + 1.0
     found = [
-        Recoverable(constraints.keys[constraints.hidden[i]], 0.0, 0.0)
+        Recoverable(constraints.keys[constraints.hidden[i]], 1.0, 1.0)
         for i in np.flatnonzero(~free)
     ]
     if free.any():
-        directions = null_space(matrix[:, np.flatnonzero(free)].toarray())
+        directions = _null_space(matrix[:, np.flatnonzero(free)].toarray())
         movable = np.abs(directions).max(axis=1) > 1e-9 if directions.size else np.zeros(0)
         for position, column in enumerate(np.flatnonzero(free)):
             if not (movable.size and movable[position]):
@@ -235,8 +269,9 @@ def recoverable_cells(
 def cell_ranges(
     table: pd.DataFrame, dimensions: list[str], measure: str
 ) -> dict[tuple[str, ...], tuple[float, float]]:
-    """The smallest and largest value every hidden cell can take (two LPs per cell): slow,
-    but the plain definition; the tests check ``recoverable_cells`` against it."""
+    """The smallest and largest value every hidden cell can take, knowing it is at least 1
+    (two LPs per cell): slow, but the plain definition; the tests check ``recoverable_cells``
+    against it."""
     from scipy.optimize import linprog
 
     constraints = sum_constraints(table, dimensions, measure)
@@ -250,12 +285,57 @@ def cell_ranges(
                 objective,
                 A_eq=constraints.matrix,
                 b_eq=constraints.rhs,
-                bounds=(0, None),
+                bounds=(1, None),
                 method="highs",
             )
             bounds.append(sign * solved.fun if solved.status == 0 else sign * np.inf)
         ranges[constraints.keys[index]] = (bounds[0], bounds[1])
     return ranges
+
+
+MORE_SUPPRESSION_ROUNDS = 50
+
+
+def hide_more(
+    table: pd.DataFrame, dimensions: list[str], measure: str, exposed: list[Recoverable]
+) -> int:
+    """Hide one more cell beside each recoverable one (``status`` becomes secondary, in
+    place): in a line through it (a margin and its members), the smallest count shown, a
+    table's inner cell before a margin. τ-Argus protects hidden cells as if they could be
+    0; zeros are shown, so a reader knows they are at least 1 and can pin some of them (a
+    line whose every count is hidden, each 1). Returns how many cells were hidden."""
+    keys = [tuple(row) for row in table[dimensions].astype("string").itertuples(index=False)]
+    position = {key: index for index, key in enumerate(keys)}
+    lines: dict[tuple[tuple, int], list[int]] = {}
+    for index, key in enumerate(keys):
+        for axis, value in enumerate(key):
+            if value != TOTAL:
+                parent = (*key[:axis], TOTAL, *key[axis + 1 :])
+                lines.setdefault((parent, axis), []).append(index)
+    status = table["status"].to_numpy(copy=True)
+    values = table[measure].to_numpy()
+    hidden = 0
+    for cell in exposed:
+        through = [
+            (parent, axis)
+            for axis, value in enumerate(cell.cell)
+            for parent in [(*cell.cell[:axis], TOTAL, *cell.cell[axis + 1 :])]
+            if value != TOTAL
+        ] + [(cell.cell, axis) for axis, value in enumerate(cell.cell) if value == TOTAL]
+        candidates = [
+            index
+            for line in through
+            if line in lines
+            for index in [position[line[0]], *lines[line]]
+            if status[index] == SHOWN and values[index] > 0
+        ]
+        if not candidates:
+            continue
+        chosen = min(candidates, key=lambda i: (values[i], keys[i].count(TOTAL), i))
+        status[chosen] = SECONDARY
+        hidden += 1
+    table["status"] = status
+    return hidden
 
 
 # -- protecting the tables of one extract together ----------------------------------------
@@ -292,6 +372,10 @@ def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
     if table.suppressed:
         cells = suppress(frame, dimensions, measures[0], table.threshold)
         exposed = recoverable_cells(cells, dimensions, measures[0])
+        for _ in range(MORE_SUPPRESSION_ROUNDS):
+            if not exposed or not hide_more(cells, dimensions, measures[0], exposed):
+                break
+            exposed = recoverable_cells(cells, dimensions, measures[0])
         if exposed:  # never hand over a table whose hidden cells can be worked out
             raise RuntimeError(
                 f"{table.name}: {len(exposed)} hidden cell(s) could be recovered from the "
@@ -370,14 +454,14 @@ def recoverable_together(
     """Hidden cells that the tables of one mart give away together (table name, cell).
 
     The unknowns are the mart's counts by every column the tables show or filter on (its
-    atoms); every cell a table shows says that the atoms it covers add up to it. A hidden
-    cell is recoverable when its atoms' sum is the same in every non-negative solution: as in
+    atoms); every cell a table shows says that the atoms it covers add up to it, every hidden
+    one that they add up to at least 1 (zeros are shown). A hidden cell is recoverable when
+    its atoms' sum is the same in every solution: as in
     ``recoverable_cells``, one LP finds the atoms that can be positive, and the null space of
     the equations on them says which sums cannot move. Only atoms that exist in the mart are
     unknowns (a reader does not know which are zero): the proof is stricter than a reader's
     own, never looser.
     """
-    from scipy.linalg import null_space
     from scipy.sparse import csr_matrix
 
     found: list[tuple[str, Recoverable]] = []
@@ -412,16 +496,31 @@ def recoverable_together(
                     shown_values.append(float(cell[measure]))
         if not targets:
             continue
-        matrix = csr_matrix(np.array(shown_rows, dtype=float).reshape(len(shown_rows), len(atoms)))
-        free, _ = _positive_support(matrix, np.array(shown_values), f"the tables of {mart}")
+        # Unknowns: the atoms (≥ 0) and a slack per hidden cell (≥ 0): its atoms add up to
+        # 1 + slack (zeros are shown: a hidden cell is at least 1).
+        count, extra = len(atoms), len(targets)
+        _within_proof_limit(len(shown_rows) + extra, count + extra, f"the tables of {mart}")
+        shown = np.array(shown_rows, dtype=float).reshape(len(shown_rows), count)
+        hidden_rows = np.array([m for _, _, m in targets], dtype=float).reshape(extra, count)
+        matrix = csr_matrix(
+            np.block(
+                [
+                    [shown, np.zeros((len(shown_rows), extra))],
+                    [hidden_rows, -np.eye(extra)],
+                ]
+            )
+        )
+        rhs = np.concatenate([shown_values, np.ones(extra)])
+        free, _ = _positive_support(matrix, rhs, f"the tables of {mart}")
         directions = (
-            null_space(matrix[:, np.flatnonzero(free)].toarray())
+            _null_space(matrix[:, np.flatnonzero(free)].toarray())
             if free.any()
             else np.zeros((0, 0))
         )
-        for name, key, members in targets:
-            weights = members[free].astype(float)
-            moves = directions.size and np.abs(weights @ directions).max() > 1e-9
+        slack_rows = {int(column): row for row, column in enumerate(np.flatnonzero(free))}
+        for position, (name, key, members) in enumerate(targets):
+            row = slack_rows.get(count + position)
+            moves = row is not None and directions.size and np.abs(directions[row]).max() > 1e-9
             if not moves:
                 value = float(atoms["atom"].to_numpy()[members].sum())
                 found.append((name, Recoverable(key, value, value)))
