@@ -125,6 +125,50 @@ def test_unknown_columns_and_marts_are_named_in_the_refusal(marts):
         parse_spec(_spec(mart="stg_submissions"), marts)
 
 
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ({"suppression": 10}, "'suppression' is a mapping"),
+        ({"suppression": {"threshold": "ten"}}, "not in the form"),
+        ({"filters": [2024]}, "'filters' is a mapping"),
+        ({"filters": {"fiscal_year": []}}, "lists no value"),
+        ({"dimensions": {"topic": 1}}, "list of column names"),
+        ({"dimensions": ["topic", "topic"]}, "each once"),
+    ],
+)
+def test_a_spec_written_in_another_shape_is_refused_saying_so(spec, said, marts):
+    with pytest.raises(SpecError, match=said):
+        parse_spec(_spec(**spec), marts)
+    with pytest.raises(SpecError, match="is a mapping"):
+        parse_spec(_spec() | {"tables": ["consultation_volumes"]}, marts)
+
+
+def test_filters_are_compared_as_the_tables_show_them(marts):
+    """A month as the tables print it (2024-04) selects that month; 2024 and '2024' are one
+    filter (the same records: not refused as different filters)."""
+    spec = parse_spec(
+        _spec(filters={"month": ["2024-04"]})
+        | {"filters": {"fiscal_year": 2024}}
+        | {
+            "tables": [
+                {"name": "a", "mart": "consultation_volumes", "dimensions": ["topic"]},
+                {
+                    "name": "b",
+                    "mart": "consultation_volumes",
+                    "dimensions": ["residence"],
+                    "filters": {"fiscal_year": ["2024"]},
+                },
+            ]
+        },
+        marts,
+    )
+    assert spec.tables[0].filters == spec.tables[1].filters == {"fiscal_year": ("2024",)}
+    assert parse_spec(_spec(filters={"month": ["2024-04"]}), marts).tables[0].filters == {
+        "month": ("2024-04-01",)
+    }
+    assert [t.spec.name for t in protect_tables(_volumes_db(), spec.tables)] == ["a", "b"]
+
+
 # -- safe cells ----------------------------------------------------------------------------
 @pytest.mark.parametrize("value", ["=1+1", "+81-6", "-2", "@SUM(A1)", "\tx", "\rx"])
 def test_formula_like_text_is_neutralized(value):
@@ -249,26 +293,24 @@ def test_tables_of_the_same_records_under_different_filters_are_refused(marts):
     )
     with pytest.raises(SpecError, match="different filters"):
         protect_tables(_volumes_db(), spec.tables)
-    # Records that cannot overlap (another year) are not refused.
+    # Records that cannot overlap (another topic) are not refused.
     apart = parse_spec(
         _spec()
         | {
             "tables": [
                 {
-                    "name": f"fy{year}",
+                    "name": name,
                     "mart": "consultation_volumes",
-                    "dimensions": ["residence", "topic"],
-                    "filters": {"fiscal_year": [year]},
+                    "dimensions": ["residence"],
+                    "filters": {"topic": [topic]},
                 }
-                for year in (2023, 2024)
+                for name, topic in (("childcare", "子育て"), ("care", "介護"))
             ]
         },
         marts,
     )
-    assert [t.spec.name for t in protect_tables(_volumes_db(), apart.tables)] == [
-        "fy2023",
-        "fy2024",
-    ]
+    protected = protect_tables(_volumes_db(), apart.tables)
+    assert [t.spec.name for t in protected] == ["childcare", "care"]
 
 
 def test_tables_that_give_away_a_hidden_cell_together_are_refused(marts):
@@ -430,7 +472,7 @@ def test_dictionary_and_readme_explain_the_package(consultation_extract):
     for needed in (
         "'x'",
         "10",
-        "fiscal_year in [2024]",
+        "fiscal_year in 2024",
         "How to cite",
         "As of",
         "published warehouse version",

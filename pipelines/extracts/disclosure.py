@@ -562,7 +562,13 @@ def protect_tables(
                     "count the same records by overlapping dimensions; ask for one table with "
                     "all their dimensions instead (its totals contain both)."
                 )
-        done[spec.name] = protect_table(query_mart(connection, spec), spec)
+        frame = query_mart(connection, spec)
+        if frame.empty:
+            raise SpecError(
+                f"「{spec.name}」: 条件（filters）に合う記録がありません。 / Table {spec.name}: no "
+                f"records match its filters {dict(spec.filters)} (a month is written 2024-04)."
+            )
+        done[spec.name] = protect_table(frame, spec)
     exposed = recoverable_together(connection, list(done.values()))
     if exposed:
         names = "」「".join(sorted({t.spec.name for t in done.values()}))

@@ -98,6 +98,36 @@ def _list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
+def _shaped_table(
+    spec_name: str, raw: Any, default_filters: dict, index: int, marts: dict[str, Mart]
+) -> TableSpec:
+    """``_table``, with a table written in another shape than the README's (a scalar where a
+    list or a mapping goes, a word for a number) refused as such, naming the table."""
+    if not isinstance(raw, dict):
+        raise _refuse(
+            spec_name, f"table {index} is a mapping (mart, dimensions, ...), not {raw!r}."
+        )
+    try:
+        return _table(spec_name, raw, default_filters, index, marts)
+    except (TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, SpecError):
+            raise
+        raise _refuse(
+            spec_name,
+            f"table {index} ({raw.get('name') or raw.get('mart')}): not in the form README "
+            f"'Researcher extracts' shows ({error}).",
+        ) from error
+
+
+def _filter_values(column: str, values: Any) -> tuple[str, ...]:
+    """A filter's values as the mart's column is compared (as text; a month as its first day:
+    the tables show 2024-04, the mart holds 2024-04-01), each once."""
+    texts = [str(value).strip() for value in _list(values)]
+    if column == "month":
+        texts = [f"{t}-01" if re.fullmatch(r"\d{4}-\d{2}", t) else t for t in texts]
+    return tuple(dict.fromkeys(texts))
+
+
 def _table(
     spec_name: str, raw: dict[str, Any], default_filters: dict, index: int, marts: dict[str, Mart]
 ) -> TableSpec:
@@ -119,6 +149,8 @@ def _table(
             f"extracted: {', '.join(sorted(marts))}.",
         )
     dimensions = tuple(_list(raw.get("dimensions")))
+    if any(not isinstance(d, str) for d in dimensions) or len(set(dimensions)) < len(dimensions):
+        raise _refuse(spec_name, f"「{label}」: 'dimensions' is a list of column names, each once.")
     if not dimensions:
         raise _refuse(spec_name, f"「{label}」: list the 'dimensions' to count by.")
     measures = tuple(_list(raw.get("measures")) or mart.measures)
@@ -131,11 +163,18 @@ def _table(
             f"「{label}」: {mart_name} has no column {', '.join(unknown)}. Dimensions: "
             f"{', '.join(mart.dimensions)}; measures: {', '.join(mart.measures)}.",
         )
-    filters = {**default_filters, **(raw.get("filters") or {})}
+    own_filters = raw.get("filters") or {}
+    if not isinstance(own_filters, dict):
+        raise _refuse(spec_name, f"「{label}」: 'filters' is a mapping: column: [values, ...].")
+    filters = {**default_filters, **own_filters}
+    if empty := [c for c, values in filters.items() if not _list(values)]:
+        raise _refuse(spec_name, f"「{label}」: the filter on {empty} lists no value.")
     bad_filters = [c for c in filters if c not in mart.dimensions]
     if bad_filters:
         raise _refuse(spec_name, f"「{label}」: cannot filter {mart_name} on {bad_filters}.")
     suppression = raw.get("suppression") or {}
+    if not isinstance(suppression, dict):
+        raise _refuse(spec_name, f"「{label}」: 'suppression' is a mapping: {{threshold: N}}.")
     threshold = suppression.get("threshold", CONSULTATION_THRESHOLD if mart.about_people else None)
     if mart.about_people and (threshold is None or int(threshold) < CONSULTATION_THRESHOLD):
         raise _refuse(
@@ -164,7 +203,7 @@ def _table(
         mart_label=mart.label_ja,
         dimensions=dimensions,
         measures=measures,
-        filters={column: tuple(_list(values)) for column, values in filters.items()},
+        filters={column: _filter_values(column, values) for column, values in filters.items()},
         totals=bool(raw.get("totals", threshold is not None)),
         threshold=threshold,
     )
@@ -183,8 +222,10 @@ def parse_spec(
     if missing:
         raise _refuse(name, f"missing {', '.join(missing)} (who asks, why, and what).")
     default_filters = raw.get("filters") or {}
+    if not isinstance(default_filters, dict):
+        raise _refuse(name, "'filters' is a mapping: column: [values, ...].")
     tables = tuple(
-        _table(name, table, default_filters, index, marts)
+        _shaped_table(name, table, default_filters, index, marts)
         for index, table in enumerate(_list(raw["tables"]), start=1)
     )
     if len({table.name for table in tables}) != len(tables):
