@@ -20,7 +20,7 @@ import pyarrow as pa
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.closing import closed_years, decision_lock, locked_years
+from pipelines.ingest.closing import closed_years, decision_lock, locked_years, years_of
 from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import RELEASE_SCHEMA, RELEASES
 from pipelines.ingest.lookup import matching_entries, one_entry
@@ -87,8 +87,11 @@ def _release(settings: Settings, ref: str, by: str, reason: str) -> Release:
         )
     lake = Lake(settings.lake)
     entry = find_releasable(lake, ref)
-    late = locked_years(lake, entry)
-    later = sorted(year for year in closed_years(lake) if late and year > max(late))
+    closed = closed_years(lake)
+    # The closed years the file would change once it counts: those it came too late for, and
+    # those it was held in (a held file did not make the closed figures either).
+    late = [year for year in years_of(entry) if year in closed]
+    later = sorted(year for year in closed if late and year > max(late))
     if later:  # the later year's change on the year before would move
         raise ReleaseError(
             f"このファイルは{', '.join(map(str, late))}年度のものです。受け入れるには先に"
