@@ -34,10 +34,12 @@ from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.closing import (
+    REOPENED,
     Closing,
     ClosingError,
     check_fiscal_year,
     closed_years,
+    closing_events,
     decision_lock,
     fiscal_year_bounds,
     record_closing,
@@ -330,14 +332,16 @@ def _free_name(settings: Settings, name: str) -> str:
 
 def _require_up_to_date(settings: Settings) -> None:
     """What is published is everything received and decided: nothing waits in landing/, every
-    file, release and review in the lake is in the published warehouse, and the models are
-    those it was built with. (A closing or a vintage kept since does not matter: neither
-    changes a figure.)"""
+    file, release, review and reopening in the lake is in the published warehouse, and the
+    models are those it was built with. (A closing or a vintage kept since does not matter:
+    neither changes a figure; a reopening does: the files that came after the closing count
+    again.)"""
     lake = Lake(settings.lake)
     waiting = sum(len(files) for files in waiting_files(settings, lake).values())
     behind = waiting > 0 or whole_build_reason(settings) is not None
     if not behind:
-        with open_published(settings, ["audit.submissions", "audit.reviews"]) as connection:
+        tables = ["audit.submissions", "audit.reviews", "audit.year_closings"]
+        with open_published(settings, tables) as connection:
             published_entries = {
                 r[0]
                 for r in connection.execute("select entry_id from audit.submissions").fetchall()
@@ -351,10 +355,15 @@ def _require_up_to_date(settings: Settings) -> None:
             published_reviews = {
                 r[0] for r in connection.execute("select review_id from audit.reviews").fetchall()
             }
+            published_events = {
+                r[0]
+                for r in connection.execute("select closing_id from audit.year_closings").fetchall()
+            }
         behind = (
             not set(lake.ledger()["entry_id"]) <= published_entries
             or not set(releases(lake)["sha256"]) <= published_releases
             or not set(reviews(lake)["review_id"]) <= published_reviews
+            or not _reopenings(lake) <= published_events
         )
     if behind:
         raise ClosingError(
@@ -362,6 +371,11 @@ def _require_up_to_date(settings: Settings) -> None:
             "run を実行してください。 / The published warehouse is behind what was received or "
             "decided: run `welfare run` first, then close the year."
         )
+
+
+def _reopenings(lake: Lake) -> set[str]:
+    events = closing_events(lake)
+    return set(events.loc[events["action"] == REOPENED, "closing_id"])
 
 
 def amended_years(settings: Settings) -> dict[int, list[dict]]:
@@ -401,8 +415,20 @@ def _keep_amended_years(settings: Settings) -> list[Closing]:
             "select sha256, source, fiscal_year, period_start, period_end "
             "from audit.submissions where status = 'loaded'"
         ).fetchall()
+        published_releases = {
+            r[0]
+            for r in connection.execute(
+                "select sha256 from audit.submissions where released_at is not null"
+            ).fetchall()
+        }
     done = []
-    for year, released in sorted(amended.items()):
+    for year, releasing in sorted(amended.items()):
+        # Only releases the published figures include: one recorded while the run was
+        # building is for the next run (closing the year on figures without it would
+        # freeze them wrong).
+        released = [r for r in releasing if r["sha256"] in published_releases]
+        if not released:
+            continue
         files, _ = _counted_for(counted, year)
         names = ", ".join(r["file_name"] for r in released)
         by = released[-1]["released_by"]
