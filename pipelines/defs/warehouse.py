@@ -21,12 +21,12 @@ from pipelines.foundation.settings import Settings, environment
 from pipelines.warehouse.build_plan import (
     PLAN_TAG,
     begin_build,
+    built_inputs_fingerprint,
     record_build,
     whole_build_reason,
 )
 from pipelines.warehouse.dbt import dbt_run_dir
 from pipelines.warehouse.engine import count_built_rows, publish
-from pipelines.warehouse.fingerprints import inputs_fingerprint
 from pipelines.warehouse.layers import layer_of
 from pipelines.warehouse.publication import PUBLISHED_SCHEMAS
 from pipelines.warehouse.vintages import closed_year_changes, keep_amended_years
@@ -197,7 +197,7 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
                 "data, or reopen the year.\n" + "\n".join(changes),
                 metadata={"closed_year_changes": dg.MetadataValue.md("\n".join(changes))},
             )
-        result = publish(settings, inputs_fingerprint(settings), run_id=context.run_id)
+        result = publish(settings, built_inputs_fingerprint(settings), run_id=context.run_id)
         for closing in keep_amended_years(settings):
             say_to(context)(
                 f"FY{closing.fiscal_year}: closed again with the file accepted since "

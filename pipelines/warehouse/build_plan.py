@@ -44,7 +44,7 @@ from pipelines.ingest.lake_tables import (
     LEDGER,
     QUARANTINE,
 )
-from pipelines.warehouse.fingerprints import logic_fingerprint
+from pipelines.warehouse.fingerprints import inputs_fingerprint, logic_fingerprint
 
 RECORD = "built.json"  # in work/, beside the working database: what built it
 PLAN_TAG = "welfare/build"  # on a run: "whole" or "changes", as planned when it was started
@@ -132,6 +132,16 @@ def built_on(settings: Settings) -> str:
     if engine.is_spark:
         return f"spark://{engine.spark_host}:{engine.spark_port}/{engine.spark_prefix}_build"
     return "duckdb: the working database in work/"
+
+
+def built_inputs_fingerprint(settings: Settings) -> str:
+    """The inputs fingerprint of what the working database was built from (the lake as the
+    last successful build read it, on its day): what publishing it publishes. A release or
+    a file recorded while the build ran is not in it, so the next run takes it."""
+    record = _record(settings)
+    if record is None:
+        return inputs_fingerprint(settings)
+    return inputs_fingerprint(settings, record.get("inputs", {}), record.get("today"))
 
 
 def _record(settings: Settings) -> dict | None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pipelines.foundation.settings import (
@@ -20,6 +21,7 @@ from pipelines.foundation.settings import (
     today,
 )
 from pipelines.ingest.contract import CONTRACTS_DIR
+from pipelines.ingest.lake import EMPTY_FILE
 from pipelines.ingest.lake_tables import WAREHOUSE_INPUTS
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
@@ -51,14 +53,31 @@ def logic_fingerprint() -> str:
     return hashlib.sha256(f"{dbt_fingerprint()}\n{rules_fingerprint()}".encode()).hexdigest()
 
 
-def inputs_fingerprint(settings: Settings) -> str:
+def inputs_fingerprint(
+    settings: Settings,
+    built_from: Mapping[str, Iterable[str]] | None = None,
+    day: str | None = None,
+) -> str:
     """What a published warehouse was built from: the lake's ledger entries and records, the
     models and reference data, the contracts and the suites, and the day (due dates are
-    measured against it: a day passing is a change)."""
+    measured against it: a day passing is a change). ``built_from`` and ``day``: the files of
+    each lake table and the day a build read (pipelines.warehouse.build_plan), for what it
+    publishes; by default the lake as it is now and today (is a run needed?)."""
+    if built_from is None:
+        built_from = {
+            table: [p.name for p in (settings.lake / table).glob("*.parquet")]
+            for table in WAREHOUSE_INPUTS  # every file of these is an input: a new one, a change
+        }
     entries = [
-        f"{table}/{p.name}"
-        for table in WAREHOUSE_INPUTS  # every file of these is an input: a new one, a change
-        for p in sorted((settings.lake / table).glob("*.parquet"))
+        f"{table}/{name}"
+        for table in WAREHOUSE_INPUTS
+        for name in sorted(built_from.get(table, ()))
+        if name != EMPTY_FILE
     ]
-    parts = [dbt_fingerprint(), rules_fingerprint(), f"today {today().isoformat()}", *entries]
+    parts = [
+        dbt_fingerprint(),
+        rules_fingerprint(),
+        f"today {day or today().isoformat()}",
+        *entries,
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
