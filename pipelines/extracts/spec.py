@@ -115,7 +115,7 @@ def _shaped_table(
         raise _refuse(
             spec_name,
             f"table {index} ({raw.get('name') or raw.get('mart')}): not in the form README "
-            f"'Researcher extracts' shows ({error}).",
+            f"'Extracts for researchers' shows ({error}).",
         ) from error
 
 
