@@ -350,21 +350,30 @@ class ExtractTable:
 
 def query_mart(connection: duckdb.DuckDBPyConnection, table: TableSpec) -> pd.DataFrame:
     """The mart aggregated to the requested dimensions, filtered; dimensions as text."""
-    dimension_sql = [
-        f"strftime({d}, '%Y-%m') as {d}" if d == "month" else f"cast({d} as varchar) as {d}"
-        for d in table.dimensions
-    ]
+    dimension_sql = [f"{_text(d)} as {d}" for d in table.dimensions]
     measures = [f"cast(sum({m}) as bigint) as {m}" for m in table.measures]
-    where, params = [], []
-    for column, values in table.filters.items():
-        where.append(f"cast({column} as varchar) in ({', '.join('?' for _ in values)})")
-        params.extend(str(value) for value in values)
+    where, params = _filter_sql(table)
     sql = (
         f"select {', '.join(dimension_sql + measures)} from marts.{table.mart}"
         + (f" where {' and '.join(where)}" if where else "")
         + " group by all order by all"
     )
     return connection.execute(sql, params).df()
+
+
+def _text(column: str) -> str:
+    """A mart column as the tables show it: text, a month as 2024-04."""
+    return f"strftime({column}, '%Y-%m')" if column == "month" else f"cast({column} as varchar)"
+
+
+def _filter_sql(table: TableSpec) -> tuple[list[str], list[str]]:
+    """A table's filters as SQL conditions (one per column, values compared as text) and
+    their parameters."""
+    where = [
+        f"cast({column} as varchar) in ({', '.join('?' for _ in values)})"
+        for column, values in table.filters.items()
+    ]
+    return where, [str(value) for values in table.filters.values() for value in values]
 
 
 def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
@@ -395,9 +404,9 @@ def protect_table(frame: pd.DataFrame, table: TableSpec) -> ExtractTable:
 
 def _records_overlap(one: TableSpec, other: TableSpec) -> bool:
     """Whether two tables of a mart can count some of the same records: unless a column both
-    filter on keeps different values in each."""
+    filter on keeps different values in each (values are text: pipelines.extracts.spec)."""
     for column in set(one.filters) & set(other.filters):
-        if not {str(v) for v in one.filters[column]} & {str(v) for v in other.filters[column]}:
+        if not set(one.filters[column]) & set(other.filters[column]):
             return False
     return True
 
@@ -421,11 +430,6 @@ def _margin_of(table: TableSpec, larger: ExtractTable) -> ExtractTable:
     return ExtractTable(table, rows, hidden)
 
 
-def _text(column: str) -> str:
-    """A mart column as the tables show it (``query_mart``)."""
-    return f"strftime({column}, '%Y-%m')" if column == "month" else f"cast({column} as varchar)"
-
-
 def _atoms(
     connection: duckdb.DuckDBPyConnection, mart: str, measure: str, tables: list[ExtractTable]
 ) -> pd.DataFrame:
@@ -435,11 +439,8 @@ def _atoms(
     select = [f'{_text(c)} as "d:{c}", cast({c} as varchar) as "f:{c}"' for c in columns]
     where, params = [], []
     for table in tables:
-        clause = [
-            f"cast({column} as varchar) in ({', '.join('?' for _ in values)})"
-            for column, values in table.spec.filters.items()
-        ]
-        params += [str(value) for values in table.spec.filters.values() for value in values]
+        clause, values = _filter_sql(table.spec)
+        params += values
         where.append(f"({' and '.join(clause)})" if clause else "true")
     sql = (
         f"select {', '.join(select)}, cast(sum({measure}) as double) as atom "
