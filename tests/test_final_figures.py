@@ -16,7 +16,7 @@ from pipelines.defs.summary import format_summary
 from pipelines.extracts.package import build_extract
 from pipelines.extracts.spec import extractable_marts, load_spec
 from pipelines.foundation.settings import PROJECT_ROOT, Settings
-from pipelines.ingest.closing import ClosingError, closed_years, reopen_year
+from pipelines.ingest.closing import ClosingError, closed_years, locked_years, reopen_year
 from pipelines.ingest.contract import load_contract
 from pipelines.ingest.diff import diff_files, diff_with_replaced, format_diff
 from pipelines.ingest.lake import Lake
@@ -54,6 +54,7 @@ CONSULTATION_HEADER = (
 LATE = "R6_北区_居場所_再提出.csv"
 LATE_2023 = "R5_北区_居場所_再提出.csv"
 LATE_CONSULTATIONS = "相談記録_2025-03_追加.csv"  # its March counted for FY2024, closed
+APRIL_CONSULTATIONS = "相談記録_2025-04.csv"
 KITA_2025 = "R7_北区_居場所.csv"
 KITA_2025_FIXED = "R7_北区_居場所_修正.csv"
 
@@ -164,11 +165,30 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
             CONSULTATION_HEADER,
             "V2024-9001,2025/3/28,電話,個人,大阪 一郎,06-6000-0000,a@example.jp,活動したい,北区,30分",
             "V2025-0001,2025/4/2,電話,個人,大阪 花子,06-6000-0001,b@example.jp,活動したい,北区,30分",
+            "V2024-0056,2025/4/10,電話,個人,大阪 次郎,06-6000-0002,c@example.jp,活動したい,北区,30分",
+        ],
+    )
+    # Its 受付日 corrected, a FY2024 consultation would leave the closed year (an April export:
+    # its period does not touch FY2024): both stay where FY2024's figures count them.
+    write_csv(
+        settings.landing_for("consultations") / APRIL_CONSULTATIONS,
+        [
+            CONSULTATION_HEADER,
+            "V2024-0100,2025/4/3,電話,個人,大阪 三郎,06-6000-0003,d@example.jp,活動したい,北区,30分",
+            "V2025-0002,2025/4/4,電話,個人,大阪 四郎,06-6000-0004,e@example.jp,活動したい,北区,30分",
         ],
     )
     first = run_pipeline(settings)  # builds what the decisions changed, place_counts again
     assert first.success and first.published, first.failed_steps
-    assert query(settings, CONSULTATIONS) == [*consultations_before, (2025, 1)]
+    assert query(settings, CONSULTATIONS) == [*consultations_before, (2025, 2)]
+    assert query(
+        settings,
+        "select file_name, consultations_held, consultations_held_for_year from audit.submissions "
+        "where consultations_held > 0 order by 1",
+    ) == [(LATE_CONSULTATIONS, 2, 2024), (APRIL_CONSULTATIONS, 1, 2024)]
+    assert f"consultations/{LATE_CONSULTATIONS}: 2 consultation(s) held back" in format_summary(
+        first, settings
+    )
     assert closed_rows(settings, (2022, 2023)) == closed_rows_of(frozen, (2022, 2023))
     places_2024 = query(settings, TOTALS)[2][1]
     assert places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1  # accepted
@@ -181,6 +201,10 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
         rollback_keeping_closed_years(settings)
     assert settings.warehouse.read_bytes() == published_bytes
     assert closed_year_changes(settings) == []
+    # Closed again on amended figures, FY2024 is closed since its first closing: the late
+    # consultation export still came too late for it (the next run would move FY2024).
+    ledger = Lake(settings.lake).ledger().set_index("file_name")
+    assert locked_years(Lake(settings.lake), ledger.loc[LATE_CONSULTATIONS]) == [2024]
     assert query(
         settings, "select status, is_current, after_closing from audit.submissions "
         "where file_name = ?", LATE_2023
@@ -246,6 +270,15 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
         close_year(settings, 2023, "市社協 山田", "もう一度")
     second = run_pipeline(settings)
     assert second.success and second.published, second.failed_steps
+    # FY2024 open again: the late exports count whole (V2024-0056 and V2024-0100 move to
+    # FY2025, V2024-9001 counts in FY2024), chosen again by the increment.
+    assert query(settings, CONSULTATIONS)[-2:] == [
+        (2024, dict(consultations_before)[2024] + 1 - 2),
+        (2025, 4),
+    ]
+    assert query(
+        settings, "select count(*) from audit.submissions where consultations_held > 0"
+    ) == [(0,)]
     after = dict(query(settings, TOTALS))
     assert after[2024] == places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1
     assert after[2023] < 1920 and (after[2022], after[2025]) == (1791, 5)

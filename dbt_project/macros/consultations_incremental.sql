@@ -87,14 +87,22 @@
     {%- endif %}
 {% endmacro %}
 
-{#- pre-hook 2: the changed consultations leave the table; the model adds their newest
-    versions back (append). -#}
+{#- The condition on consultation_id that chooses the consultations this build looks at again
+    (after record_changed_consultations; a whole build looks at every one). -#}
+{% macro consultations_chosen_again() %}
+    {%- set changed = consultations_state('changed') -%}
+    {{ return(
+        '(consultation_id in (select consultation_id from ' ~ changed ~ ') or (select '
+        ~ 'bool_or(whole_build) from ' ~ changed ~ '))'
+    ) }}
+{% endmacro %}
+
+{#- pre-hook 2 (and audit.consultations_held's): the changed consultations leave the table; the
+    model adds them back as they are now (append). -#}
 {% macro forget_changed_consultations() %}
     {%- if is_incremental() %}
         delete from {{ this }}
-        where consultation_id in (
-            select consultation_id from {{ consultations_state('changed') }}
-        )
+        where {{ consultations_chosen_again() }}
     {%- endif %}
 {% endmacro %}
 

@@ -1,8 +1,8 @@
 -- Every consultation (受付番号) of the current exports is counted once, and the mart adds them
 -- up by fiscal year. Two checks, each row returned names what failed:
---   'consultation': a 受付番号 of the current exports' rows that count (those not behind a
---     closed year: int_year_locks) missing from int_consultations_current, or one counted there
---     that no such row gives;
+--   'consultation': a 受付番号 of the current exports' versions that count (those a closed
+--     year does not hold back: macros/consultation_versions.sql) missing from
+--     int_consultations_current, or one counted there that no such version gives;
 --   'fiscal_year': a year whose total in the mart differs from the consultations counted in
 --     it. A consultation is counted in the year of its newest version: a later export can
 --     move it to another year (its 受付日 corrected), so staging rows are matched by 受付番号,
@@ -14,22 +14,10 @@
 {%- set touched = consultations_changed_years('fiscal_year') %}
 {%- set chosen_again = consultations_test_scope('changed') %}
 
-with counting_rows as (
-    select stg.consultation_id
-    from ({{ current_rows('stg_consultations') }}) as stg
-    left join {{ ref('int_year_locks') }} as locks
-        on
-            stg.sha256 = locks.sha256
-            and stg.fiscal_year = locks.fiscal_year
-    where locks.sha256 is null
-),
-
-staged_ids as (
-    select distinct consultation_id
-    from counting_rows
-    {%- if chosen_again %}
-        where {{ chosen_again }}
-    {%- endif %}
+with staged_ids as (
+    select distinct versions.consultation_id
+    from ({{ consultation_versions(chosen_again) }}) as versions
+    where versions.held_because is null
 ),
 
 counted_ids as (

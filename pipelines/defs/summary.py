@@ -17,7 +17,13 @@ from pipelines.ingest.contract import SOURCE_KEYS
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.landing import stray_files
 from pipelines.intake.space import disk_full_message
-from pipelines.reporting.figures import HEADLINE_TABLES, headline_figures, overdue
+from pipelines.reporting.figures import (
+    HEADLINE_TABLES,
+    HELD_TABLES,
+    headline_figures,
+    held_consultations,
+    overdue,
+)
 from pipelines.warehouse.dbt import failed_nodes
 from pipelines.warehouse.engine import is_published, open_published, published_location
 from pipelines.warehouse.publication import NotPublished
@@ -166,6 +172,7 @@ def summarize(
                 metadata = event.step_materialization_data.materialization.metadata
                 summary.report = Path(metadata["path"].value)
     summary.figures = published_headlines(settings)
+    summary.files = _with_held_consultations(settings, summary.files)
     summary.timings = split_job_time(list(timings), step_seconds)
     return summary
 
@@ -187,6 +194,19 @@ def _files_of_run(settings: Settings, entries: set[str], started: dt.datetime) -
         for _, entry in files.iterrows()
     ]
     return files.assign(closed_years=late)
+
+
+def _with_held_consultations(settings: Settings, files: pd.DataFrame) -> pd.DataFrame:
+    """The run's files with how many consultations a closed year holds back of each, as
+    published (audit.submissions; none when nothing was published)."""
+    held: dict[str, tuple[int, int]] = {}
+    if not files.empty and (files["source"] == "consultations").any():
+        try:
+            with open_published(settings, HELD_TABLES) as connection:
+                held = held_consultations(connection)
+        except NotPublished:
+            pass
+    return files.assign(consultations_held=[held.get(sha256) for sha256 in files.get("sha256", [])])
 
 
 def _ledger_entries(result) -> set[str]:
@@ -291,7 +311,22 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
             lines.append(f"  REJECTED {row.source}/{row.file_name}: {row.reason}")
         for row in files[files["status"] == "held"].itertuples():
             lines.append(f"  HELD {row.source}/{row.file_name}: {row.reason}")
-        for row in files[files["closed_years"].notna()].itertuples():
+        for row in files[files["consultations_held"].notna()].itertuples():
+            held, year = row.consultations_held
+            release = (
+                f"welfare release {row.file_name} --by NAME --reason TEXT accepts them, or "
+                if row.closed_years
+                else ""
+            )
+            lines.append(
+                f"  AFTER CLOSING {row.source}/{row.file_name}: {held} consultation(s) held back "
+                f"— 締切後（FY{year} 確定済み）: they stay as FY{year}'s closed figures count them "
+                f"(rows of FY{year}, or a 受付日 moved out of it: "
+                f"audit.consultations_held); {release}welfare reopen-year {year} "
+                "lets them count"
+            )
+        late_files = files["closed_years"].notna() & files["consultations_held"].isna()
+        for row in files[late_files].itertuples():
             lines.append(
                 f"  AFTER CLOSING {row.source}/{row.file_name}: "
                 f"締切後（{row.closed_years} 確定済み） — received and checked, not counted "

@@ -51,6 +51,14 @@ class Closing:
     acted_by: str
     reason: str
     vintage: str | None
+    # The first closing since the year was last reopened (a release closes the year again on
+    # amended figures, and files that came between the two closings still came too late).
+    closed_since: dt.datetime | None = None
+
+    @property
+    def late_after(self) -> dt.datetime:
+        """Files received after this did not make the year's figures (unless frozen)."""
+        return self.closed_since or self.acted_at
 
 
 def decision_lock(settings: Settings):
@@ -89,7 +97,8 @@ def closed_years(lake: Lake) -> dict[int, Closing]:
     for event in closing_events(lake).to_dict("records"):
         year = int(event["fiscal_year"])
         if event["action"] == CLOSED:
-            closed[year] = Closing(**{**event, "fiscal_year": year})
+            since = closed[year].closed_since if year in closed else event["acted_at"]
+            closed[year] = Closing(**{**event, "fiscal_year": year}, closed_since=since)
         else:
             closed.pop(year, None)
     return closed
@@ -125,7 +134,7 @@ def locked_years(lake: Lake, entry: dict | pd.Series) -> list[int]:
         year
         for year in years_of(entry)
         if year in closed
-        and received > pd.Timestamp(closed[year].acted_at)
+        and received > pd.Timestamp(closed[year].late_after)
         and entry["sha256"] not in frozen_files(lake, closed[year].closing_id)
     ]
 

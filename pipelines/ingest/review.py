@@ -141,7 +141,7 @@ def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
         closing = closed.get(year)
         if (
             closing is not None
-            and received <= pd.Timestamp(closing.acted_at)
+            and received <= pd.Timestamp(closing.late_after)
             and entry["sha256"] not in frozen_files(lake, closing.closing_id)
         ):
             raise ReviewError(

@@ -104,6 +104,23 @@ def overdue(connection: duckdb.DuckDBPyConnection, shown: int = 5) -> str | None
     return f"{len(rows)} — " + ", ".join(named) + more
 
 
+HELD_QUERY = (
+    "select sha256, consultations_held, consultations_held_for_year from audit.submissions "
+    "where consultations_held > 0"
+)
+HELD_TABLES = tables_in(HELD_QUERY)
+
+
+def held_consultations(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """The consultation exports a closed year holds consultations of back: SHA-256 → (how
+    many, the closed year)."""
+    try:
+        rows = connection.execute(HELD_QUERY).fetchall()
+    except duckdb.Error:  # a warehouse from before the column
+        return {}
+    return {sha256: (int(held), int(year)) for sha256, held, year in rows}
+
+
 def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int, int]]]:
     """The council's headline figures by fiscal year (the run summary prints them)."""
     figures = {}

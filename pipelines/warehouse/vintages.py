@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from pipelines.foundation.atomic import write_text
@@ -42,6 +43,7 @@ from pipelines.ingest.closing import (
     closing_events,
     decision_lock,
     fiscal_year_bounds,
+    locked_years,
     record_closing,
     years_of,
 )
@@ -429,7 +431,7 @@ def _keep_amended_years(settings: Settings) -> list[Closing]:
         released = [r for r in releasing if r["sha256"] in published_releases]
         if not released:
             continue
-        files, _ = _counted_for(counted, year)
+        files = _counted_for(counted, year)[0] - _still_late(settings, year, published_releases)
         names = ", ".join(r["file_name"] for r in released)
         by = released[-1]["released_by"]
         reason = f"確定後に受け入れたファイル {names}（{released[-1]['reason']}）"
@@ -437,6 +439,21 @@ def _keep_amended_years(settings: Settings) -> list[Closing]:
         create_vintage(settings, name, by, f"{year}年度の数値の修正: {reason}", year)
         done.append(record_closing(settings, year, by, reason, name, files))
     return done
+
+
+def _still_late(settings: Settings, year: int, released: set[str]) -> set[str]:
+    """The files that came too late for closed ``year`` and were not released (a consultation
+    export counting for other months, its rows of the year held back): closing the year again
+    must not freeze them into its figures."""
+    lake = Lake(settings.lake)
+    ledger = lake.ledger().drop_duplicates("sha256", keep="last")
+    since = pd.Timestamp(closed_years(lake)[year].late_after)
+    after = ledger[pd.to_datetime(ledger["received_at"], utc=True) > since]  # the few to ask
+    return {
+        entry["sha256"]
+        for entry in after.to_dict("records")
+        if entry["sha256"] not in released and year in locked_years(lake, entry)
+    }
 
 
 def figure_marts(settings: Settings) -> list[str]:

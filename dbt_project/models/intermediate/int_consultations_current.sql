@@ -1,8 +1,9 @@
 -- One row per consultation (受付番号). Exports overlap: the newest export's version wins, newest
 -- as int_submissions_current defines it (modification time, then received, then name). A
 -- closed year's consultations come only from the exports that made its figures (or one the
--- council released since): an export's rows of a year closed before it came are left out
--- (int_year_locks).
+-- council released since): a version that an export which came after the closing would add
+-- to the year, change in it or take out of it is left out (macros/consultation_versions.sql;
+-- audit.consultations_held keeps them).
 -- Incremental on DuckDB: only the consultations of exports that began or stopped counting
 -- since the last build are chosen again (macros/consultations_incremental.sql); a full
 -- refresh (`welfare run --full-refresh`) gives the same rows.
@@ -15,40 +16,17 @@
     ],
     post_hook="{{ remember_consultation_exports() }}",
 ) }}
+{%- set chosen = consultations_chosen_again() if is_incremental() else '' %}
 
-with consultations as (
-    select staged.* from {{ ref('stg_consultations') }} as staged
-    {%- if is_incremental() %}
-        where staged.consultation_id in (
-            select changed.consultation_id
-            from {{ consultations_state('changed') }} as changed
-        )
-    {%- endif %}
-),
-
-exports as (
+with ranked as (
     select
-        sha256,
-        version_order
-    from {{ ref('int_submissions_current') }}
-    where is_current and source = 'consultations'
-),
-
-ranked as (
-    select
-        consultations.*,
+        versions.*,
         row_number() over (
-            partition by consultations.consultation_id
-            order by exports.version_order desc
+            partition by versions.consultation_id
+            order by versions.version_order desc
         ) as version_rank
-    from consultations
-    inner join exports
-        on consultations.sha256 = exports.sha256
-    left join {{ ref('int_year_locks') }} as locks
-        on
-            consultations.sha256 = locks.sha256
-            and consultations.fiscal_year = locks.fiscal_year
-    where locks.sha256 is null
+    from ({{ consultation_versions(chosen) }}) as versions
+    where versions.held_because is null
 )
 
 select

@@ -30,6 +30,7 @@ locks as (
         sha256,
         min(fiscal_year) as locked_year
     from {{ ref('int_year_locks') }}
+    where gives_figures
     group by sha256
 ),
 

@@ -1,0 +1,119 @@
+{#-
+    Every version of the consultations `chosen` (a condition on consultation_id; every
+    consultation when empty) in the exports that count now, with the export's version_order
+    and, where a closed year holds the version back, held_for_year and held_because (null: the
+    version counts). The one statement of the closed years' rule for consultations
+    (docs/submissions.md, "Closing a fiscal year"): an export that came after a year was
+    closed and was not released (int_year_locks) changes nothing the year counts -
+      'in_closed_year': its version lies in the closed year (adds or changes a consultation
+        of the closed figures);
+      'moves_out': the consultation counts in the closed year without the exports that came
+        after the closing (the newest of the others lies in it), and this version would take
+        it out (its 受付日 corrected into another year).
+    int_consultations_current chooses among the versions that count; audit.consultations_held
+    keeps the others; the consultations' reconciliation test counts with it.
+-#}
+{% macro consultation_versions(chosen='') %}
+    with exports as (
+        select
+            sha256,
+            version_order
+        from {{ ref('int_submissions_current') }}
+        where is_current and source = 'consultations'
+    ),
+
+    late as (
+        select
+            locks.sha256,
+            locks.fiscal_year as closed_year
+        from {{ ref('int_year_locks') }} as locks
+        inner join exports
+            on locks.sha256 = exports.sha256
+    ),
+
+    versions as (
+        select
+            staged.*,
+            exports.version_order
+        from {{ ref('stg_consultations') }} as staged
+        inner join exports
+            on staged.sha256 = exports.sha256
+        {%- if chosen %}
+            where {{ chosen }}
+        {%- endif %}
+    ),
+
+    late_versions as (
+        select
+            versions.sha256,
+            versions.consultation_id,
+            versions.fiscal_year,
+            late.closed_year
+        from versions
+        inner join late
+            on versions.sha256 = late.sha256
+    ),
+
+    -- A late version outside the closed year: the newest version among the exports not late
+    -- for that year says whether the closed figures count the consultation in it.
+    earlier as (
+        select
+            touched.consultation_id,
+            touched.closed_year,
+            versions.fiscal_year,
+            row_number() over (
+                partition by touched.consultation_id, touched.closed_year
+                order by versions.version_order desc
+            ) as recency
+        from (
+            select distinct
+                consultation_id,
+                closed_year
+            from late_versions
+            where fiscal_year <> closed_year
+        ) as touched
+        inner join versions
+            on touched.consultation_id = versions.consultation_id
+        left join late
+            on
+                versions.sha256 = late.sha256
+                and touched.closed_year = late.closed_year
+        where late.sha256 is null
+    ),
+
+    held as (
+        select
+            late_versions.sha256,
+            late_versions.consultation_id,
+            min(late_versions.closed_year) as held_for_year,
+            max(
+                case
+                    when late_versions.fiscal_year = late_versions.closed_year then 1 else 0
+                end
+            ) as in_closed_year
+        from late_versions
+        left join earlier
+            on
+                late_versions.consultation_id = earlier.consultation_id
+                and late_versions.closed_year = earlier.closed_year
+                and earlier.recency = 1
+                and earlier.fiscal_year = earlier.closed_year
+        where
+            late_versions.fiscal_year = late_versions.closed_year
+            or earlier.consultation_id is not null
+        group by late_versions.sha256, late_versions.consultation_id
+    )
+
+    select
+        versions.*,
+        held.held_for_year,
+        case
+            when held.in_closed_year = 1 then 'in_closed_year'
+            when held.sha256 is not null then 'moves_out'
+        end as held_because
+    from versions
+    left join held
+        on
+            versions.sha256 = held.sha256
+            and versions.consultation_id = held.consultation_id
+{% endmacro %}
