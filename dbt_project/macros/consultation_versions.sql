@@ -43,19 +43,47 @@
         {%- endif %}
     ),
 
-    late_versions as (
+    -- Versions in a closed year (only years some counting export came too late for).
+    in_closed_years as (
         select
             versions.sha256,
             versions.consultation_id,
-            versions.fiscal_year,
-            late.closed_year
+            versions.fiscal_year as closed_year,
+            late.sha256 is not null as is_late
         from versions
-        inner join late
-            on versions.sha256 = late.sha256
+        inner join (select distinct closed_year from late) as closed
+            on versions.fiscal_year = closed.closed_year
+        left join late
+            on
+                versions.sha256 = late.sha256
+                and versions.fiscal_year = late.closed_year
     ),
 
-    -- A late version outside the closed year: the newest version among the exports not late
-    -- for that year says whether the closed figures count the consultation in it.
+    -- A late export's versions outside the closed year, of consultations that an export not
+    -- late for it has in the year.
+    leaving as (
+        select
+            versions.sha256,
+            versions.consultation_id,
+            kept.closed_year
+        from (
+            select distinct
+                consultation_id,
+                closed_year
+            from in_closed_years
+            where not is_late
+        ) as kept
+        inner join versions
+            on kept.consultation_id = versions.consultation_id
+        inner join late
+            on
+                versions.sha256 = late.sha256
+                and kept.closed_year = late.closed_year
+        where versions.fiscal_year <> kept.closed_year
+    ),
+
+    -- For those: the newest version among the exports not late for the year says whether the
+    -- closed figures count the consultation in it.
     earlier as (
         select
             touched.consultation_id,
@@ -69,8 +97,7 @@
             select distinct
                 consultation_id,
                 closed_year
-            from late_versions
-            where fiscal_year <> closed_year
+            from leaving
         ) as touched
         inner join versions
             on touched.consultation_id = versions.consultation_id
@@ -81,27 +108,36 @@
         where late.sha256 is null
     ),
 
+    held_versions as (
+        select
+            sha256,
+            consultation_id,
+            closed_year,
+            1 as in_closed_year
+        from in_closed_years
+        where is_late
+        union all
+        select
+            leaving.sha256,
+            leaving.consultation_id,
+            leaving.closed_year,
+            0 as in_closed_year
+        from leaving
+        inner join earlier
+            on
+                leaving.consultation_id = earlier.consultation_id
+                and leaving.closed_year = earlier.closed_year
+        where earlier.recency = 1 and earlier.fiscal_year = earlier.closed_year
+    ),
+
     held as (
         select
-            late_versions.sha256,
-            late_versions.consultation_id,
-            min(late_versions.closed_year) as held_for_year,
-            max(
-                case
-                    when late_versions.fiscal_year = late_versions.closed_year then 1 else 0
-                end
-            ) as in_closed_year
-        from late_versions
-        left join earlier
-            on
-                late_versions.consultation_id = earlier.consultation_id
-                and late_versions.closed_year = earlier.closed_year
-                and earlier.recency = 1
-                and earlier.fiscal_year = earlier.closed_year
-        where
-            late_versions.fiscal_year = late_versions.closed_year
-            or earlier.consultation_id is not null
-        group by late_versions.sha256, late_versions.consultation_id
+            sha256,
+            consultation_id,
+            min(closed_year) as held_for_year,
+            max(in_closed_year) as in_closed_year
+        from held_versions
+        group by sha256, consultation_id
     )
 
     select
