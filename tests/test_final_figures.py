@@ -33,7 +33,10 @@ from pipelines.warehouse.vintages import (
     load_vintage,
     rollback_keeping_closed_years,
 )
+from pipelines.web.accounts import AccountStore
+from pipelines.web.app import create_app
 from tests.conftest import ward_file, welfare_cli, write_csv
+from tests.test_web import log_in, web_settings
 
 # Pipeline runs: beside the main suite in `make test` (with the operator's other tests).
 pytestmark = [pytest.mark.slow, pytest.mark.background]
@@ -55,6 +58,7 @@ LATE = "R6_北区_居場所_再提出.csv"
 LATE_2023 = "R5_北区_居場所_再提出.csv"
 LATE_CONSULTATIONS = "相談記録_2025-03_追加.csv"  # its March counted for FY2024, closed
 APRIL_CONSULTATIONS = "相談記録_2025-04.csv"
+CENTRE_PASSWORD = "tenma-volunteer-desk-2025"
 KITA_2025 = "R7_北区_居場所.csv"
 KITA_2025_FIXED = "R7_北区_居場所_修正.csv"
 
@@ -189,6 +193,16 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     assert f"consultations/{LATE_CONSULTATIONS}: 2 consultation(s) held back" in format_summary(
         first, settings
     )
+    # The volunteer centre sees it on its page, beside the export.
+    web = web_settings(settings)
+    AccountStore(web.accounts_db).add("centre", CENTRE_PASSWORD, "volunteer_centre")
+    centre = create_app(settings, web).test_client()
+    assert log_in(centre, "centre", CENTRE_PASSWORD).status_code == 302
+    listed = centre.get("/submissions").get_data(as_text=True)
+    assert "2024年度は確定済みのため、相談1件は確定した数値のまま" in listed
+    late_sha = Lake(settings.lake).ledger().set_index("file_name").at[LATE_CONSULTATIONS, "sha256"]
+    page = centre.get(f"/submissions/{late_sha}").get_data(as_text=True)
+    assert "このファイルの相談のうち2件は、確定した数値のまま" in page
     assert closed_rows(settings, (2022, 2023)) == closed_rows_of(frozen, (2022, 2023))
     places_2024 = query(settings, TOTALS)[2][1]
     assert places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1  # accepted
