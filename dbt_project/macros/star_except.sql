@@ -13,5 +13,6 @@
             ) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(kept | join(', ')) }}
+    {#- No columns: the relation is not built yet (sqlfluff's render of an unbuilt project). -#}
+    {{ return(kept | join(', ') if kept else (alias ~ '.' if alias else '') ~ '*') }}
 {% endmacro %}

@@ -15,7 +15,7 @@
 
 select
     versions.sha256,
-    exports.file_name,
+    files.file_name,
     versions.source_row,
     versions.consultation_id,
     versions.received_on,
@@ -23,6 +23,6 @@ select
     versions.held_for_year,
     versions.held_because
 from ({{ consultation_versions(chosen) }}) as versions
-inner join {{ ref('int_submissions_current') }} as exports
-    on versions.sha256 = exports.sha256
+inner join {{ ref('int_submissions_current') }} as files
+    on versions.sha256 = files.sha256
 where versions.held_because is not null
