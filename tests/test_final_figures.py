@@ -170,16 +170,19 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
             "V2024-9001,2025/3/28,電話,個人,大阪 一郎,06-6000-0000,a@example.jp,活動したい,北区,30分",
             "V2025-0001,2025/4/2,電話,個人,大阪 花子,06-6000-0001,b@example.jp,活動したい,北区,30分",
             "V2024-0056,2025/4/10,電話,個人,大阪 次郎,06-6000-0002,c@example.jp,活動したい,北区,30分",
+            "V2023-0001,2025/3/30,電話,企業,髙橋ボランティア会,06-6936-1374,,活動したい,北区,10分",
         ],
     )
-    # Its 受付日 corrected, a FY2024 consultation would leave the closed year (an April export:
-    # its period does not touch FY2024): both stay where FY2024's figures count them.
+    # Their 受付日 corrected, consultations of FY2024 and FY2023 would leave those closed years
+    # (an April export: its period touches neither): they stay where the closed figures count
+    # them.
     write_csv(
         settings.landing_for("consultations") / APRIL_CONSULTATIONS,
         [
             CONSULTATION_HEADER,
             "V2024-0100,2025/4/3,電話,個人,大阪 三郎,06-6000-0003,d@example.jp,活動したい,北区,30分",
             "V2025-0002,2025/4/4,電話,個人,大阪 四郎,06-6000-0004,e@example.jp,活動したい,北区,30分",
+            "V2023-0002,2025/4/20,来所,個人,林 恵子,06-6622-9635,,災害ボランティア,住吉区,45分",
         ],
     )
     first = run_pipeline(settings)  # builds what the decisions changed, place_counts again
@@ -187,22 +190,33 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
     assert query(settings, CONSULTATIONS) == [*consultations_before, (2025, 2)]
     assert query(
         settings,
-        "select file_name, consultations_held, consultations_held_for_year from audit.submissions "
+        "select file_name, consultations_held, consultations_held_for_years from audit.submissions "
         "where consultations_held > 0 order by 1",
-    ) == [(LATE_CONSULTATIONS, 2, 2024), (APRIL_CONSULTATIONS, 1, 2024)]
-    assert f"consultations/{LATE_CONSULTATIONS}: 2 consultation(s) held back" in format_summary(
-        first, settings
-    )
+    ) == [(LATE_CONSULTATIONS, 3, "2024"), (APRIL_CONSULTATIONS, 2, "2023、2024")]
+    assert query(
+        settings,
+        "select consultation_id, fiscal_year, held_for_year, held_because "
+        "from audit.consultations_held order by 1",
+    ) == [
+        ("V2023-0001", 2024, 2024, "in_closed_year"),  # also leaves FY2023: held in FY2024
+        ("V2023-0002", 2025, 2023, "moves_out"),
+        ("V2024-0056", 2025, 2024, "moves_out"),
+        ("V2024-0100", 2025, 2024, "moves_out"),
+        ("V2024-9001", 2024, 2024, "in_closed_year"),
+    ]
+    summary = format_summary(first, settings)
+    assert f"consultations/{LATE_CONSULTATIONS}: 3 consultation(s) held back" in summary
+    assert "newest year first (FY2024, then FY2023)" in summary
     # The volunteer centre sees it on its page, beside the export.
     web = web_settings(settings)
     AccountStore(web.accounts_db).add("centre", CENTRE_PASSWORD, "volunteer_centre")
     centre = create_app(settings, web).test_client()
     assert log_in(centre, "centre", CENTRE_PASSWORD).status_code == 302
     listed = centre.get("/submissions").get_data(as_text=True)
-    assert "2024年度は確定済みのため、相談1件は確定した数値のまま" in listed
+    assert "2023、2024年度は確定済みのため、相談2件は確定した数値のまま" in listed
     late_sha = Lake(settings.lake).ledger().set_index("file_name").at[LATE_CONSULTATIONS, "sha256"]
     page = centre.get(f"/submissions/{late_sha}").get_data(as_text=True)
-    assert "このファイルの相談のうち2件は、確定した数値のまま" in page
+    assert "このファイルの相談のうち3件は、確定した数値のまま" in page
     assert closed_rows(settings, (2022, 2023)) == closed_rows_of(frozen, (2022, 2023))
     places_2024 = query(settings, TOTALS)[2][1]
     assert places_2024 == 2182 - (len(change.removed) + change.unchanged) + 1  # accepted
@@ -284,11 +298,13 @@ def test_closed_years_stand_while_files_come_until_reopened(published_home):
         close_year(settings, 2023, "市社協 山田", "もう一度")
     second = run_pipeline(settings)
     assert second.success and second.published, second.failed_steps
-    # FY2024 open again: the late exports count whole (V2024-0056 and V2024-0100 move to
-    # FY2025, V2024-9001 counts in FY2024), chosen again by the increment.
-    assert query(settings, CONSULTATIONS)[-2:] == [
-        (2024, dict(consultations_before)[2024] + 1 - 2),
-        (2025, 4),
+    # FY2024 and FY2023 open again: the late exports count whole (V2024-0056, V2024-0100 and
+    # V2023-0002 move to FY2025, V2023-0001 to FY2024, V2024-9001 counts in FY2024), chosen
+    # again by the increment.
+    assert query(settings, CONSULTATIONS)[-3:] == [
+        (2023, dict(consultations_before)[2023] - 2),
+        (2024, dict(consultations_before)[2024] + 1 - 2 + 1),
+        (2025, 5),
     ]
     assert query(
         settings, "select count(*) from audit.submissions where consultations_held > 0"

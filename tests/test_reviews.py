@@ -11,7 +11,7 @@ from pipelines.ingest.contract import load_contract
 from pipelines.ingest.release import ReleaseError, release_submission
 from pipelines.ingest.review import APPROVED, RETURNED, ReviewError, review_submission
 from pipelines.intake.ingest import ingest_source
-from tests.conftest import ward_file
+from tests.conftest import ward_file, write_csv
 
 ROW = "R6,福島区,鷺洲地域,F-1,ふれあい喫茶,高齢者サロン,12,240"
 
@@ -50,3 +50,40 @@ def test_a_held_file_of_a_closed_year_is_not_released_while_a_later_year_is_clos
         record_closing(settings, year, "山田", "年次報告", f"FY{year}-closed-test", files=[])
     with pytest.raises(ReleaseError, match="reopen FY2023 first"):
         release_submission(settings, "R4_住之江区_居場所.csv", "山田", "電話で確認")
+
+
+CONSULTATIONS_HEADER = "受付番号,受付日,受付方法,相談者区分,相談内容,居住区,対応時間（分）"
+
+
+def export(settings: Settings, name: str, *rows: tuple[str, str]) -> None:
+    write_csv(
+        settings.landing_for("consultations") / name,
+        [CONSULTATIONS_HEADER, *(f"{n},{day},電話,個人,活動したい,北区,30" for n, day in rows)],
+    )
+
+
+def test_a_consultation_export_that_bears_on_a_closed_year_is_neither_returned_nor_approved(
+    tmp_path,
+):
+    """Exports received before FY2023 closed, their months in FY2024, one of their
+    consultations (V-1) given in FY2023 by another export: returning the one that counts would
+    bring the older version back into FY2023; approving the returned correction would take
+    V-1 out of it again. Both would move the closed figures: reopen the year first. An export
+    whose consultations all lie in open years is reviewed as any file."""
+    settings = Settings(tmp_path / "home").ensure()
+    export(settings, "相談記録_2024-03.csv", ("V-1", "2024/3/28"))
+    export(settings, "相談記録_2024-04.csv", ("V-1", "2024/4/2"), ("V-2", "2024/4/3"))
+    export(settings, "相談記録_2024-04_訂正.csv", ("V-1", "2024/4/5"))
+    export(settings, "相談記録_2024-05.csv", ("V-3", "2024/5/7"))
+    ingest_source(settings, load_contract("consultations"))
+    for name in ("相談記録_2024-04_訂正.csv", "相談記録_2024-05.csv"):
+        review_submission(settings, name, RETURNED, "山田", "日付を確認")
+    record_closing(settings, 2023, "山田", "年次報告", "FY2023-closed-test", files=[])
+    for name, decision in (
+        ("相談記録_2024-04.csv", RETURNED),
+        ("相談記録_2024-04_訂正.csv", APPROVED),
+    ):
+        with pytest.raises(ReviewError, match="reopen-year 2023"):
+            review_submission(settings, name, decision, "佐藤", "確認")
+    approved = review_submission(settings, "相談記録_2024-05.csv", APPROVED, "佐藤")
+    assert approved.decision == APPROVED

@@ -83,7 +83,8 @@
     ),
 
     -- For those: the newest version among the exports not late for the year says whether the
-    -- closed figures count the consultation in it.
+    -- closed figures count the consultation in it - leaving out a version that lies in a
+    -- closed year its own export came too late for (held back there: it never counted).
     earlier as (
         select
             touched.consultation_id,
@@ -105,7 +106,11 @@
             on
                 versions.sha256 = late.sha256
                 and touched.closed_year = late.closed_year
-        where late.sha256 is null
+        left join late as late_in_own_year
+            on
+                versions.sha256 = late_in_own_year.sha256
+                and versions.fiscal_year = late_in_own_year.closed_year
+        where late.sha256 is null and late_in_own_year.sha256 is null
     ),
 
     held_versions as (
@@ -134,7 +139,11 @@
         select
             sha256,
             consultation_id,
-            min(closed_year) as held_for_year,
+            -- a version in a closed year is held there; one that would leave closed years,
+            -- for the earliest of them
+            coalesce(
+                max(case when in_closed_year = 1 then closed_year end), min(closed_year)
+            ) as held_for_year,
             max(in_closed_year) as in_closed_year
         from held_versions
         group by sha256, consultation_id

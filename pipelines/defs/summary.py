@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines.foundation.disk import disk_line_in, mentions_disk_trouble
 from pipelines.foundation.settings import Settings, today
 from pipelines.ingest.closing import locked_years
-from pipelines.ingest.contract import SOURCE_KEYS
+from pipelines.ingest.contract import SOURCE_KEYS, row_dated_sources
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.landing import stray_files
 from pipelines.intake.space import disk_full_message
@@ -197,9 +197,9 @@ def _files_of_run(settings: Settings, entries: set[str], started: dt.datetime) -
 
 
 def _with_held_consultations(settings: Settings, files: pd.DataFrame) -> pd.DataFrame:
-    """The run's files with how many consultations a closed year holds back of each, as
-    published (audit.submissions; none when nothing was published)."""
-    held: dict[str, tuple[int, int]] = {}
+    """The run's files with how many consultations closed years hold back of each, and which
+    years, as published (audit.consultations_held; none when nothing was published)."""
+    held: dict[str, tuple[int, list[int]]] = {}
     if not files.empty and (files["source"] == "consultations").any():
         try:
             with open_published(settings, HELD_TABLES) as connection:
@@ -312,25 +312,32 @@ def format_summary(summary: RunSummary, settings: Settings) -> str:
         for row in files[files["status"] == "held"].itertuples():
             lines.append(f"  HELD {row.source}/{row.file_name}: {row.reason}")
         for row in files[files["consultations_held"].notna()].itertuples():
-            held, year = row.consultations_held
+            held, years = row.consultations_held
+            named = ", ".join(f"FY{year}" for year in years)
             release = (
-                f"welfare release {row.file_name} --by NAME --reason TEXT accepts them, or "
+                f"welfare release {row.file_name} --by NAME --reason TEXT (for "
+                f"{row.closed_years}, the years its months touch), or "
                 if row.closed_years
                 else ""
             )
+            newest_first = ", then ".join(f"FY{year}" for year in reversed(years))
             lines.append(
                 f"  AFTER CLOSING {row.source}/{row.file_name}: {held} consultation(s) held back "
-                f"— 締切後（FY{year} 確定済み）: they stay as FY{year}'s closed figures count them "
-                f"(rows of FY{year}, or a 受付日 moved out of it: "
-                f"audit.consultations_held); {release}welfare reopen-year {year} "
-                "lets them count"
+                f"— 締切後（{named} 確定済み）: they stay as the closed figures count them (rows "
+                f"of a closed year, or a 受付日 moved out of one: audit.consultations_held); the "
+                f"rest of the export counts. To let them count: {release}welfare reopen-year, "
+                f"newest year first ({newest_first})"
             )
         late_files = files["closed_years"].notna() & files["consultations_held"].isna()
         for row in files[late_files].itertuples():
+            counted = (
+                f"its rows of {row.closed_years} are held back (the rest counts)"
+                if row.source in row_dated_sources()
+                else f"not counted for {row.closed_years} (closed)"
+            )
             lines.append(
                 f"  AFTER CLOSING {row.source}/{row.file_name}: "
-                f"締切後（{row.closed_years} 確定済み） — received and checked, not counted "
-                f"for {row.closed_years} (closed): "
+                f"締切後（{row.closed_years} 確定済み） — received and checked, {counted}: "
                 "welfare release FILE --by NAME --reason TEXT accepts it, or welfare reopen-year"
             )
         if (files["status"] == "held").any():

@@ -191,10 +191,12 @@ def build_publish_asset(dbt_defs: dg.AssetsDefinition) -> dg.AssetsDefinition:
         if changes := closed_year_changes(settings):
             raise dg.Failure(
                 description="確定済みの年度の数値が変わるため公開しませんでした（公開中の版は"
-                "そのまま）。モデルや参照データの変更を戻すか、年度を再開してください（welfare "
-                "reopen-year）。 / Not published: a closed year's figures would change (the "
-                "published warehouse stays as it was). Undo the change of models or reference "
-                "data, or reopen the year.\n" + "\n".join(changes),
+                "そのまま）。確定後の変更（モデルや参照データ、またはファイル・解除・確認の"
+                "記録）を戻すか、年度を再開してください（welfare reopen-year）。 / Not published: "
+                "a closed year's figures would change (the published warehouse stays as it "
+                "was). Undo what changed them since the closing (models or reference data, or a "
+                "file, release or review the closing rules let through: audit.submissions says "
+                "what came when), or reopen the year.\n" + "\n".join(changes),
                 metadata={"closed_year_changes": dg.MetadataValue.md("\n".join(changes))},
             )
         result = publish(settings, built_inputs_fingerprint(settings), run_id=context.run_id)

@@ -21,11 +21,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.locks import exclusive
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
+from pipelines.ingest.contract import load_contract
 from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import (
     CLOSED_FILE_SCHEMA,
@@ -122,6 +126,33 @@ def years_of(entry: dict | pd.Series) -> list[int]:
         return list(range(first, last + 1))
     year = entry.get("fiscal_year")
     return [] if year is None or pd.isna(year) else [int(year)]
+
+
+def years_reached(lake: Lake, entry: dict | pd.Series) -> list[int]:
+    """The fiscal years whether a file counts can change: those it gives figures for, and, for
+    a source whose rows are versions of one another across files (a consultation export: the
+    newest version of a 受付番号 wins, wherever its 受付日 puts it), every year that any file
+    gives one of its rows (a version of it counting or not moves the row between years)."""
+    years = set(years_of(entry))
+    contract = load_contract(entry["source"])
+    own = lake.table_dir(contract.key) / f"{entry['sha256']}.parquet"
+    if not contract.fiscal_year_from_date or not own.exists():
+        return sorted(years)
+    identity = list(contract.identity)
+    mine = pq.read_table(own, columns=identity).to_pandas().drop_duplicates()
+    if mine.empty:
+        return sorted(years)
+    files = sorted(str(path) for path in lake.table_dir(contract.key).glob("*.parquet"))
+    versions = (
+        ds.dataset(files, format="parquet")
+        .to_table(
+            columns=[*identity, "fiscal_year"],
+            filter=pc.field(identity[0]).isin(pa.array(mine[identity[0]].unique())),
+        )
+        .to_pandas()
+        .merge(mine, on=identity)  # the whole identity, when it has more than one column
+    )
+    return sorted(years | {int(year) for year in versions["fiscal_year"].dropna().unique()})
 
 
 def locked_years(lake: Lake, entry: dict | pd.Series) -> list[int]:

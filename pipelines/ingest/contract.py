@@ -303,3 +303,9 @@ SOURCE_KEYS = _source_keys()
 
 def all_contracts() -> list[Contract]:
     return [load_contract(key) for key in SOURCE_KEYS]
+
+
+def row_dated_sources() -> frozenset[str]:
+    """The sources whose rows each carry their own fiscal year (from a date), in files that
+    overlap (consultation exports): a file gives figures for several years, row by row."""
+    return frozenset(c.key for c in all_contracts() if c.fiscal_year_from_date)

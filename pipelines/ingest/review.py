@@ -19,7 +19,13 @@ import pyarrow as pa
 from pipelines.foundation.clock import utc_now
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.archive import keep_record
-from pipelines.ingest.closing import closed_years, decision_lock, frozen_files, years_of
+from pipelines.ingest.closing import (
+    closed_years,
+    decision_lock,
+    frozen_files,
+    years_of,
+    years_reached,
+)
 from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import REVIEW_SCHEMA, REVIEWS
 from pipelines.ingest.lookup import matching_entries, one_entry
@@ -133,11 +139,14 @@ def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) 
 
 def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
     """A returned file received before a year closed did not make its figures: approving it
-    would bring its rows back into them. (One received after the closing is held back by the
-    closing itself until released: approving it moves nothing.)"""
+    would bring its rows back into them — or, for a consultation export, take one of the
+    year's consultations out of it (a newer version). (One received after the closing is held
+    back by the closing itself until released: approving it moves nothing.)"""
     closed = closed_years(lake)
+    if not closed:
+        return
     received = pd.Timestamp(entry["received_at"])
-    for year in years_of(entry):
+    for year in years_reached(lake, entry):
         closing = closed.get(year)
         if (
             closing is not None
@@ -155,13 +164,25 @@ def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
 
 
 def _refuse_return_in_closed_year(lake: Lake, entry: pd.Series) -> None:
-    """A file behind a closed year's figures cannot stop counting: that would move them."""
+    """A file behind a closed year's figures cannot stop counting: that would move them. Nor
+    can a consultation export received before the closing whose consultations have versions
+    in the closed year (an older version would count again, in or out of the year)."""
     closed = closed_years(lake)
-    for year in years_of(entry):
-        if year in closed and entry["sha256"] in frozen_files(lake, closed[year].closing_id):
+    if not closed:
+        return
+    received = pd.Timestamp(entry["received_at"])
+    own_years = set(years_of(entry))
+    for year in years_reached(lake, entry):
+        closing = closed.get(year)
+        if closing is None:
+            continue
+        frozen = entry["sha256"] in frozen_files(lake, closing.closing_id)
+        if (year in own_years and frozen) or (
+            year not in own_years and received <= pd.Timestamp(closing.late_after)
+        ):
             raise ReviewError(
-                f"{year}年度は確定済みで、このファイルはその数値の元です。差し戻すには先に年度を"
+                f"{year}年度は確定済みで、このファイルはその数値にかかわります。差し戻すには先に年度を"
                 f"再開してください（全体の状況ページの「年度を再開」、または welfare reopen-year "
-                f"{year}）。 / FY{year} is closed and this file made its figures: reopen the "
+                f"{year}）。 / FY{year} is closed and this file bears on its figures: reopen the "
                 f"year first (on the council's page, or welfare reopen-year {year})."
             )

@@ -104,21 +104,24 @@ def overdue(connection: duckdb.DuckDBPyConnection, shown: int = 5) -> str | None
     return f"{len(rows)} — " + ", ".join(named) + more
 
 
-HELD_QUERY = (
-    "select sha256, consultations_held, consultations_held_for_year from audit.submissions "
-    "where consultations_held > 0"
-)
+HELD_QUERY = "select sha256, held_for_year, count(*) from audit.consultations_held group by all"
 HELD_TABLES = tables_in(HELD_QUERY)
 
 
-def held_consultations(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
-    """The consultation exports a closed year holds consultations of back: SHA-256 → (how
-    many, the closed year)."""
+def held_consultations(
+    connection: duckdb.DuckDBPyConnection,
+) -> dict[str, tuple[int, list[int]]]:
+    """The consultation exports closed years hold consultations of back: SHA-256 → (how many,
+    the closed years, oldest first)."""
     try:
         rows = connection.execute(HELD_QUERY).fetchall()
-    except duckdb.Error:  # a warehouse from before the column
+    except duckdb.Error:  # a warehouse from before the table
         return {}
-    return {sha256: (int(held), int(year)) for sha256, held, year in rows}
+    held: dict[str, tuple[int, list[int]]] = {}
+    for sha256, year, count in rows:
+        total, years = held.get(sha256, (0, []))
+        held[sha256] = (total + int(count), sorted([*years, int(year)]))
+    return held
 
 
 def headline_figures(connection: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[int, int]]]:

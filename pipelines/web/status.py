@@ -49,7 +49,7 @@ def submissions(
         "select sha256, source, file_name, received_at, sent_by, status, submitter_code, "
         "submitter_name, fiscal_year, rows_read, rows_loaded, rows_quarantined, rows_skipped, "
         "rows_rejected, reason, hold_reason, released_at, released_by, review_decision, "
-        "review_comment, after_closing, consultations_held, consultations_held_for_year "
+        "review_comment, after_closing, consultations_held, consultations_held_for_years "
         f"from audit.submissions where {where} order by received_at desc, file_name",
         parameters,
     )
@@ -89,7 +89,7 @@ def submission(settings: Settings, sha256: str) -> pd.DataFrame | None:
     return _query(
         settings,
         "select sha256, source, file_name, submitter_code, submitter_name, fiscal_year, status, "
-        "hold_reason, after_closing, consultations_held, consultations_held_for_year "
+        "hold_reason, after_closing, consultations_held, consultations_held_for_years "
         "from audit.submissions where sha256 = ?",
         [sha256],
     )

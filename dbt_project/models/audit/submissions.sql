@@ -5,7 +5,8 @@ with held as (
     select
         sha256,
         count(*) as consultations_held,
-        min(held_for_year) as consultations_held_for_year
+        {{ sorted_list(dbt.cast('held_for_year', dbt.type_string())) }}
+            as consultations_held_for_years
     from {{ ref('consultations_held') }}
     group by sha256
 )
@@ -13,7 +14,7 @@ with held as (
 select
     {{ star_except(ref('int_submissions_current'), ['version_order'], 'ledger') }},
     coalesce(held.consultations_held, 0) as consultations_held,
-    held.consultations_held_for_year
+    held.consultations_held_for_years
 from {{ ref('int_submissions_current') }} as ledger
 left join held
     on ledger.sha256 = held.sha256

@@ -1,8 +1,8 @@
 -- Files that came too late for a closed year: one row per (file, closed fiscal year) where the
 -- file was received after the closing (a file received before it either made the figures or
 -- had been replaced: it stays as it was), was not among the files that made the year's
--- figures, and has not been released (accepted) by the council since. While a lock stands,
--- the file's rows do not count for that year.
+-- figures, and has not been released (accepted) by the council for that year since. While a
+-- lock stands, the file's rows do not count for that year.
 -- gives_figures: the file gives figures for the year (its own year; every year a consultation
 -- export's period touches) - the file is "after closing" for it, as
 -- pipelines/ingest/closing.py (locked_years) answers for commands. A consultation export also
@@ -64,4 +64,8 @@ left join {{ ref('stg_closed_files') }} as frozen
         and file_years.sha256 = frozen.sha256
 left join {{ ref('stg_releases') }} as released
     on file_years.sha256 = released.sha256
-where frozen.sha256 is null and released.sha256 is null
+where
+    frozen.sha256 is null
+    -- a release accepts the file for the years it gives figures for; a consultation export
+    -- still may not move a consultation out of another closed year
+    and (released.sha256 is null or not file_years.gives_figures)
