@@ -36,6 +36,13 @@ def test_a_file_returned_before_its_year_closed_cannot_be_approved_until_it_reop
     approved = review_submission(settings, "R6_福島区_居場所_v3.csv", APPROVED, "佐藤")
     assert approved.decision == APPROVED
 
+    # Released, it counts for FY2024 (the year is closed again on it); returned, then approved
+    # again, it would come back into figures closed without it: reopen first.
+    release_submission(settings, "R6_福島区_居場所_v3.csv", "山田", "電話で確認")
+    review_submission(settings, "R6_福島区_居場所_v3.csv", RETURNED, "山田", "やはり違います")
+    with pytest.raises(ReviewError, match="reopen-year 2024"):
+        review_submission(settings, "R6_福島区_居場所_v3.csv", APPROVED, "佐藤")
+
 
 def test_a_held_file_of_a_closed_year_is_not_released_while_a_later_year_is_closed(tmp_path):
     """A held file did not make its year's figures: releasing it changes them, and the later
@@ -85,5 +92,9 @@ def test_a_consultation_export_that_bears_on_a_closed_year_is_neither_returned_n
     ):
         with pytest.raises(ReviewError, match="reopen-year 2023"):
             review_submission(settings, name, decision, "佐藤", "確認")
+    # A late export's FY2023 row of V-3 is held back by the closing: it does not make the May
+    # export bear on FY2023.
+    export(settings, "相談記録_2024-03_追加.csv", ("V-3", "2024/3/20"))
+    ingest_source(settings, load_contract("consultations"))
     approved = review_submission(settings, "相談記録_2024-05.csv", APPROVED, "佐藤")
     assert approved.decision == APPROVED

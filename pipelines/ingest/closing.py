@@ -16,7 +16,7 @@ locks out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,6 +34,7 @@ from pipelines.ingest.lake import Lake, read_records
 from pipelines.ingest.lake_tables import (
     CLOSED_FILE_SCHEMA,
     CLOSED_FILES,
+    RELEASES,
     YEAR_CLOSING_SCHEMA,
     YEAR_CLOSINGS,
 )
@@ -128,31 +129,47 @@ def years_of(entry: dict | pd.Series) -> list[int]:
     return [] if year is None or pd.isna(year) else [int(year)]
 
 
-def years_reached(lake: Lake, entry: dict | pd.Series) -> list[int]:
+def years_reached(
+    lake: Lake, entry: dict | pd.Series, counting: Collection[str] | None = None
+) -> list[int]:
     """The fiscal years whether a file counts can change: those it gives figures for, and, for
     a source whose rows are versions of one another across files (a consultation export: the
-    newest version of a 受付番号 wins, wherever its 受付日 puts it), every year that any file
-    gives one of its rows (a version of it counting or not moves the row between years)."""
+    newest version of a 受付番号 wins, wherever its 受付日 puts it), every year that a file
+    counting now (``counting``: SHA-256s; every file when None) gives one of its rows in — a
+    row a closed year holds back (the file came too late for it) is in no year."""
     years = set(years_of(entry))
     contract = load_contract(entry["source"])
-    own = lake.table_dir(contract.key) / f"{entry['sha256']}.parquet"
+    folder = lake.table_dir(contract.key)
+    own = folder / f"{entry['sha256']}.parquet"
     if not contract.fiscal_year_from_date or not own.exists():
         return sorted(years)
     identity = list(contract.identity)
     mine = pq.read_table(own, columns=identity).to_pandas().drop_duplicates()
     if mine.empty:
         return sorted(years)
-    files = sorted(str(path) for path in lake.table_dir(contract.key).glob("*.parquet"))
+    files = sorted(
+        str(path)
+        for path in folder.glob("*.parquet")
+        if counting is None or path.stem in counting or path == own
+    )
     versions = (
         ds.dataset(files, format="parquet")
         .to_table(
-            columns=[*identity, "fiscal_year"],
+            columns=[*identity, "sha256", "fiscal_year"],
             filter=pc.field(identity[0]).isin(pa.array(mine[identity[0]].unique())),
         )
         .to_pandas()
         .merge(mine, on=identity)  # the whole identity, when it has more than one column
+        .dropna(subset=["fiscal_year"])
     )
-    return sorted(years | {int(year) for year in versions["fiscal_year"].dropna().unique()})
+    ledger = lake.ledger().drop_duplicates("sha256", keep="last").set_index("sha256")
+    released = set(read_records(lake, RELEASES)["sha256"])
+    for sha256, file_years in versions.groupby("sha256")["fiscal_year"]:
+        late = sha256 in ledger.index and sha256 not in released
+        file_entry = ledger.loc[sha256].to_dict() | {"sha256": sha256} if late else None
+        held = set(locked_years(lake, file_entry)) if file_entry else set()
+        years |= {int(year) for year in file_years.unique()} - held
+    return sorted(years)
 
 
 def locked_years(lake: Lake, entry: dict | pd.Series) -> list[int]:

@@ -27,7 +27,7 @@ from pipelines.ingest.closing import (
     years_reached,
 )
 from pipelines.ingest.lake import Lake, read_records
-from pipelines.ingest.lake_tables import REVIEW_SCHEMA, REVIEWS
+from pipelines.ingest.lake_tables import RELEASES, REVIEW_SCHEMA, REVIEWS
 from pipelines.ingest.lookup import matching_entries, one_entry
 
 APPROVED, RETURNED = "approved", "returned"
@@ -137,20 +137,36 @@ def _review(settings: Settings, ref: str, decision: str, by: str, comment: str) 
     return review
 
 
+def _counting_files(lake: Lake) -> set[str]:
+    """The files that count now: loaded (or held, then released), not returned."""
+    ledger = lake.ledger()
+    released = set(read_records(lake, RELEASES)["sha256"])
+    taken_in = ledger[
+        (ledger["status"] == "loaded")
+        | ((ledger["status"] == "held") & ledger["sha256"].isin(released))
+    ]
+    latest = reviews(lake).drop_duplicates("sha256", keep="last")
+    returned = set(latest.loc[latest["decision"] == RETURNED, "sha256"])
+    return set(taken_in["sha256"]) - returned
+
+
 def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
-    """A returned file received before a year closed did not make its figures: approving it
-    would bring its rows back into them — or, for a consultation export, take one of the
-    year's consultations out of it (a newer version). (One received after the closing is held
-    back by the closing itself until released: approving it moves nothing.)"""
+    """A returned file that is not among a closed year's files would bring its rows back into
+    the figures: one received before the closing, or one received after it and released —
+    or, for a consultation export, take one of the year's consultations out of it (a newer
+    version). (A file that came after the closing and was not released is held back by the
+    closing itself: approving it moves nothing.)"""
     closed = closed_years(lake)
     if not closed:
         return
     received = pd.Timestamp(entry["received_at"])
-    for year in years_reached(lake, entry):
+    released = entry["sha256"] in set(read_records(lake, RELEASES)["sha256"])
+    own_years = set(years_of(entry))
+    for year in years_reached(lake, entry, _counting_files(lake) | {entry["sha256"]}):
         closing = closed.get(year)
         if (
             closing is not None
-            and received <= pd.Timestamp(closing.late_after)
+            and (received <= pd.Timestamp(closing.late_after) or (released and year in own_years))
             and entry["sha256"] not in frozen_files(lake, closing.closing_id)
         ):
             raise ReviewError(
@@ -166,13 +182,14 @@ def _refuse_approval_in_closed_year(lake: Lake, entry: pd.Series) -> None:
 def _refuse_return_in_closed_year(lake: Lake, entry: pd.Series) -> None:
     """A file behind a closed year's figures cannot stop counting: that would move them. Nor
     can a consultation export received before the closing whose consultations have versions
-    in the closed year (an older version would count again, in or out of the year)."""
+    in the closed year in files that count (an older version would count again, in or out of
+    the year)."""
     closed = closed_years(lake)
     if not closed:
         return
     received = pd.Timestamp(entry["received_at"])
     own_years = set(years_of(entry))
-    for year in years_reached(lake, entry):
+    for year in years_reached(lake, entry, _counting_files(lake)):
         closing = closed.get(year)
         if closing is None:
             continue

@@ -351,7 +351,8 @@ def _require_up_to_date(settings: Settings) -> None:
             published_releases = {
                 r[0]
                 for r in connection.execute(
-                    "select sha256 from audit.submissions where released_at is not null"
+                    "select sha256 from audit.submissions "
+                    "where released_at is not null and status = 'loaded'"
                 ).fetchall()
             }
             published_reviews = {
@@ -420,14 +421,15 @@ def _keep_amended_years(settings: Settings) -> list[Closing]:
         published_releases = {
             r[0]
             for r in connection.execute(
-                "select sha256 from audit.submissions where released_at is not null"
+                "select sha256 from audit.submissions "
+                "where released_at is not null and status = 'loaded'"
             ).fetchall()
         }
     done = []
     for year, releasing in sorted(amended.items()):
         # Only releases the published figures include: one recorded while the run was
         # building is for the next run (closing the year on figures without it would
-        # freeze them wrong).
+        # freeze them wrong), and a released file since returned counts for nothing.
         released = [r for r in releasing if r["sha256"] in published_releases]
         if not released:
             continue
