@@ -92,16 +92,15 @@ lint: setup
 # (the submission page in Chromium and under concurrent requests, the incremental build's
 # runs), and lint. The pytest processes share one run of the sample (WELFARE_TEST_SHARED: the
 # first to need it builds it, the others copy it). The machine's two cores are the limit:
-# the main and Spark suites run at full priority, the others at nice 5 in two processes (both
-# cores stay busy to the end), lint and the Spark environment's set-up (its bytecode compiled
-# once, while the sample run is built: the Spark suite waits for that run) at nice 10.
+# the main, Spark and operator's suites run at full priority, the other background tests at
+# nice 5, lint and the Spark environment's set-up (its bytecode compiled once, while the
+# sample run is built: the Spark suite waits for that run) at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
-# The operator's tests in one process: the bad week, the survey calendar. The year's close and
-# a held file's release run after the Spark suite, in its process (the Spark suite ends first:
-# its cluster's work is done by then, and the two cores stay busy to the end).
-OPERATOR_TESTS = tests/test_operations.py tests/test_survey_cycle.py
-AFTER_SPARK_TESTS = tests/test_final_figures.py \
-	tests/test_quality.py::test_an_error_holds_back_that_file_alone_until_it_is_released
+# The council's and operator's long tests in one process: the bad week, the survey calendar,
+# the year's close and a held file's release (measured: the longest chains, each in a process
+# of its own, left a core idle at the end).
+OPERATOR_FILES = tests/test_operations.py tests/test_survey_cycle.py tests/test_final_figures.py
+OPERATOR_NODES = tests/test_quality.py::test_an_error_holds_back_that_file_alone_until_it_is_released
 # make itself, for the test recipe's own steps: named through a variable so that `make -n test`
 # prints the recipe instead of running it (make runs a line that names the MAKE variable itself
 # even under -n).
@@ -113,20 +112,20 @@ test: test-setup
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
 	{ nice -n 10 $(SUBMAKE) spark-environment && \
-		env $(SPARK_TEST) $(AFTER_SPARK_TESTS) --basetemp=$(WELFARE_HOME)/test-spark; } \
+		env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark; } \
 		> $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
-	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS) --basetemp=$(WELFARE_HOME)/test-badweek \
+	$(BACKGROUND) $(OPERATOR_FILES) $(OPERATOR_NODES) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
 	badweek=$$!; \
-	nice -n 5 $(BACKGROUND) $(OPERATOR_TESTS:%=--ignore=%) $(AFTER_SPARK_TESTS:%=--deselect=%) --basetemp=$(WELFARE_HOME)/test-background \
+	nice -n 5 $(BACKGROUND) $(OPERATOR_FILES:%=--ignore=%) $(OPERATOR_NODES:%=--deselect=%) --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \
 	background=$$!; \
 	{ nice -n 10 $(SUBMAKE) lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark -m "not background"; main=$$?; \
 	wait $$badweek; badweek_rc=$$?; \
-	echo "── the operator's bad week, the survey calendar (marked background) ──"; \
+	echo "── the operator's bad week, the survey calendar, the year's close (marked background) ──"; \
 	cat $(WELFARE_HOME)/test-badweek.log; \
 	wait $$background; background_rc=$$?; \
 	echo "── other tests marked background (the submission page in Chromium, incremental builds) ──"; \
@@ -134,7 +133,7 @@ test: test-setup
 	wait $$lint; lint_rc=$$?; \
 	echo "── lint and dg check defs ──"; cat $(WELFARE_HOME)/lint.log; \
 	wait $$spark; spark_rc=$$?; \
-	echo "── Spark cluster (make test-spark), then the year's close ──"; cat $(WELFARE_HOME)/test-spark.log; \
+	echo "── Spark cluster (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
 	exit $$(( main != 0 ? main : badweek_rc != 0 ? badweek_rc : background_rc != 0 ? background_rc : lint_rc != 0 ? lint_rc : spark_rc ))
 
 # The Spark target lives in its own environment (.venv-spark) so the default install stays
