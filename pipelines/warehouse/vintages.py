@@ -348,13 +348,7 @@ def _require_up_to_date(settings: Settings) -> None:
                 r[0]
                 for r in connection.execute("select entry_id from audit.submissions").fetchall()
             }
-            published_releases = {
-                r[0]
-                for r in connection.execute(
-                    "select sha256 from audit.submissions "
-                    "where released_at is not null and status = 'loaded'"
-                ).fetchall()
-            }
+            published_releases = _released_in(connection)
             published_reviews = {
                 r[0] for r in connection.execute("select review_id from audit.reviews").fetchall()
             }
@@ -374,6 +368,13 @@ def _require_up_to_date(settings: Settings) -> None:
             "run を実行してください。 / The published warehouse is behind what was received or "
             "decided: run `welfare run` first, then close the year."
         )
+
+
+def _released_in(connection: duckdb.DuckDBPyConnection, counting: bool = False) -> set[str]:
+    """The files the published warehouse has a release of (``counting``: those that count)."""
+    sql = "select sha256 from audit.submissions where released_at is not null"
+    counts = " and status = 'loaded'" if counting else ""
+    return {row[0] for row in connection.execute(sql + counts).fetchall()}
 
 
 def _reopenings(lake: Lake) -> set[str]:
@@ -418,13 +419,7 @@ def _keep_amended_years(settings: Settings) -> list[Closing]:
             "select sha256, source, fiscal_year, period_start, period_end "
             "from audit.submissions where status = 'loaded'"
         ).fetchall()
-        published_releases = {
-            r[0]
-            for r in connection.execute(
-                "select sha256 from audit.submissions "
-                "where released_at is not null and status = 'loaded'"
-            ).fetchall()
-        }
+        published_releases = _released_in(connection, counting=True)
     done = []
     for year, releasing in sorted(amended.items()):
         # Only releases the published figures include: one recorded while the run was
