@@ -200,7 +200,7 @@ def _with_held_consultations(settings: Settings, files: pd.DataFrame) -> pd.Data
     """The run's files with how many consultations closed years hold back of each, and which
     years, as published (audit.consultations_held; none when nothing was published)."""
     held: dict[str, tuple[int, list[int]]] = {}
-    if not files.empty and (files["source"] == "consultations").any():
+    if not files.empty and files["source"].isin(row_dated_sources()).any():
         try:
             with open_published(settings, HELD_TABLES) as connection:
                 held = held_consultations(connection)

@@ -104,7 +104,10 @@ def overdue(connection: duckdb.DuckDBPyConnection, shown: int = 5) -> str | None
     return f"{len(rows)} — " + ", ".join(named) + more
 
 
-HELD_QUERY = "select sha256, held_for_year, count(*) from audit.consultations_held group by all"
+HELD_QUERY = (
+    "select sha256, held_for_year, count(*) from audit.consultations_held "
+    "group by sha256, held_for_year"
+)
 HELD_TABLES = tables_in(HELD_QUERY)
 
 
