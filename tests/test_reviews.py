@@ -11,6 +11,7 @@ from pipelines.ingest.contract import load_contract
 from pipelines.ingest.release import ReleaseError, release_submission
 from pipelines.ingest.review import APPROVED, RETURNED, ReviewError, review_submission
 from pipelines.intake.ingest import ingest_source
+from pipelines.warehouse.vintages import amended_years
 from tests.conftest import ward_file, write_csv
 
 ROW = "R6,福島区,鷺洲地域,F-1,ふれあい喫茶,高齢者サロン,12,240"
@@ -39,7 +40,10 @@ def test_a_file_returned_before_its_year_closed_cannot_be_approved_until_it_reop
     # Released, it counts for FY2024 (the year is closed again on it); returned, then approved
     # again, it would come back into figures closed without it: reopen first.
     release_submission(settings, "R6_福島区_居場所_v3.csv", "山田", "電話で確認")
+    assert list(amended_years(settings)) == [2024]  # its figures change with the next run
     review_submission(settings, "R6_福島区_居場所_v3.csv", RETURNED, "山田", "やはり違います")
+    # Returned, it counts for nothing: FY2024 is not amended, its figures stay guarded.
+    assert amended_years(settings) == {}
     with pytest.raises(ReviewError, match="reopen-year 2024"):
         review_submission(settings, "R6_福島区_居場所_v3.csv", APPROVED, "佐藤")
 

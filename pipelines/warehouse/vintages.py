@@ -50,7 +50,7 @@ from pipelines.ingest.closing import (
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.lake_tables import VINTAGE_SCHEMA, VINTAGES
 from pipelines.ingest.release import releases
-from pipelines.ingest.review import reviews
+from pipelines.ingest.review import RETURNED, reviews
 from pipelines.intake.receiving import waiting_files
 from pipelines.warehouse.build_plan import whole_build_reason
 from pipelines.warehouse.dbt import manifest_of
@@ -391,9 +391,12 @@ def amended_years(settings: Settings) -> dict[int, list[dict]]:
     if not closed:
         return {}
     ledger = lake.ledger().drop_duplicates("sha256", keep="last").set_index("sha256")
+    latest = reviews(lake).drop_duplicates("sha256", keep="last")
+    returned = set(latest.loc[latest["decision"] == RETURNED, "sha256"])
     found: dict[int, list[dict]] = {}
     for release in releases(lake).to_dict("records"):
-        if release["sha256"] not in ledger.index:
+        # a released file returned since counts for nothing: its year stays guarded as closed
+        if release["sha256"] not in ledger.index or release["sha256"] in returned:
             continue
         entry = ledger.loc[release["sha256"]].to_dict() | {"sha256": release["sha256"]}
         for year in years_of(entry):
