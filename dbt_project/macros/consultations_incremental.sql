@@ -129,11 +129,7 @@
             ~ remembered ~ ')'
         ) }}
     {%- elif scope == 'changed' -%}
-        {%- set changed = consultations_state('changed') -%}
-        {{ return(
-            'consultation_id is null or consultation_id in (select consultation_id from '
-            ~ changed ~ ') or (select bool_or(whole_build) from ' ~ changed ~ ')'
-        ) }}
+        {{ return('consultation_id is null or ' ~ consultations_chosen_again()) }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error('unknown consultations test scope: ' ~ scope) }}
 {% endmacro %}
