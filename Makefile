@@ -82,9 +82,12 @@ lint: setup
 	@# paths: dbt does not parse the whole project again, ~3 s of CPU).
 	@mkdir -p $(WELFARE_HOME)/work/lint_target && \
 		cp $(WELFARE_HOME)/work/dbt_target/partial_parse.msgpack $(WELFARE_HOME)/work/lint_target/
-	cd dbt_project && DBT_TARGET=duckdb WELFARE_LAKE=$(WELFARE_HOME)/lake WELFARE_WORKING_DB=$(WELFARE_HOME)/work/warehouse.duckdb \
+	@# dbt runs in the home, as every dbt process of the pipeline does (the profile's paths
+	@# are relative to it: pipelines/foundation/settings.py, Settings.dbt_env).
+	cd $(WELFARE_HOME) && DBT_TARGET=duckdb WELFARE_LAKE=lake WELFARE_WORKING_DB=work/warehouse.duckdb \
+		DBT_PROJECT_DIR=$(CURDIR)/dbt_project DBT_PROFILES_DIR=$(CURDIR)/dbt_project \
 		DBT_TARGET_PATH=$(WELFARE_HOME)/work/lint_target DBT_LOG_PATH=$(WELFARE_HOME)/work/logs/dbt \
-		$(UV) run sqlfluff lint models tests
+		$(UV) run --project $(CURDIR) sqlfluff lint --config $(CURDIR)/dbt_project/.sqlfluff $(CURDIR)/dbt_project/models $(CURDIR)/dbt_project/tests
 
 # Four suites run beside the main one, their output shown at the end; `make test` fails if
 # anything fails: the Spark suite (the whole job on a local Spark cluster), the operator's bad

@@ -1,4 +1,5 @@
-"""The Dagster code location loads cheaply: no great-expectations, no dbt-core, no dbt run."""
+"""The Dagster code location loads cheaply: no great-expectations, no dbt-core, no dbt run; and
+great-expectations, where files are checked, without what its checks here never use."""
 
 from __future__ import annotations
 
@@ -32,6 +33,31 @@ def test_definitions_load_without_importing_gx_or_running_dbt(sample_run):
     )
     assert result.returncode == 0, result.stderr
     assert set(home.dbt_target_dir.iterdir()) == before  # no dbt invocation left artefacts
+
+
+def test_great_expectations_loads_scipy_stats_only_when_it_is_used():
+    """Every run that checks files imports great-expectations; scipy.stats (a third of that
+    import) is loaded only by an expectation that uses it, none of this project's."""
+    script = textwrap.dedent("""
+        import sys, importlib.util
+        from pipelines.quality.suites import import_great_expectations
+        gx = import_great_expectations()
+        stats = sys.modules["scipy.stats"]
+        assert isinstance(stats, importlib.util._LazyModule), "scipy.stats imported with GX"
+        assert "scipy.stats._stats_py" not in sys.modules
+        # GX's statistical expectations still find it, loaded at their first use.
+        from great_expectations.expectations.core import (
+            expect_column_kl_divergence_to_be_less_than as kl,
+        )
+        assert kl.stats is stats and kl.stats.norm.cdf(0) == 0.5
+        assert "scipy.stats._stats_py" in sys.modules
+        print("ok")
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):

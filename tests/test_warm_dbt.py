@@ -78,6 +78,7 @@ def test_warm_dbt_answers_as_dbt_does(new_home):
             "json",
         ),
         env=_env(settings),
+        cwd=settings.dbt_directory,
         capture_output=True,
         text=True,
     )

@@ -9,7 +9,7 @@ from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
 from pipelines.defs.progress import PROGRESS
-from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
+from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
 from pipelines.warehouse import warm_dbt
 
@@ -69,12 +69,15 @@ class WarmDbtCliResource(LeanDbtCliResource):
 
 
 def dbt_resource_for(settings: Settings) -> DbtCliResource:
+    # dagster-dbt starts dbt in the project's folder; `welfare-dbt` moves it to the home's
+    # dbt directory (the profile's paths start there), then hands the command to the run's
+    # warm dbt, or becomes dbt itself where there is none.
     client = Path(sys.executable).with_name("welfare-dbt")
-    if not (warm_dbt.available() and client.exists()):
+    if not warm_dbt.available():
         return LeanDbtCliResource(
             project_dir=dbt_project_for(settings),
             profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=dbt_executable(),
+            dbt_executable=str(client),
         )
     return WarmDbtCliResource(
         project_dir=dbt_project_for(settings),

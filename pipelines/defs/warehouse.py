@@ -148,8 +148,8 @@ def kept_partial_parse(settings: Settings) -> bytes | None:
 
 def keep_partial_parse(settings: Settings, run_target: Path, before: bytes | None) -> None:
     """Each build starts from the parse kept in the dbt target folder (dagster-dbt copies it
-    into the run's). dbt parses the whole project again when the profile changed (the home
-    was moved or copied: the working database's path is part of it) and writes the new parse
+    into the run's). dbt parses the whole project again when the profile changed (another
+    target) or the project's variables did (a new day) and writes the new parse
     into the run's folder: keep that one, so the next builds skip parsing again (~4 s). A
     build given the warm dbt's parse leaves the copy as it was (``before``): the warm dbt
     keeps its own parse (pipelines.warehouse.warm_dbt), which that copy must not replace."""

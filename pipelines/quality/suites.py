@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.util
 import json
 import logging
 import os
@@ -141,18 +142,41 @@ WARM_CHECKS = "great-expectations"  # the warm process that runs suites (pipelin
 # great-expectations imports PySpark when it is installed (the Spark extra installs it for the
 # test cluster) to offer Spark DataFrames; every check here runs on pandas DataFrames.
 UNUSED_BY_CHECKS = "pyspark"
+# ... and scipy.stats (with scipy's sparse, linalg, special and optimize: about a third of its
+# import, ~1 s of CPU in every process that checks files) for three statistical expectations
+# (KL divergence, KS tests) this project does not use; they use it only when they run.
+LOADED_WHEN_USED = "scipy.stats"
+
+
+def _load_when_used(name: str) -> None:
+    """Make ``name`` (a submodule) a module that is imported on its first attribute access
+    (importlib's LazyLoader), also set on its package so that `from package import name`
+    does not import it."""
+    if name in sys.modules:
+        return
+    package, _, attribute = name.rpartition(".")
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return  # not installed: importing it fails as it would have
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    setattr(sys.modules[package], attribute, module)
 
 
 def import_great_expectations():
     """great-expectations, with analytics off, imported as if PySpark were absent (it treats
     an ImportError as "not installed"): importing PySpark costs most of a second and prints a
-    warning on every run. PySpark stays importable for anything else in the process."""
+    warning on every run. PySpark stays importable for anything else in the process;
+    scipy.stats is imported when something first uses it."""
     os.environ["GX_ANALYTICS_ENABLED"] = "False"  # nothing phones home
     if "great_expectations" in sys.modules or UNUSED_BY_CHECKS in sys.modules:
         import great_expectations
 
         return great_expectations
     sys.modules[UNUSED_BY_CHECKS] = None  # `import pyspark` raises ImportError
+    _load_when_used(LOADED_WHEN_USED)
     try:
         import great_expectations
     finally:

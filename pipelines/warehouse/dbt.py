@@ -56,7 +56,8 @@ def dbt_command(
     target_path: Path | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
 ) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment of one dbt invocation for ``settings``' home."""
+    """The command line and environment of one dbt invocation for ``settings``' home (run it
+    in ``settings.dbt_directory``)."""
     env = {**os.environ, **settings.dbt_env()}
     command = [
         dbt_executable(),
@@ -76,13 +77,10 @@ def dbt_command(
 def dbt_by_hand(settings: Settings, args: list[str]) -> int:
     """dbt as a person types it, for ``settings``' home: its arguments as given (any command,
     `debug` and `--help` too); the project, profiles and paths from the environment."""
-    env = {
-        **os.environ,
-        **settings.dbt_env(),
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-    }
-    return subprocess.run([dbt_executable(), *args], env=env, check=False).returncode
+    env = {**os.environ, **settings.dbt_env()}
+    return subprocess.run(
+        [dbt_executable(), *args], env=env, cwd=settings.dbt_directory, check=False
+    ).returncode
 
 
 def run_dbt(
@@ -94,7 +92,14 @@ def run_dbt(
     project_dir: Path = DBT_PROJECT_DIR,
 ) -> subprocess.CompletedProcess:
     command, env = dbt_command(settings, args, quiet, target_path, project_dir)
-    return subprocess.run(command, env=env, capture_output=capture, text=True, check=False)
+    return subprocess.run(
+        command,
+        env=env,
+        cwd=settings.dbt_directory,
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
 
 
 @dataclass
@@ -125,7 +130,12 @@ def parse_project(settings: Settings) -> ProjectParse:
         return ProjectParse(manifest, None, fingerprint)
     command, env = dbt_command(settings, ["parse"])
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=env,
+        cwd=settings.dbt_directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return ProjectParse(manifest, process, fingerprint)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipelines.foundation.atomic import copy_file
-from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
+from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
 
 ADDRESS_ENV = "WELFARE_WARM_DBT"  # where the run's warm dbt listens (a Linux abstract socket)
@@ -132,8 +132,11 @@ def start_for(settings: Settings) -> WarmDbt | None:
 
 
 def client() -> None:
-    """`welfare-dbt`: the warm dbt of this run if there is one, else dbt itself."""
+    """`welfare-dbt`: the warm dbt of this run if there is one, else dbt itself; either runs
+    in the home's dbt directory (Settings.dbt_directory: the profile's paths start there)."""
     args = sys.argv[1:]
+    if directory := os.environ.get(DBT_DIRECTORY_ENV):
+        os.chdir(directory)
     address = os.environ.get(ADDRESS_ENV)
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -199,9 +202,9 @@ def _connect(connection: socket.socket, address: str) -> None:
 
 def keep_parse(parsed: Path, target_dir: Path) -> None:
     """Leave a parse (dbt's partial_parse.msgpack) where the next dbt command of this home
-    starts from. dbt parses the project whole when the home's database path or a variable the
-    project reads (the day, the lake) is not the one of the parse it finds: a home copied
-    elsewhere, or every run of a new day, would otherwise parse whole each time (seconds)."""
+    starts from. dbt parses the project whole when its profile or a variable the project reads
+    (the day) is not the one of the parse it finds: every run of a new day would otherwise
+    parse whole each time (seconds)."""
     kept = target_dir / PARTIAL_PARSE
     with contextlib.suppress(OSError):  # a cache: without it dbt parses whole, as before
         if parsed.exists() and (not kept.exists() or parsed.read_bytes() != kept.read_bytes()):
@@ -234,6 +237,8 @@ def _serve(
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
     _end_with_the_run()
+    if directory := os.environ.get(DBT_DIRECTORY_ENV):
+        os.chdir(directory)  # as the command will be: the profile's paths start there
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind("\0" + address)
     listener.listen(1)
