@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := False
 export DAGSTER_HOME := $(WELFARE_HOME)/dagster
 export PYTHONUTF8 := 1
 
-.PHONY: help setup test-setup browser-setup spark-environment run test test-spark spark-setup spark-cluster run-spark lint serve ui docs benchmark sample clean
+.PHONY: help setup test-setup browser-setup run test test-spark spark-setup spark-cluster run-spark lint serve ui docs benchmark sample clean
 
 help:
 	@echo "make run    - set up, load the sample submissions, run the whole pipeline once"
@@ -50,22 +50,26 @@ apt_ensure = missing=""; $(foreach p,$(1),$(HAVE_$(p)) || missing="$$missing $(p
 # --compile-bytecode: Python reads .pyc files even where PYTHONDONTWRITEBYTECODE forbids writing
 # them (as on CI machines); without them every process compiles dagster, dbt and GX again
 # (about 7 s per `welfare run`, more per test process).
-UV_SYNC = $(UV) sync --locked --quiet --compile-bytecode
-# The project's environment (uv's downloads) and the Debian packages $(1) (apt's) at the same time:
-# on a new machine neither waits for the other.
+# --inexact: a package the lock has but this target does not ask for (the Spark extra, which
+# `make test` adds) stays; `make lint` inside `make test` must not take it from the Spark suite.
+UV_SYNC = $(UV) sync --locked --inexact --quiet --compile-bytecode
+# The project's environment (uv's downloads; $(2): extras) and the Debian packages $(1) (apt's)
+# at the same time: on a new machine neither waits for the other.
 define setup_with
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV_SYNC) & sync=$$!; ( $(call apt_ensure,$(1)) ); packages=$$?; wait $$sync; synced=$$?; \
+	@$(UV_SYNC) $(2) & sync=$$!; ( $(call apt_ensure,$(1)) ); packages=$$?; wait $$sync; synced=$$?; \
 		exit $$(( synced != 0 ? synced : packages ))
 endef
 
 setup:
 	$(call setup_with,fonts-noto-cjk)
 
-# What the tests need before they start (Java too: a missing one is said now, not at the end);
-# the Spark environment is made while they run.
+# What the tests need before they start (Java too: a missing one is said now, not at the end),
+# and the Spark extra (PySpark, PyHive, dbt-spark) in the project's one environment: the Spark
+# suite runs beside the others from the same files (a second environment cost ~27 s of CPU
+# to compile the same packages again). `make setup` does not install it.
 test-setup:
-	$(call setup_with,fonts-noto-cjk chromium openjdk-17-jre-headless)
+	$(call setup_with,fonts-noto-cjk chromium openjdk-17-jre-headless,--extra spark)
 
 browser-setup:
 	@( $(call apt_ensure,chromium) )
@@ -96,8 +100,7 @@ lint: setup
 # runs), and lint. The pytest processes share one run of the sample (WELFARE_TEST_SHARED: the
 # first to need it builds it, the others copy it). The machine's two cores are the limit:
 # the main, Spark and operator's suites run at full priority, the other background tests at
-# nice 5, lint and the Spark environment's set-up (its bytecode compiled once, while the
-# sample run is built: the Spark suite waits for that run) at nice 10.
+# nice 5, lint at nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 # The council's and operator's long tests in one process: the bad week, the survey calendar,
 # the year's close and a held file's release (measured: the longest chains, each in a process
@@ -114,9 +117,7 @@ test: test-setup
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	{ nice -n 10 $(SUBMAKE) spark-environment && \
-		env $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark; } \
-		> $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
 	spark=$$!; \
 	$(BACKGROUND) $(OPERATOR_FILES) $(OPERATOR_NODES) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
@@ -139,29 +140,22 @@ test: test-setup
 	echo "── Spark cluster (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
 	exit $$(( main != 0 ? main : badweek_rc != 0 ? badweek_rc : background_rc != 0 ? background_rc : lint_rc != 0 ? lint_rc : spark_rc ))
 
-# The Spark target lives in its own environment (.venv-spark) so the default install stays
-# light and `make test` never has to uninstall PySpark again.
-SPARK_ENV := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-spark
+# The Spark target: Java and the Spark extra (the default install, `make setup`, stays without).
+spark-setup:
+	$(call setup_with,fonts-noto-cjk openjdk-17-jre-headless,--extra spark)
 
-spark-setup: setup spark-environment
-
-# Java and the Spark environment alone (`make test` makes them while its other suites run).
-spark-environment:
-	@( $(call apt_ensure,openjdk-17-jre-headless) )
-	@$(SPARK_ENV) $(UV_SYNC) --extra spark
-
-SPARK_TEST = $(SPARK_ENV) $(UV) run --no-sync pytest tests/spark
+SPARK_TEST = $(UV) run --no-sync pytest tests/spark
 
 test-spark: spark-setup
 	$(SPARK_TEST)
 
 spark-cluster: spark-setup
-	$(SPARK_ENV) $(UV) run --no-sync python -m tests.spark.local_cluster
+	$(UV) run --no-sync python -m tests.spark.local_cluster
 
 # The sample through the whole job on a Spark cluster (WELFARE_SPARK_HOST/PORT say where).
 run-spark: spark-setup
-	@$(SPARK_ENV) $(UV) run --no-sync welfare load-sample
-	@WELFARE_ENGINE=spark $(SPARK_ENV) $(UV) run --no-sync welfare run
+	@$(UV) run --no-sync welfare load-sample
+	@WELFARE_ENGINE=spark $(UV) run --no-sync welfare run
 
 serve: setup
 	@$(UV) run welfare prepare >/dev/null

@@ -19,6 +19,9 @@ def test_definitions_load_without_importing_gx_or_running_dbt(sample_run):
         # dbt runs in processes of its own: its Python modules cost a second here for nothing
         # (pipelines/defs/dagster_adapter.py).
         assert not [m for m in sys.modules if m.split(".")[0] == "dbt"], "dbt-core imported"
+        # The Spark extra (installed for the tests) is not needed where DuckDB is the engine.
+        spark = {"pyspark", "pyhive", "thrift"}
+        assert not [m for m in sys.modules if m.split(".")[0] in spark], "Spark extra imported"
         graph = defs.resolve_asset_graph()
         keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
         assert {"lake/ibasho_survey", "lake/consultations", "marts/place_counts",
