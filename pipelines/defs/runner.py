@@ -53,7 +53,7 @@ def run_pipeline(
     # Files and marts will be checked and dbt will build: great-expectations and dbt load on
     # the other core meanwhile.
     start_warm_checks()
-    warm = warm_dbt.start_for(settings)
+    warm = warm_dbt.start_for(settings, after=parse.running if parse is not None else None)
     from pipelines.defs.automation import WAREHOUSE_JOB  # imports Dagster: only for a run
 
     try:

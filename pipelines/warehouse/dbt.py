@@ -110,6 +110,11 @@ class ProjectParse:
     process: subprocess.Popen | None
     fingerprint: str
 
+    @property
+    def running(self) -> int | None:
+        """The process id of the `dbt parse` still writing the manifest, if any."""
+        return self.process.pid if self.process is not None else None
+
     def manifest(self) -> Path:
         """The manifest, once the parse (if any) has finished; raises if it failed."""
         if self.process is not None:

@@ -88,13 +88,20 @@ def available() -> bool:
 
 
 def start(
-    project_dir: Path, profiles_dir: Path, parsed_target: Path, env: Mapping[str, str]
+    project_dir: Path,
+    profiles_dir: Path,
+    parsed_target: Path,
+    env: Mapping[str, str],
+    after: int | None = None,
 ) -> WarmDbt | None:
     """Launch the warm dbt for this run (``env``: what dbt will be called with, the paths of
     WELFARE_HOME included; ``parsed_target``: where the project's last parse is) and point
     `welfare-dbt` at it; None where it cannot be used. One launched earlier by this process
     for the same project and configuration, still waiting for its command, is used again
-    (`welfare run` starts it before Dagster is imported, the run's dbt resource finds it)."""
+    (`welfare run` starts it before Dagster is imported, the run's dbt resource finds it).
+    ``after``: the process id of a `dbt parse` writing ``parsed_target`` now (a new home,
+    changed models): the warm dbt starts from its parse when it has ended, instead of
+    parsing the whole project a second time beside it."""
     if not available():
         return None
     inputs = tuple(sorted(parse_inputs(env).items()))
@@ -105,10 +112,8 @@ def start(
         return waiting
     address = f"welfare-dbt-{os.getpid()}-{os.urandom(6).hex()}"
     scratch = Path(tempfile.mkdtemp(prefix="welfare-dbt-"))
-    if (parsed_target / PARTIAL_PARSE).exists():  # the project's last parse: dbt reuses it
-        shutil.copy2(parsed_target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
     log = (scratch / "warm.log").open("wb")
-    where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target)]
+    where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target), str(after or 0)]
     process = subprocess.Popen(
         [sys.executable, "-m", __name__, address, *where],
         env=dict(env),
@@ -121,13 +126,15 @@ def start(
     return warm
 
 
-def start_for(settings: Settings) -> WarmDbt | None:
-    """The warm dbt of a run in this home (started now, or the one started for it already)."""
+def start_for(settings: Settings, after: int | None = None) -> WarmDbt | None:
+    """The warm dbt of a run in this home (started now, or the one started for it already);
+    ``after``: see :func:`start`."""
     return start(
         DBT_PROJECT_DIR,
         DBT_PROJECT_DIR,
         settings.dbt_target_dir,
         {**os.environ, **settings.dbt_env()},
+        after,
     )
 
 
@@ -232,7 +239,7 @@ def _end_with_the_run() -> None:
 
 
 def _serve(
-    address: str, project_dir: str, profiles_dir: str, scratch: str, parsed_target: str
+    address: str, project_dir: str, profiles_dir: str, scratch: str, parsed_target: str, after: str
 ) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
@@ -244,6 +251,10 @@ def _serve(
     listener.listen(1)
     from dbt.cli.main import dbtRunner  # dbt: seconds, paid while the run reads its files
 
+    if int(after):
+        _wait_until_gone(int(after), patience=600)  # the run's own parse of the project
+    with contextlib.suppress(FileNotFoundError):  # the project's last parse: dbt reuses it
+        shutil.copy2(Path(parsed_target) / PARTIAL_PARSE, Path(scratch) / PARTIAL_PARSE)
     parsed_for = parse_inputs(os.environ)
     parsed = dbtRunner().invoke(
         [
@@ -294,4 +305,4 @@ def _serve(
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(*sys.argv[1:6]))
+    sys.exit(_serve(*sys.argv[1:7]))
