@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
 from pipelines.warehouse.dbt import dbt_run_dir, failed_nodes, run_dbt
+from pipelines.warehouse.warm_dbt import PARTIAL_PARSE
 from tests.conftest import welfare_cli
 
 pytestmark = pytest.mark.slow
@@ -34,7 +37,10 @@ def test_breaking_a_mart_makes_its_reconciliation_fail(sample_run, published_hom
         for tamper in TAMPERS.values():
             assert db.execute(tamper).fetchone()[0] > 0
     # Written where a run's dbt writes: the run's summary names what failed from there.
+    # (and starting from the home's parse, as a run's dbt does: dagster-dbt copies it there).
     run = dbt_run_dir(built_copy, "tampered")
+    run.mkdir(parents=True)
+    shutil.copy2(built_copy.dbt_target_dir / PARTIAL_PARSE, run / PARTIAL_PARSE)
     failed = run_dbt(built_copy, ["test", *tests], quiet=False, target_path=run)
     assert failed.returncode != 0
     for test_name in TAMPERS:
