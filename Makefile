@@ -104,8 +104,8 @@ lint: setup
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
 # The council's and operator's long tests in one process: the bad week, the survey calendar,
 # the year's close (measured: the longest chains, each in a process of its own, left a core
-# idle at the end; a held file's release, here or with the other background tests at nice 5,
-# made that process end last, alone, for 20-30 s: it runs in the main suite).
+# idle at the end; with a held file's release among them too, this process ended last, alone,
+# for ~20 s).
 OPERATOR_FILES = tests/test_operations.py tests/test_survey_cycle.py tests/test_final_figures.py
 # make itself, for the test recipe's own steps: named through a variable so that `make -n test`
 # prints the recipe instead of running it (make runs a line that names the MAKE variable itself
