@@ -184,7 +184,7 @@ KITA_2024 = (
 )
 
 
-@pytest.mark.background  # pipeline runs: beside the main suite in `make test` (Makefile)
+@pytest.mark.background  # pipeline runs: with the operator's tests in `make test` (Makefile)
 def test_an_error_holds_back_that_file_alone_until_it_is_released(published_home):
     settings = published_home
     kita_places = _query(settings, KITA_2024)
