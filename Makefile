@@ -8,6 +8,8 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 ifeq ($(strip $(WELFARE_HOME)),)
 override WELFARE_HOME := $(CURDIR)/data
 endif
+# Absolute: the recipes run commands in other folders (lint runs dbt in the home).
+override WELFARE_HOME := $(abspath $(WELFARE_HOME))
 export WELFARE_HOME
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False

@@ -109,10 +109,13 @@ def test_files_checked_together_get_what_each_checked_alone_gets():
     assert [r["unexpected_count"].sum() for r, _ in together] == [1, 3, 0]
 
 
-def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(tmp_path):
+def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(
+    tmp_path, monkeypatch
+):
     """A run hands its checks to a helper that imported great-expectations meanwhile: the
     findings are the same as here, a mart suite's Data Docs are written once the run settles
-    them, and a helper that died is replaced by the work done here."""
+    them, and a helper that died is replaced by the work done here. The helper imports
+    nothing from the folder the run was started in (a shared /tmp, say)."""
     import pandas as pd
 
     from pipelines.foundation import warm_process
@@ -137,7 +140,15 @@ def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(
         }
     ).astype("Int64")
     here = Validator().validate(suite, [frame], "test", ("source_row",))
-    # Started as a run starts it (here regardless of great-expectations being imported).
+    # Started as a run starts it (here regardless of great-expectations being imported),
+    # from a folder where someone left a package of great-expectations' name.
+    trap = tmp_path / "started_in"
+    (trap / "great_expectations").mkdir(parents=True)
+    (trap / "great_expectations" / "__init__.py").write_text(
+        f"open({str(tmp_path / 'imported')!r}, 'w')\n"
+    )
+    monkeypatch.chdir(trap)
+    stop_warm_checks()  # one a run of this process left (the sample's): started anew here
     warm_process.start(WARM_CHECKS, ["pipelines.quality.suites:_ready"])
     try:
         warm = warm_process.running(WARM_CHECKS)
@@ -146,6 +157,7 @@ def test_warm_checks_give_what_this_process_gives_and_their_end_changes_nothing(
         compared = ["expectation", "column_name", "success", "unexpected_count", "examples"]
         pd.testing.assert_frame_equal(there[0][compared], here[0][compared])
         assert there[1] == here[1] and any(there[1])
+        assert not (tmp_path / "imported").exists()
         # A mart suite: the answer first, its Data Docs right after.
         [mart] = [s for s in suites_for("mart") if s.name == "consultation_months"]
         rows = pd.DataFrame({"fiscal_year": [2024], "month": [4], "consultations": [61]})

@@ -57,10 +57,16 @@ def _through_warm(settings: Settings, *args: str) -> subprocess.CompletedProcess
         warm.stop()
 
 
-def test_warm_dbt_answers_as_dbt_does(new_home):
+def test_warm_dbt_answers_as_dbt_does(new_home, tmp_path, monkeypatch):
     settings = new_home
+    # Started from a folder where someone left a package of dbt's name: not imported.
+    trap = tmp_path / "started_in"
+    (trap / "dbt").mkdir(parents=True)
+    (trap / "dbt" / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w')\n")
+    monkeypatch.chdir(trap)
     # Structured output, as dagster-dbt reads it line by line, naming what dbt itself names.
     listed = _through_warm(settings, "ls", "--select", "staging", "--log-format", "json")
+    assert not (tmp_path / "imported").exists()
     # The warm dbt left its parse in the home: the next dbt command there (here dbt's own,
     # starting from that parse as a run's build does) does not parse the project whole again.
     target = settings.work_dir / "warm_test_target"

@@ -19,20 +19,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.foundation.processes import python_command
+
 SECONDARY_METHOD = "MOD(1)"  # τ-Argus modular (HiTaS) method
 
 
 def run(units: Path, cells: Path, dimensions: list[str], threshold: int) -> None:
     """In a child process: protect the table of ``units`` and write its cells."""
-    command = [
-        sys.executable,
+    command = python_command(
         "-m",
         "pipelines.extracts.tauargus_run",
         str(units),
         str(cells),
         ",".join(dimensions),
         str(threshold),
-    ]
+    )
     scratch = units.parent
     result = subprocess.run(
         command,

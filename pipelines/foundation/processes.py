@@ -1,9 +1,19 @@
-"""Whether a process is still running: how work left behind by a killed one is recognised."""
+"""Processes: this project's own Python children, and whether a process is still running (how
+work left behind by a killed one is recognised)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+
+def python_command(*args: str) -> list[str]:
+    """A Python process of this environment running ``args`` (`-m module …`, `-c code …`),
+    which imports nothing from the folder it was started in: `-c` and `-m` put that folder
+    first on the import path, and a `dbt/` or `great_expectations/` folder in an operator's
+    working directory (a shared /tmp) would run as the library (-P, Python 3.11)."""
+    return [sys.executable, "-P", *args]
 
 
 def process_alive(pid: int) -> bool:

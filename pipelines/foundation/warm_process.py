@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from pipelines.foundation.processes import python_command
+
 _LENGTH = struct.Struct(">Q")
 PATIENCE = 1800  # seconds a call may take (a slice of a large file is checked in seconds)
 _warm: dict[str, WarmProcess] = {}
@@ -97,7 +99,7 @@ def start(name: str, preload: Sequence[str], env: dict[str, str] | None = None) 
         # Not `-m`: the server must be this module (its ThenDo), not a second copy as __main__.
         serve = f"import sys; from {__name__} import _serve; _serve(sys.argv[1:])"
         process = subprocess.Popen(
-            [sys.executable, "-c", serve, *preload],
+            python_command("-c", serve, *preload),
             stdin=subprocess.PIPE,  # closes when this process ends: the warm one ends too
             stdout=subprocess.PIPE,
             env={**os.environ, **(env or {})},

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipelines.foundation.atomic import copy_file
+from pipelines.foundation.processes import python_command
 from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
 
@@ -115,7 +116,7 @@ def start(
     log = (scratch / "warm.log").open("wb")
     where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target), str(after or 0)]
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__, address, *where],
+        python_command("-m", __name__, address, *where),
         env=dict(env),
         stdin=subprocess.PIPE,  # closes when this process ends: the warm dbt ends too
         stdout=subprocess.DEVNULL,
