@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,24 +111,38 @@ def test_without_a_warm_process_it_is_dbt():
 
 
 def test_a_warm_process_ends_with_its_run(new_home):
-    """The run's process ends (killed, say) before calling dbt: its warm dbt ends too."""
+    """The run's process ends (killed, say) before calling dbt: its warm dbt ends too, and
+    removes its scratch folder; one killed with its run is removed by the next run's start."""
     starter = (
         "import os, sys, time; from pathlib import Path; "
         "from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings; "
         "from pipelines.warehouse import warm_dbt; s = Settings(Path(sys.argv[1])); "
         "w = warm_dbt.start(DBT_PROJECT_DIR, DBT_PROJECT_DIR, s.dbt_target_dir, "
-        "{**os.environ, **s.dbt_env()}); print(w.process.pid, flush=True); time.sleep(600)"
+        "{**os.environ, **s.dbt_env()}); print(w.process.pid, w.scratch, flush=True); time.sleep(600)"
     )
     run = subprocess.Popen(
         [sys.executable, "-c", starter, str(new_home.home)], stdout=subprocess.PIPE, text=True
     )
-    warm_pid = int(run.stdout.readline())
+    pid, scratch = run.stdout.readline().split(maxsplit=1)
+    warm_pid, scratch = int(pid), Path(scratch.strip())
+    assert scratch.is_dir()
     run.kill()
     run.wait()
     deadline = time.monotonic() + 60
     while _running(warm_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _running(warm_pid)
+    assert not scratch.exists()
+    # Killed together (SIGKILL to the run's process group): the folders stay, naming a run
+    # that is gone; the next warm dbt's start removes those, and only those.
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = Path(tempfile.mkdtemp(prefix=f"{warm_dbt.SCRATCH_PREFIX}{int(gone.stdout)}-"))
+    alive = Path(tempfile.mkdtemp(prefix=f"{warm_dbt.SCRATCH_PREFIX}{os.getpid()}-"))
+    warm_dbt._sweep_scratch()
+    assert not left.exists() and alive.exists()
+    alive.rmdir()
 
 
 def _running(pid: int) -> bool:

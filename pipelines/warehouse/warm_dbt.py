@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipelines.foundation.atomic import copy_file
-from pipelines.foundation.processes import python_command
+from pipelines.foundation.processes import process_alive, python_command
 from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
 
@@ -49,6 +49,7 @@ ADDRESS_ENV = "WELFARE_WARM_DBT"  # where the run's warm dbt listens (a Linux ab
 PID_MARK = b"\x00welfare-dbt-pid "  # before dbt's output: the warm process's id
 EXIT_MARK = b"\x00welfare-dbt-exit "  # after dbt's output: its exit code
 PARTIAL_PARSE = "partial_parse.msgpack"
+SCRATCH_PREFIX = "welfare-dbt-"  # then the run's process id: a scratch folder in the temp folder
 CONNECT_PATIENCE = 5.0  # seconds
 _started: dict[tuple, WarmDbt] = {}  # by project and configuration: see start()
 
@@ -112,7 +113,8 @@ def start(
         os.environ[ADDRESS_ENV] = waiting.address
         return waiting
     address = f"welfare-dbt-{os.getpid()}-{os.urandom(6).hex()}"
-    scratch = Path(tempfile.mkdtemp(prefix="welfare-dbt-"))
+    _sweep_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     log = (scratch / "warm.log").open("wb")
     where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target), str(after or 0)]
     process = subprocess.Popen(
@@ -125,6 +127,17 @@ def start(
     os.environ[ADDRESS_ENV] = address
     _started[key] = warm = WarmDbt(process, address, scratch, log)
     return warm
+
+
+def _sweep_scratch() -> None:
+    """Remove the scratch folders of warm dbts whose run was killed with them (the process
+    group of a run stopped by SIGKILL): each names its run's process, gone now. A warm dbt
+    that ends otherwise removes its own."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        with contextlib.suppress(OSError, ValueError):
+            if folder.stat().st_uid == os.getuid() and not process_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_for(settings: Settings, after: int | None = None) -> WarmDbt | None:
@@ -228,12 +241,13 @@ def _same_user(connection: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _end_with_the_run() -> None:
+def _end_with_the_run(scratch: str) -> None:
     """End this process the moment the run's process ends (it never writes to our standard
     input: readable means closed), not after seconds more of importing dbt and parsing."""
 
     def watch() -> None:
         select.select([sys.stdin], [], [])
+        shutil.rmtree(scratch, ignore_errors=True)
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="end-with-the-run").start()
@@ -244,7 +258,7 @@ def _serve(
 ) -> int:
     """Make dbt ready, then run the one command a client hands over (see the module's doc)."""
     yield_cpu()  # the run's process comes first: its dbt command comes seconds later
-    _end_with_the_run()
+    _end_with_the_run(scratch)
     if directory := os.environ.get(DBT_DIRECTORY_ENV):
         os.chdir(directory)  # as the command will be: the profile's paths start there
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -274,8 +288,9 @@ def _serve(
         keep_parse(Path(scratch) / PARTIAL_PARSE, Path(parsed_target))
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
-        if listener not in ready:
-            return 0  # the run's process ended, or its resources were torn down
+        if listener not in ready:  # the run's process ended, or its resources were torn down
+            shutil.rmtree(scratch, ignore_errors=True)
+            return 0
         connection, _ = listener.accept()
         if _same_user(connection):
             break
@@ -302,6 +317,7 @@ def _serve(
     connection.sendall(EXIT_MARK + str(code).encode() + b"\n")
     # Ended at once: the database dbt's adapter holds is closed with the process (the client
     # waits for it), and Python's own teardown of dbt would only cost seconds.
+    shutil.rmtree(scratch, ignore_errors=True)
     os._exit(0)
 
 
