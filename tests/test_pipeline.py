@@ -129,11 +129,17 @@ def test_dbt_tests_are_recorded_as_asset_checks_in_the_dagster_instance(sample_r
     assert any("reconcile" in name for name in checks)
 
 
+def _values(table) -> str:
+    """Every value of an Arrow table as text, one a line (formatting a table for display
+    instead cost seconds over the home's few hundred Parquet files)."""
+    return "\n".join(str(value) for column in table.columns for value in column.to_pylist())
+
+
 def _strings_in(path) -> str:
     """Everything a file holds, decompressed: Parquet and DuckDB values (a view holds none: it
     reads the lake's Parquet files), other files' bytes."""
     if path.suffix == ".parquet":
-        return pq.read_table(path).to_pandas().astype(str).to_string()
+        return _values(pq.read_table(path))
     if path.suffix == ".duckdb":
         out = []
         with duckdb.connect(str(path), read_only=True) as db:
@@ -141,7 +147,9 @@ def _strings_in(path) -> str:
                 "select table_schema, table_name from information_schema.tables "
                 "where table_type = 'BASE TABLE'"
             ).fetchall():
-                out.append(db.execute(f'select * from "{schema}"."{name}"').df().to_string())
+                out.append(
+                    _values(db.sql(f'select * from "{schema}"."{name}"').to_arrow_table())
+                )
         return "\n".join(out)
     data = path.read_bytes()
     return data.decode("utf-8", "ignore") + data.decode("cp932", "ignore")
