@@ -147,9 +147,7 @@ def _strings_in(path) -> str:
                 "select table_schema, table_name from information_schema.tables "
                 "where table_type = 'BASE TABLE'"
             ).fetchall():
-                out.append(
-                    _values(db.sql(f'select * from "{schema}"."{name}"').to_arrow_table())
-                )
+                out.append(_values(db.sql(f'select * from "{schema}"."{name}"').to_arrow_table()))
         return "\n".join(out)
     data = path.read_bytes()
     return data.decode("utf-8", "ignore") + data.decode("cp932", "ignore")
