@@ -96,18 +96,21 @@ lint: setup
 		$(UV) run --project $(CURDIR) sqlfluff lint --config $(CURDIR)/dbt_project/.sqlfluff $(CURDIR)/dbt_project/models $(CURDIR)/dbt_project/tests
 
 # Four suites run beside the main one, their output shown at the end; `make test` fails if
-# anything fails: the Spark suite (the whole job on a local Spark cluster), the operator's bad
-# week (kills, a full disk: tests/test_operations.py), the other tests marked `background`
-# (the submission page in Chromium and under concurrent requests, the incremental build's
-# runs), and lint. The pytest processes share one run of the sample (WELFARE_TEST_SHARED: the
-# first to need it builds it, the others copy it). The machine's two cores are the limit:
-# the main, Spark and operator's suites run at full priority, the other background tests at
-# nice 5, lint at nice 10.
+# anything fails: the Spark suite (the whole job on a local Spark cluster), then in the same
+# slot the year's close (tests/test_final_figures.py); the operator's bad week (kills, a full
+# disk: tests/test_operations.py); the other tests marked `background` (the submission page
+# in Chromium and under concurrent requests, the incremental build's runs); and lint. The
+# pytest processes share one run of the sample (WELFARE_TEST_SHARED: the first to need it
+# builds it, the others copy it). The machine's two cores are the limit: the main, Spark and
+# operator's suites run at full priority, the other background tests at nice 5, lint at
+# nice 10.
 BACKGROUND = $(UV) run pytest --ignore=tests/spark -m background
-# The council's and operator's long tests in one process: the bad week, the survey calendar,
-# the year's close and a held file's release (measured: the longest chains, each in a process
-# of its own, left a core idle at the end).
-OPERATOR_FILES = tests/test_operations.py tests/test_survey_cycle.py tests/test_final_figures.py
+# The council's and operator's long tests: the bad week, the survey calendar and a held file's
+# release in one process; the year's close after the Spark suite, which ends minutes before
+# the others (measured: with the year's close among the operator's tests, that process ended
+# last, alone on one core for its last 25 s).
+AFTER_SPARK = tests/test_final_figures.py
+OPERATOR_FILES = tests/test_operations.py tests/test_survey_cycle.py
 OPERATOR_NODES = tests/test_quality.py::test_an_error_holds_back_that_file_alone_until_it_is_released
 # make itself, for the test recipe's own steps: named through a variable so that `make -n test`
 # prints the recipe instead of running it (make runs a line that names the MAKE variable itself
@@ -119,19 +122,21 @@ test: test-setup
 	@grep -o " $(WELFARE_HOME)/test-[^ ]*" /proc/mounts 2>/dev/null | xargs -r umount 2>/dev/null || true
 	@rm -rf $(WELFARE_HOME)/test-shared
 	@export WELFARE_TEST_SHARED=$(WELFARE_HOME)/test-shared; \
-	$(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1 & \
+	{ $(SPARK_TEST) --basetemp=$(WELFARE_HOME)/test-spark > $(WELFARE_HOME)/test-spark.log 2>&1; \
+		spark_rc=$$?; $(BACKGROUND) $(AFTER_SPARK) --basetemp=$(WELFARE_HOME)/test-close \
+		> $(WELFARE_HOME)/test-close.log 2>&1 && exit $$spark_rc; } & \
 	spark=$$!; \
 	$(BACKGROUND) $(OPERATOR_FILES) $(OPERATOR_NODES) --basetemp=$(WELFARE_HOME)/test-badweek \
 		> $(WELFARE_HOME)/test-badweek.log 2>&1 & \
 	badweek=$$!; \
-	nice -n 5 $(BACKGROUND) $(OPERATOR_FILES:%=--ignore=%) $(OPERATOR_NODES:%=--deselect=%) --basetemp=$(WELFARE_HOME)/test-background \
+	nice -n 5 $(BACKGROUND) $(OPERATOR_FILES:%=--ignore=%) $(AFTER_SPARK:%=--ignore=%) $(OPERATOR_NODES:%=--deselect=%) --basetemp=$(WELFARE_HOME)/test-background \
 		> $(WELFARE_HOME)/test-background.log 2>&1 & \
 	background=$$!; \
 	{ nice -n 10 $(SUBMAKE) lint && nice -n 10 $(UV) run dg check defs; } > $(WELFARE_HOME)/lint.log 2>&1 & \
 	lint=$$!; \
 	$(UV) run pytest --ignore=tests/spark -m "not background"; main=$$?; \
 	wait $$badweek; badweek_rc=$$?; \
-	echo "── the operator's bad week, the survey calendar, the year's close (marked background) ──"; \
+	echo "── the operator's bad week, the survey calendar, a held file's release (marked background) ──"; \
 	cat $(WELFARE_HOME)/test-badweek.log; \
 	wait $$background; background_rc=$$?; \
 	echo "── other tests marked background (the submission page in Chromium, incremental builds) ──"; \
@@ -140,6 +145,8 @@ test: test-setup
 	echo "── lint and dg check defs ──"; cat $(WELFARE_HOME)/lint.log; \
 	wait $$spark; spark_rc=$$?; \
 	echo "── Spark cluster (make test-spark) ──"; cat $(WELFARE_HOME)/test-spark.log; \
+	echo "── the year's close (marked background; after the Spark suite) ──"; \
+	cat $(WELFARE_HOME)/test-close.log 2>/dev/null; \
 	exit $$(( main != 0 ? main : badweek_rc != 0 ? badweek_rc : background_rc != 0 ? background_rc : lint_rc != 0 ? lint_rc : spark_rc ))
 
 # The Spark target: Java and the Spark extra (the default install, `make setup`, stays without).
