@@ -19,6 +19,7 @@ from pipelines.extracts.disclosure import (
     PRIMARY,
     SHOWN,
     TOTAL,
+    _null_space,
     cell_ranges,
     protect_table,
     protect_tables,
@@ -194,6 +195,18 @@ def _small_table() -> pd.DataFrame:
         ("港区", "その他"): 20,
     }
     return pd.DataFrame([{"ward": w, "topic": t, "n": n} for (w, t), n in counts.items()])
+
+
+def test_repeated_equations_leave_what_a_reader_can_recover_as_it_is():
+    """The proof drops equations two tables repeat (a shared total) before its SVD: the
+    directions the hidden cells can move in are those of the distinct equations."""
+    rng = np.random.default_rng(7)
+    distinct = rng.integers(0, 2, size=(40, 70)).astype(float)
+    repeated = np.vstack([distinct, distinct[::3], -0.0 * distinct[:5] + distinct[:5]])
+    alone, together = _null_space(distinct), _null_space(repeated)
+    assert alone.shape == together.shape == (70, 30)
+    # The same space (its projection), whatever basis the SVD gives it.
+    assert np.allclose(alone @ alone.T, together @ together.T)
 
 
 def test_primary_suppression_alone_is_recoverable_from_the_totals():
