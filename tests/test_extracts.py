@@ -199,14 +199,19 @@ def _small_table() -> pd.DataFrame:
 
 def test_repeated_equations_leave_what_a_reader_can_recover_as_it_is():
     """The proof drops equations two tables repeat (a shared total) before its SVD: the
-    directions the hidden cells can move in are those of the distinct equations."""
+    directions the hidden cells can move in are those of the distinct equations, with fewer
+    equations than unknowns and with more (the rank's tolerance counts the equations)."""
     rng = np.random.default_rng(7)
-    distinct = rng.integers(0, 2, size=(40, 70)).astype(float)
-    repeated = np.vstack([distinct, distinct[::3], -0.0 * distinct[:5] + distinct[:5]])
-    alone, together = _null_space(distinct), _null_space(repeated)
-    assert alone.shape == together.shape == (70, 30)
-    # The same space (its projection), whatever basis the SVD gives it.
-    assert np.allclose(alone @ alone.T, together @ together.T)
+    for rows, columns in ((40, 70), (120, 50)):
+        distinct = rng.integers(-1, 2, size=(rows, columns)).astype(float)
+        distinct[:, -1] = distinct[:, 0]  # a direction a hidden cell can move in
+        signed_zeros = np.where(distinct[:5] == 0, -0.0, distinct[:5])
+        assert np.signbit(signed_zeros).any()
+        repeated = np.vstack([distinct, distinct[::3], signed_zeros])
+        alone, together = _null_space(distinct), _null_space(repeated)
+        assert alone.shape == together.shape and alone.shape[1] >= 1
+        # The same space (its projection), whatever basis the SVD gives it.
+        assert np.allclose(alone @ alone.T, together @ together.T)
 
 
 def test_primary_suppression_alone_is_recoverable_from_the_totals():

@@ -38,7 +38,7 @@ from pipelines.web.app import create_app
 from tests.conftest import ward_file, welfare_cli, write_csv
 from tests.test_web import log_in, web_settings
 
-# Pipeline runs: beside the main suite in `make test` (with the operator's other tests).
+# Pipeline runs: beside the main suite in `make test` (after the Spark suite, in its slot).
 pytestmark = [pytest.mark.slow, pytest.mark.background]
 
 SPEC = PROJECT_ROOT / "sources" / "extracts" / "places_and_facilities.yml"

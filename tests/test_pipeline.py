@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
@@ -129,10 +131,28 @@ def test_dbt_tests_are_recorded_as_asset_checks_in_the_dagster_instance(sample_r
     assert any("reconcile" in name for name in checks)
 
 
+def _texts(value) -> Iterator[str]:
+    """A value as the texts it holds: lists, structs and maps item by item (their printed
+    form escapes a full-width space), bytes decoded as the raw files are."""
+    if isinstance(value, bytes):
+        yield value.decode("utf-8", "ignore")
+        yield value.decode("cp932", "ignore")
+    elif isinstance(value, dict):
+        for item in value.items():
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif value is not None:
+        yield str(value)
+
+
 def _values(table) -> str:
     """Every value of an Arrow table as text, one a line (formatting a table for display
     instead cost seconds over the home's few hundred Parquet files)."""
-    return "\n".join(str(value) for column in table.columns for value in column.to_pylist())
+    return "\n".join(
+        text for column in table.columns for value in column.to_pylist() for text in _texts(value)
+    )
 
 
 def _strings_in(path) -> str:
