@@ -194,7 +194,7 @@ def _null_space(matrix: np.ndarray) -> np.ndarray:
     # Equations repeated (a total or margin shown by two tables) leave the null space as it
     # is and only cost time: the consultation extract's 2,816 equations are 1,119 distinct
     # ones (its SVD 4.3 s of CPU → 1.3 s).
-    # Compared by their bytes: rows taken as one are equal (a -0.0 only keeps a repeat).
+    # Rows are compared by their bytes: equal bytes are equal rows (a -0.0 only keeps a repeat).
     matrix = np.ascontiguousarray(matrix)
     as_bytes = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1])))
     first = np.unique(as_bytes.ravel(), return_index=True)[1]  # the sorted copy is let go
