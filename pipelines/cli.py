@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.defs.jobs import REBUILD_LAKE_JOB, WAREHOUSE_JOB
 from pipelines.defs.progress import show_on_terminal
-from pipelines.defs.runner import run_job, run_pipeline
+from pipelines.defs.runner import run_job, run_pipeline, run_sent_files
 from pipelines.defs.summary import format_summary
 from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
@@ -82,6 +82,11 @@ def cmd_load_sample(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     show_on_terminal(sys.stdout)  # bound now: dbt's output is redirected to the log later
     settings = _settings()
+    if args.sent:
+        summaries = run_sent_files(
+            settings, prepare=lambda: prepare(settings, wait=False, say=print)
+        )
+        return 0 if all(s.success and not s.checks_failed for s in summaries) else 1
     # A dbt parse (a new home, changed models) runs while Dagster is imported.
     parse = prepare(settings, wait=False, say=print)
     print(f"Running the warehouse job for {settings.home} ...")
@@ -416,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild the incremental models whole instead of only what new files changed "
         "(the same tables; done by itself when models or rules changed); implies --force",
+    )
+    run.add_argument(
+        "--sent",
+        action="store_true",
+        help="what the submission page starts when a file is sent: run for the files waiting "
+        "in landing/ unless another run has them, after any run going, until none is waiting",
     )
     run.set_defaults(func=cmd_run)
     validate = commands.add_parser(

@@ -39,6 +39,9 @@ os.environ.setdefault(
 # does not change with the date the tests run on (after FY2024's due dates, before FY2025's).
 # Tests of the calendar set their own days.
 os.environ.setdefault("WELFARE_TODAY", "2025-07-01")
+# A file confirmed on the page starts no run of its own: a test runs the pipeline when it
+# means to (the browser's walk-through turns it on).
+os.environ.setdefault("WELFARE_WEB_START_RUNS", "0")
 # What tests leave for people to look at (screenshots, the cluster's measurements): under the
 # WELFARE_HOME `make test` uses (default data/), never in the source tree.
 ARTIFACTS = Path(os.environ.get("WELFARE_HOME") or PROJECT_ROOT / "data") / "test-artifacts"

@@ -17,13 +17,24 @@ import pytest
 
 from pipelines.defs.build import build_definitions
 from pipelines.defs.instance import write_dagster_yaml
-from pipelines.defs.runner import release_abandoned_runs, run_pipeline
+from pipelines.defs.runner import release_abandoned_runs, run_pipeline, run_sent_files
+from pipelines.foundation.locks import exclusive_if_free
 from pipelines.foundation.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.closing import closed_years
 from pipelines.ingest.lake import Lake
 from pipelines.ingest.review import APPROVED, review_submission, reviews
+from pipelines.intake.receiving import waiting_files, waiting_key
 from pipelines.intake.repair import lake_damage
+from pipelines.intake.run_starts import (
+    NEXT_LOCK,
+    PAGE,
+    SENSOR,
+    claim,
+    claim_of,
+    claims_folder,
+    page_turn,
+)
 from pipelines.warehouse.duckdb_publish import versions
 from pipelines.warehouse.freshness import reason_to_run
 from pipelines.warehouse.vintages import close_year
@@ -63,10 +74,11 @@ def places(connection) -> int:
 
 
 def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_received(mini):
-    """Each set of waiting files asks for one run (the daemon starts one run per run key);
-    a file landing later makes a new set; while a run is queued or going nothing is asked;
-    once the files are in the ledger — also for a daemon that has just started, with no
-    cursor — nothing is asked. The request carries the plan: only what the files reach."""
+    """Each set of waiting files asks for one run (the daemon starts one run per run key),
+    unless the submission page started one for them, or a run it started is going; a file
+    landing later makes a new set; while a run is queued or going nothing is asked; once the
+    files are in the ledger — also for a daemon that has just started, with no cursor —
+    nothing is asked. The request carries the plan: only what the files reach."""
     defs = build_definitions(mini)
     # Resolved inside an instance of its own, as the daemon resolves it: Dagster reads the
     # definitions' state storage from whichever instance was entered last in this process.
@@ -81,14 +93,22 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
         )
 
     with dg.instance_for_test() as instance:
-        first = tick(instance)
-        [request] = first.run_requests
-        assert request.tags["welfare/new_files"] == "2"
+        # The page confirmed these files and started their run: the sensor leaves them.
+        assert claim(mini, waiting_key(waiting_files(mini)), PAGE) is None
+        by_page = tick(instance)
+        assert by_page.run_requests == [] and "submission page" in by_page.skip_message
+        copy_sample(mini, "ibasho_survey", CHUO)  # lands later: a new set, nobody's yet
+        [request] = tick(instance).run_requests
+        assert request.tags["welfare/new_files"] == "3"
         assert request.tags["welfare/build"] == "whole"  # a new home: its first build is whole
         assert tick(instance).run_requests[0].run_key == request.run_key  # the same set
-        copy_sample(mini, "ibasho_survey", CHUO)  # lands after the first request
-        [later] = tick(instance).run_requests
-        assert later.tags["welfare/new_files"] == "3" and later.run_key != request.run_key
+        # The sensor claimed them: a run the page starts now leaves them to the sensor's.
+        assert claim(mini, request.run_key, PAGE).by == SENSOR
+        # A run the page started is going (or about to): files wait for it to end.
+        with page_turn(mini) as my_turn:
+            assert my_turn
+            paged = tick(instance)
+            assert paged.run_requests == [] and "submission page" in paged.skip_message
         # A run of the job going: files wait for it to end.
         job = defs.resolve_job_def("warehouse_job")
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
@@ -106,6 +126,27 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
     with dg.instance_for_test() as restarted:  # a daemon started after they were received
         idle = tick(restarted)
         assert idle.run_requests == [] and "no file waiting" in idle.skip_message
+
+
+def test_a_run_the_page_starts_waits_for_the_run_going_and_claims_nothing_meanwhile(mini):
+    """`welfare run --sent` while another run of the job is going in the home's instance
+    waits for it (here: no patience at all) and leaves the files unclaimed, for whichever
+    run comes next; a second page process while one waits for its turn ends at once."""
+    with dg.DagsterInstance.from_config(str(write_dagster_yaml(mini).parent)) as instance:
+        job = build_definitions(mini).resolve_job_def("warehouse_job")
+        instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    said: list[str] = []
+    assert run_sent_files(mini, say=said.append, patience=0) == []
+    assert "is still going" in said[-1]
+    assert claim_of(mini, waiting_key(waiting_files(mini))) is None
+    # One page process waits for its turn already: it will take these files too.
+    with exclusive_if_free(claims_folder(mini) / NEXT_LOCK) as waiting_its_turn:
+        assert waiting_its_turn
+        said.clear()
+        assert run_sent_files(mini, say=said.append) == []
+        assert said == [
+            "Another run started from the page is waiting for its turn: it takes these files."
+        ]
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.

@@ -40,6 +40,7 @@ def web_settings(home: Settings, session_minutes: float = 60) -> WebSettings:
         secret_key_file=home.web_dir / "secret_key",
         session_minutes=session_minutes,
         secure_cookies=False,
+        start_runs=False,  # a test runs the pipeline when it means to
     )
 
 

@@ -2,10 +2,28 @@
 
 import dagster as dg
 
-from pipelines.defs.jobs import WAREHOUSE_JOB
+from pipelines.defs.jobs import TRIGGER_TAG, WAREHOUSE_JOB
 from pipelines.defs.planning import plan_run
 from pipelines.defs.resources import WelfareSettings
 from pipelines.warehouse.freshness import reason_to_run
+
+# A run in one of these states holds the working database, or soon will.
+GOING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def going_warehouse_run(instance: dg.DagsterInstance) -> str | None:
+    """The id of a warehouse run queued or going in ``instance``, if there is one."""
+    going = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=WAREHOUSE_JOB, statuses=GOING), limit=1
+    )
+    return going[0].dagster_run.run_id if going else None
+
 
 warehouse_job = dg.define_asset_job(
     name=WAREHOUSE_JOB,
@@ -33,5 +51,5 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext, welfare: WelfareSett
     plan = plan_run(settings)
     return dg.RunRequest(
         asset_selection=plan.selection,
-        tags={**plan.tags, "welfare/trigger": "nightly", "welfare/reason": reason},
+        tags={**plan.tags, TRIGGER_TAG: "nightly", "welfare/reason": reason},
     )

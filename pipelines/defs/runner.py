@@ -14,11 +14,21 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
+from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.progress import TERMINAL_LOGGER
-from pipelines.defs.summary import JOB_TIME, RunSummary, skipped_summary, summarize
+from pipelines.defs.summary import (
+    JOB_TIME,
+    RunSummary,
+    format_summary,
+    skipped_summary,
+    summarize,
+)
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
+from pipelines.intake.receiving import waiting_files, waiting_key
+from pipelines.intake.run_starts import PAGE, claim, page_turn
 from pipelines.intake.space import check_space
 from pipelines.quality.suites import start_warm_checks
 from pipelines.warehouse import warm_dbt
@@ -26,6 +36,7 @@ from pipelines.warehouse.dbt import ProjectParse
 from pipelines.warehouse.freshness import reason_to_run
 
 LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
+GOING_PATIENCE = 3600.0  # how long a run the page started waits for one already going
 
 
 def run_pipeline(
@@ -34,6 +45,7 @@ def run_pipeline(
     full_refresh: bool = False,
     parse: ProjectParse | None = None,
     timings: list[tuple[str, float]] | None = None,
+    trigger: str | None = None,
 ) -> RunSummary:
     """Execute the warehouse job once; never raises for a failed step (see RunSummary).
 
@@ -42,6 +54,7 @@ def run_pipeline(
     night without submissions costs a second. ``parse``: a parse of the dbt project begun in
     the background (pipelines.home.prepare), waited for before the definitions load.
     ``timings``: stages already timed (the command's start); the run's are added.
+    ``trigger``: what started the run, when not a person's `welfare run` (the run's tags).
     """
     clock = time.monotonic()
     timings = list(timings or [])
@@ -77,6 +90,7 @@ def run_pipeline(
                 plan_for_warehouse=full_refresh,
                 timings=timings,
                 clock=clock,
+                tags={TRIGGER_TAG: trigger} if trigger else None,
             )
             logging.getLogger("dagster_dbt").removeHandler(libraries)
     finally:
@@ -96,6 +110,7 @@ def run_job(
     plan_for_warehouse: bool | None = None,
     timings: list[tuple[str, float]] | None = None,
     clock: float | None = None,
+    tags: dict[str, str] | None = None,
 ):
     """Execute one of the project's jobs in this process, in the WELFARE_HOME's Dagster
     instance (its history, pools and run queue), with progress lines on the terminal. With
@@ -119,10 +134,10 @@ def run_job(
 
     if parse is not None:
         parse.manifest()
-    selection, tags = None, {}
+    selection, tags = None, dict(tags or {})
     if plan_for_warehouse is not None:
         plan = plan_run(settings, full_refresh=plan_for_warehouse)
-        selection, tags = plan.selection, plan.tags
+        selection, tags = plan.selection, {**plan.tags, **tags}
         logging.getLogger(TERMINAL_LOGGER).info(f"planned: {plan.build.reason}")
     lap("planning")
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
@@ -154,6 +169,77 @@ def run_job(
             )
             lap(JOB_TIME)
             return result
+    finally:
+        instance.dispose()
+
+
+def run_sent_files(
+    settings: Settings,
+    say: Callable[[str], object] = print,
+    prepare: Callable[[], ProjectParse | None] | None = None,
+    patience: float = GOING_PATIENCE,
+) -> list[RunSummary]:
+    """What the submission page starts when a file is confirmed (`welfare run --sent`): runs
+    for the files waiting in landing/, one after another until none is waiting, unless another
+    run has them (pipelines.intake.run_starts says who starts a run for which files). A run
+    already going (the sensor's, the nightly one, a `welfare run`) is waited for — at most
+    ``patience`` seconds — and the files waiting when it ends are taken then. Returns the
+    summary of each run made; stops after a run that failed (its files wait for the next
+    file sent, or the nightly run). ``prepare``: readies the home before its first run (a
+    process that ends at once does not), giving a parse begun in the background, if any."""
+    summaries: list[RunSummary] = []
+    parse = None
+    with page_turn(settings) as my_turn:
+        if not my_turn:
+            say("Another run started from the page is waiting for its turn: it takes these files.")
+            return summaries
+        while waiting_files(settings):
+            if not _wait_for_going_run(settings, say, patience):
+                break
+            waiting = waiting_files(settings)  # what a run that was going left
+            if not waiting:
+                break
+            earlier = claim(settings, waiting_key(waiting), PAGE)
+            if earlier is not None:
+                say(f"The {earlier.by} started a run for the files waiting ({earlier.claimed_at}).")
+                break
+            if prepare is not None:
+                parse, prepare = prepare(), None
+            say(f"Running the warehouse job for {settings.home} (files sent on the page) ...")
+            summary = run_pipeline(settings, parse=parse, trigger=PAGE)
+            parse = None
+            say(format_summary(summary, settings))
+            summaries.append(summary)
+            if not summary.success:
+                break
+    if parse is not None:
+        parse.manifest()  # a parse begun in the background ends before the process does
+    return summaries
+
+
+def _wait_for_going_run(settings: Settings, say: Callable[[str], object], patience: float) -> bool:
+    """Wait until no warehouse run is queued or going (abandoned ones are closed out first):
+    True, or False when one is still going after ``patience`` seconds."""
+    import dagster as dg
+
+    from pipelines.defs.automation import going_warehouse_run  # imports Dagster
+
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    try:
+        release_abandoned_runs(instance)
+        deadline, told = time.monotonic() + patience, False
+        while (going := going_warehouse_run(instance)) is not None:
+            if time.monotonic() > deadline:
+                say(
+                    f"Run {going[:8]} is still going after {patience:.0f} s: the files waiting "
+                    "are left to the next file sent, the landing sensor or the nightly run."
+                )
+                return False
+            if not told:
+                say(f"Run {going[:8]} is going: the files waiting are taken when it ends.")
+                told = True
+            time.sleep(1)
+        return True
     finally:
         instance.dispose()
 

@@ -2,22 +2,16 @@
 
 import dagster as dg
 
-from pipelines.defs.automation import warehouse_job
-from pipelines.defs.jobs import WAREHOUSE_JOB
+from pipelines.defs.automation import going_warehouse_run, warehouse_job
+from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.planning import plan_run
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.notifications import notify
 from pipelines.ingest.run_failures import record_run_failure
 from pipelines.intake.receiving import waiting_files, waiting_key
+from pipelines.intake.run_starts import SENSOR, claim, page_running
 
 LANDING_INTERVAL_SECONDS = 5  # the daemon evaluates sensors at most this often anyway
-GOING = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 
 @dg.sensor(
@@ -25,33 +19,42 @@ GOING = [
     minimum_interval_seconds=LANDING_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts the warehouse job within seconds of a file arriving in "
-    "$WELFARE_HOME/landing/ (sent on the submission page or put there by hand), with only what "
-    "the new files reach. A file is waiting until the ledger has it, so each set of waiting "
-    "files asks for one run (its run key) and files received long ago never start one; while "
-    "a run is queued or going, files that arrive wait for it to end.",
+    "$WELFARE_HOME/landing/ (put there by hand, or sent on the submission page while no run "
+    "started from the page could take it), with only what the new files reach. A file is "
+    "waiting until the ledger has it, so each set of waiting files asks for one run (its run "
+    "key, claimed against the page: pipelines.intake.run_starts) and files received long ago "
+    "never start one; while a run is queued or going, files that arrive wait for it to end.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, welfare: WelfareSettings):
-    going = context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=WAREHOUSE_JOB, statuses=GOING),
-        limit=1,
-    )
+    going = going_warehouse_run(context.instance)
     if going:
         return dg.SkipReason(
-            f"run {going[0].dagster_run.run_id[:8]} is going: files waiting now are taken in "
-            "by the next run, when it ends"
+            f"run {going[:8]} is going: files waiting now are taken in by the next run, when "
+            "it ends"
         )
     settings = welfare.get()
+    if page_running(settings):
+        return dg.SkipReason(
+            "a run started from the submission page is going or about to: it takes the files "
+            "waiting when it ends"
+        )
     waiting = waiting_files(settings)
     if not waiting:
         return dg.SkipReason("no file waiting in the landing folder")
+    key = waiting_key(waiting)
+    earlier = claim(settings, key, SENSOR)
+    if earlier is not None and earlier.by != SENSOR:
+        return dg.SkipReason(
+            f"the submission page started a run for the files waiting ({earlier.claimed_at})"
+        )
     plan = plan_run(settings, waiting=waiting)
     return dg.RunRequest(
-        run_key=waiting_key(waiting),
+        run_key=key,
         asset_selection=plan.selection,
         tags={
             **plan.tags,
             "welfare/new_files": str(sum(len(files) for files in waiting.values())),
-            "welfare/trigger": "landing_sensor",
+            TRIGGER_TAG: SENSOR,
         },
     )
 

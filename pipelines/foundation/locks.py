@@ -25,3 +25,27 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@contextmanager
+def exclusive_if_free(path: Path) -> Iterator[bool]:
+    """Hold ``path``'s lock until the block ends if nobody holds it now: True; else False at
+    once (nothing waits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(descriptor)
+
+
+def held(path: Path) -> bool:
+    """Whether a process holds ``path``'s lock now (a glance: it may be let go the next
+    moment)."""
+    with exclusive_if_free(path) as free:
+        return not free

@@ -255,6 +255,7 @@ class WebSettings:
     session_minutes: float  # idle time after which a session ends
     secure_cookies: bool  # behind an HTTPS reverse proxy: cookies only over HTTPS
     check_workers: int | None = None  # processes checking uploads (None: up to 2, the cores)
+    start_runs: bool = True  # a confirmed file starts the run that takes it in, at once
 
     @classmethod
     def from_env(cls, settings: Settings) -> WebSettings:
@@ -269,6 +270,7 @@ class WebSettings:
             check_workers=int(env["WELFARE_WEB_CHECK_WORKERS"])
             if env.get("WELFARE_WEB_CHECK_WORKERS")
             else None,
+            start_runs=env.get("WELFARE_WEB_START_RUNS", "1") != "0",
         )
 
 

@@ -13,19 +13,25 @@ ward from it), and no other file is touched.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import shutil
+import subprocess
+import threading
 import time
 import unicodedata
 from pathlib import Path
 
 from pipelines.foundation.atomic import copy_file, write_bytes
 from pipelines.foundation.hashing import sha256_of
+from pipelines.foundation.processes import python_command
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
 from pipelines.web.checking import pending_dir, pending_file
 from pipelines.web.private import private_dir
 from pipelines.web.uploads import Upload, UploadStore
 
+log = logging.getLogger("welfare.web")
 MAX_UPLOAD_BYTES = 20 * 2**20  # a year of a ward's places is a few hundred KB
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 MAX_NAME_CHARS = 255  # what Windows allows a file name
@@ -136,6 +142,31 @@ def place_in_landing(settings: Settings, upload: Upload, sent_by: str) -> Path:
             shutil.rmtree(target.parent, ignore_errors=True)
         raise
     return target
+
+
+def start_run(settings: Settings) -> None:
+    """Start the run that takes a confirmed file in (`welfare run --sent`, in a process of its
+    own that outlives the request and the server); its output goes to work/logs/sent-runs.log.
+    The run decides for itself whether it is needed (pipelines.intake.run_starts): a file
+    confirmed while a run goes is taken when that run ends. If it cannot be started, the
+    landing sensor or the nightly run takes the file in: the sender is not told of it."""
+    logs = settings.work_dir / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / "sent-runs.log").open("a", encoding="utf-8") as output:
+            process = subprocess.Popen(
+                python_command("-m", "pipelines.cli", "run", "--sent"),
+                env={**os.environ, "WELFARE_HOME": str(settings.home)},
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stopping the server does not stop a run
+            )
+    except OSError as error:
+        log.warning("the run for a sent file was not started (%s): the sensor takes it", error)
+        return
+    # Waited for on a thread of its own: an ended run leaves no zombie behind the server.
+    threading.Thread(target=process.wait, name="sent-run", daemon=True).start()
 
 
 def discard_upload(settings: Settings, upload_id: str) -> None:

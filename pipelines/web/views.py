@@ -323,6 +323,8 @@ def confirm(upload_id: str):
         raise
     upload = site.uploads.sent(upload_id, placed.relative_to(site.settings.landing).as_posix())
     sending.discard_upload(site.settings, upload_id)
+    if site.web.start_runs:
+        sending.start_run(site.settings)
     flash(_sent_message(upload, again=False), "info")
     return redirect(url_for("pages.my_submissions"))
 
