@@ -30,10 +30,13 @@ from pipelines.intake.run_starts import (
     NEXT_LOCK,
     PAGE,
     SENSOR,
+    STARTING_FD,
     claim,
     claim_of,
     claims_folder,
+    page_running,
     page_turn,
+    starting,
 )
 from pipelines.warehouse.duckdb_publish import versions
 from pipelines.warehouse.freshness import reason_to_run
@@ -109,6 +112,12 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
             assert my_turn
             paged = tick(instance)
             assert paged.run_requests == [] and "submission page" in paged.skip_message
+        handed = starting(mini)  # the page has just started a process for a file sent
+        try:
+            assert "submission page" in tick(instance).skip_message
+        finally:
+            for fd in handed.values():
+                os.close(fd)
         # A run of the job going: files wait for it to end.
         job = defs.resolve_job_def("warehouse_job")
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
@@ -131,12 +140,17 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
 def test_a_run_the_page_starts_waits_for_the_run_going_and_claims_nothing_meanwhile(mini):
     """`welfare run --sent` while another run of the job is going in the home's instance
     waits for it (here: no patience at all) and leaves the files unclaimed, for whichever
-    run comes next; a second page process while one waits for its turn ends at once."""
+    run comes next; the page's mark that it is starting is let go once it has its turn; a
+    second page process while one waits for its turn ends at once."""
     with dg.DagsterInstance.from_config(str(write_dagster_yaml(mini).parent)) as instance:
         job = build_definitions(mini).resolve_job_def("warehouse_job")
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
     said: list[str] = []
+    # Started by the page: the sensor sees a run under way until the process has its turn.
+    os.environ.update({name: str(fd) for name, fd in starting(mini).items()})
+    assert page_running(mini)
     assert run_sent_files(mini, say=said.append, patience=0) == []
+    assert STARTING_FD not in os.environ and not page_running(mini)
     assert "is still going" in said[-1]
     assert claim_of(mini, waiting_key(waiting_files(mini))) is None
     # One page process waits for its turn already: it will take these files too.

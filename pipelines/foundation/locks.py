@@ -49,3 +49,17 @@ def held(path: Path) -> bool:
     moment)."""
     with exclusive_if_free(path) as free:
         return not free
+
+
+def shared_descriptor(path: Path) -> int:
+    """An open descriptor of ``path`` holding a shared lock: many may hold one at once, none
+    while ``exclusive`` is held. Passed to a child process, the lock is the child's too (it
+    belongs to the open file, not the process) and lasts until every copy is closed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor

@@ -10,24 +10,26 @@ a key the sensor claimed. A claim stays (a key whose run failed does not start a
 Dagster run key does not: the next file sent, or the nightly run, takes the files in); claims
 older than ``KEEP_DAYS`` are removed.
 
-The page's runs go one at a time, and while one goes the sensor starts none (``page_running``):
-a file sent meanwhile is taken by the same process when its run ends. At most one more page
-process waits to go next (``page_turn``); any later one ends at once, as the one waiting takes
-every file waiting when its turn comes.
+The page's runs go one at a time, and while one goes — or is starting: from the moment the
+page starts its process (``starting``) — the sensor starts none (``page_running``): a file sent
+meanwhile is taken by the same process when its run ends. At most one more page process waits
+to go next (``page_turn``); any later one ends at once, as the one waiting takes every file
+waiting when its turn comes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipelines.foundation.atomic import create_once
-from pipelines.foundation.locks import exclusive, exclusive_if_free, held
+from pipelines.foundation.locks import exclusive, exclusive_if_free, held, shared_descriptor
 from pipelines.foundation.settings import Settings
 
 PAGE = "submission_page"
@@ -35,6 +37,8 @@ SENSOR = "landing_sensor"
 KEEP_DAYS = 90
 FOLDER = "run_starts"
 RUN_LOCK, NEXT_LOCK = "page-run.lock", "page-next.lock"  # the page's run going; the next one
+STARTING_LOCK = "page-starting.lock"  # held (shared) by each process the page started, until
+STARTING_FD = "WELFARE_PAGE_STARTING_FD"  # it has its turn or ends; its descriptor's number
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,26 @@ def _forget_old(folder: Path) -> None:
 
 
 def page_running(settings: Settings) -> bool:
-    """Whether a run started by the page is going, or about to (its process holds the lock)."""
-    return held(claims_folder(settings) / RUN_LOCK)
+    """Whether a run started by the page is going, or about to: its process is starting, or
+    holds the page's turn."""
+    here = claims_folder(settings)
+    return held(here / RUN_LOCK) or held(here / STARTING_LOCK)
+
+
+def starting(settings: Settings) -> dict[str, int]:
+    """What the page gives the process it starts for a sent file (pass it the descriptor;
+    close this process's copy once started): from now until that process has its turn, or
+    ends however it ends, the sensor sees a run the page started as under way."""
+    descriptor = shared_descriptor(claims_folder(settings) / STARTING_LOCK)
+    return {STARTING_FD: descriptor}
+
+
+def _started() -> None:
+    """This process (one the page started) has its turn, or ends: it is no longer starting."""
+    descriptor = os.environ.pop(STARTING_FD, "")
+    if descriptor.isdigit():
+        with suppress(OSError):
+            os.close(int(descriptor))
 
 
 @contextmanager
@@ -96,11 +118,14 @@ def page_turn(settings: Settings) -> Iterator[bool]:
     in_line = ExitStack()
     if not in_line.enter_context(exclusive_if_free(here / NEXT_LOCK)):
         in_line.close()
+        _started()
         yield False
         return
     try:
         with exclusive(here / RUN_LOCK):
             in_line.close()  # running now: the next may wait behind this one
+            _started()
             yield True
     finally:
         in_line.close()
+        _started()

@@ -27,6 +27,7 @@ from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.processes import python_command
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
+from pipelines.intake.run_starts import starting
 from pipelines.web.checking import pending_dir, pending_file
 from pipelines.web.private import private_dir
 from pipelines.web.uploads import Upload, UploadStore
@@ -151,20 +152,30 @@ def start_run(settings: Settings) -> None:
     confirmed while a run goes is taken when that run ends. If it cannot be started, the
     landing sensor or the nightly run takes the file in: the sender is not told of it."""
     logs = settings.work_dir / "logs"
+    handed: dict[str, int] = {}
     try:
         logs.mkdir(parents=True, exist_ok=True)
+        handed = starting(settings)  # the sensor leaves the files to it from now on
         with (logs / "sent-runs.log").open("a", encoding="utf-8") as output:
             process = subprocess.Popen(
                 python_command("-m", "pipelines.cli", "run", "--sent"),
-                env={**os.environ, "WELFARE_HOME": str(settings.home)},
+                env={
+                    **os.environ,
+                    "WELFARE_HOME": str(settings.home),
+                    **{name: str(fd) for name, fd in handed.items()},
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                pass_fds=tuple(handed.values()),
                 start_new_session=True,  # stopping the server does not stop a run
             )
     except OSError as error:
         log.warning("the run for a sent file was not started (%s): the sensor takes it", error)
         return
+    finally:
+        for fd in handed.values():
+            os.close(fd)  # the child's copy holds the lock now, or nobody's does
     # Waited for on a thread of its own: an ended run leaves no zombie behind the server.
     threading.Thread(target=process.wait, name="sent-run", daemon=True).start()
 
