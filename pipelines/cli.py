@@ -84,7 +84,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.sent:
         summaries = run_sent_files(
-            settings, prepare=lambda: prepare(settings, wait=False, say=print)
+            settings,
+            # Many such processes write one log: each says when it spoke.
+            say=lambda line: print(
+                f"[{dt.datetime.now().astimezone():%Y-%m-%d %H:%M:%S %z}] {line}"
+            ),
+            prepare=lambda: prepare(settings, wait=False, say=print),
         )
         return 0 if all(s.success and not s.checks_failed for s in summaries) else 1
     # A dbt parse (a new home, changed models) runs while Dagster is imported.

@@ -3,6 +3,7 @@ lost lake, readers kept open, failed runs recorded, rollback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,12 @@ import pytest
 
 from pipelines.defs.build import build_definitions
 from pipelines.defs.instance import write_dagster_yaml
-from pipelines.defs.runner import release_abandoned_runs, run_pipeline, run_sent_files
+from pipelines.defs.runner import (
+    one_run_at_a_time,
+    release_abandoned_runs,
+    run_pipeline,
+    run_sent_files,
+)
 from pipelines.foundation.locks import exclusive_if_free
 from pipelines.foundation.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.foundation.settings import Settings
@@ -153,6 +159,18 @@ def test_a_run_the_page_starts_waits_for_the_run_going_and_claims_nothing_meanwh
     assert STARTING_FD not in os.environ and not page_running(mini)
     assert "is still going" in said[-1]
     assert claim_of(mini, waiting_key(waiting_files(mini))) is None
+    # A page process killed before its run began: its claim no longer holds, and the next to
+    # look takes the files over (one of them: the sensor here), whose claim then holds.
+    ended = subprocess.Popen([sys.executable, "-c", ""])
+    ended.wait()
+    key = waiting_key(waiting_files(mini))
+    (claims_folder(mini) / f"{key}.json").write_text(
+        json.dumps(
+            {"key": key, "by": PAGE, "claimed_at": "-", "pid": ended.pid, "process_started": None}
+        )
+    )
+    assert claim(mini, key, SENSOR) is None and claim_of(mini, key).by == SENSOR
+    assert claim(mini, key, PAGE).by == SENSOR
     # One page process waits for its turn already: it will take these files too.
     with exclusive_if_free(claims_folder(mini) / NEXT_LOCK) as waiting_its_turn:
         assert waiting_its_turn
@@ -161,6 +179,29 @@ def test_a_run_the_page_starts_waits_for_the_run_going_and_claims_nothing_meanwh
         assert said == [
             "Another run started from the page is waiting for its turn: it takes these files."
         ]
+
+
+def test_runs_in_this_machines_processes_take_turns(mini):
+    """A `welfare run` while another executes in the same home (the page's, a person's)
+    waits for it to end instead of failing on the working database's lock."""
+    with one_run_at_a_time(mini) as waited:
+        assert not waited
+        second = subprocess.Popen(
+            [str(Path(sys.executable).with_name("welfare")), "run", "--force"],
+            env={**os.environ, "WELFARE_HOME": str(mini.home), "PATH": MINIMAL_PATH},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            lines = iter(second.stdout.readline, "")
+            said = next(line for line in lines if "waiting for it" in line or "──" in line)
+            assert "another run of the warehouse job is going in this home" in said
+            assert second.poll() is None  # waiting, not failed
+        finally:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.wait(timeout=30)
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.

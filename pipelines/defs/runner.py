@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.progress import TERMINAL_LOGGER
@@ -25,6 +25,7 @@ from pipelines.defs.summary import (
     skipped_summary,
     summarize,
 )
+from pipelines.foundation.locks import exclusive, exclusive_if_free
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
 from pipelines.intake.receiving import waiting_files, waiting_key
@@ -62,6 +63,42 @@ def run_pipeline(
         if parse is not None:
             parse.manifest()  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
+    with one_run_at_a_time(settings) as waited:
+        if waited:
+            timings.append(("waiting for the run before", time.monotonic() - clock))
+            clock = time.monotonic()
+            if not (force or full_refresh) and reason_to_run(settings) is None:
+                if parse is not None:
+                    parse.manifest()
+                return skipped_summary(settings)  # the run before took the files in
+        return _run_warehouse_job(settings, full_refresh, parse, timings, trigger, clock)
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(settings: Settings) -> Iterator[bool]:
+    """The runs executed in this machine's processes (`welfare run`, the page's) take turns:
+    two would write the working database at once, and one of them fail on its lock. Yields
+    whether this one waited for another to end."""
+    lock = settings.work_dir / "warehouse-run.lock"
+    with exclusive_if_free(lock) as free:
+        if free:
+            yield False
+            return
+    logging.getLogger(TERMINAL_LOGGER).info(
+        "another run of the warehouse job is going in this home: waiting for it to end"
+    )
+    with exclusive(lock):
+        yield True
+
+
+def _run_warehouse_job(
+    settings: Settings,
+    full_refresh: bool,
+    parse: ProjectParse | None,
+    timings: list[tuple[str, float]],
+    trigger: str | None,
+    clock: float,
+) -> RunSummary:
     check_space(settings)  # DiskFull before anything is written or started
     # Files and marts will be checked and dbt will build: great-expectations and dbt load on
     # the other core meanwhile.
@@ -184,16 +221,21 @@ def run_sent_files(
     run has them (pipelines.intake.run_starts says who starts a run for which files). A run
     already going (the sensor's, the nightly one, a `welfare run`) is waited for — at most
     ``patience`` seconds — and the files waiting when it ends are taken then. Returns the
-    summary of each run made; stops after a run that failed (its files wait for the next
-    file sent, or the nightly run). ``prepare``: readies the home before its first run (a
-    process that ends at once does not), giving a parse begun in the background, if any."""
+    summary of each run made; stops after a run that failed (the landing sensor, or the next
+    file's run, tries its files once more: see run_starts). ``prepare``: readies the home
+    before its first run (a process that ends at once does not), giving a parse begun in the
+    background, if any."""
     summaries: list[RunSummary] = []
     parse = None
     with page_turn(settings) as my_turn:
         if not my_turn:
             say("Another run started from the page is waiting for its turn: it takes these files.")
             return summaries
-        while waiting_files(settings):
+        while True:
+            if not waiting_files(settings):
+                if not summaries:
+                    say("Nothing waiting: an earlier run took the files in.")
+                break
             if not _wait_for_going_run(settings, say, patience):
                 break
             waiting = waiting_files(settings)  # what a run that was going left

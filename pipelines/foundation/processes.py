@@ -26,6 +26,25 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def process_started(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, Linux's /proc), or None where that
+    is not known: with the pid, which process it is (a pid is reused once its process ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # field 22 of stat(5); the split starts at field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def same_process_running(pid: int, started: int | None) -> bool:
+    """Whether the process that was ``pid``, started at ``started`` (process_started), still
+    runs, and not a later one given the same pid."""
+    if not process_alive(pid):
+        return False
+    now = process_started(pid)
+    return started is None or now is None or now == started
+
+
 def process_age() -> float | None:
     """Seconds since this process started (Linux's /proc), or None where that is not known:
     the part of a command's time spent before its own code ran (Python, imports)."""

@@ -6,9 +6,12 @@ page starts one the moment a file is confirmed; the Dagster daemon's landing sen
 few seconds (for files put in landing/ by hand, or sent while a run was going). Whoever starts
 a run for a key first claims it — a file in ``work/run_starts/`` created only if none is there —
 and the other then leaves those files alone: the sensor skips a key the page claimed, the page
-a key the sensor claimed. A claim stays (a key whose run failed does not start another, as a
-Dagster run key does not: the next file sent, or the nightly run, takes the files in); claims
-older than ``KEEP_DAYS`` are removed.
+a key the sensor claimed. A claim holds while the process that made it runs; one whose process
+has ended with its files still waiting (its run failed, or it was killed before its run began)
+is taken over by the next to look — the sensor, or the page's next run — so no file is left
+for the nightly run by a process that died, and a set whose runs fail stops once each starter
+has tried (the sensor's own claim holds while the daemon runs, and Dagster's run key asks no
+second run). Claims older than ``KEEP_DAYS`` are removed.
 
 The page's runs go one at a time, and while one goes — or is starting: from the moment the
 page starts its process (``starting``) — the sensor starts none (``page_running``): a file sent
@@ -30,6 +33,7 @@ from pathlib import Path
 
 from pipelines.foundation.atomic import create_once
 from pipelines.foundation.locks import exclusive, exclusive_if_free, held, shared_descriptor
+from pipelines.foundation.processes import process_started, same_process_running
 from pipelines.foundation.settings import Settings
 
 PAGE = "submission_page"
@@ -43,11 +47,18 @@ STARTING_FD = "WELFARE_PAGE_STARTING_FD"  # it has its turn or ends; its descrip
 
 @dataclass(frozen=True)
 class Claim:
-    """Who claimed a key, and when."""
+    """Who claimed a key, when, from which process."""
 
     key: str
     by: str  # PAGE or SENSOR
     claimed_at: str  # ISO 8601, UTC
+    pid: int
+    process_started: int | None  # with the pid: which process (pids are reused)
+
+    def holds(self) -> bool:
+        """A claim holds while the process that made it runs (the daemon's code server for
+        the sensor's, the page's own process for the page's)."""
+        return same_process_running(self.pid, self.process_started)
 
 
 def claims_folder(settings: Settings) -> Path:
@@ -56,17 +67,27 @@ def claims_folder(settings: Settings) -> Path:
 
 def claim(settings: Settings, key: str, by: str) -> Claim | None:
     """Claim the files of ``key`` for ``by``'s run: None when this call claimed them, else the
-    claim made first (by ``by`` itself or by the other)."""
+    claim that holds them (by ``by`` itself or by the other). A claim whose process has ended
+    with the files still waiting — its run failed, or it was killed before its run began — is
+    taken over: by one caller only."""
     here = claims_folder(settings)
     here.mkdir(parents=True, exist_ok=True)
-    mine = Claim(key, by, dt.datetime.now(dt.UTC).isoformat())
     path = here / f"{key}.json"
-    if path.exists():  # the sensor asks again every few seconds while nothing runs
-        return claim_of(settings, key) or mine
-    if create_once(path, json.dumps(asdict(mine))):
-        _forget_old(here)
-        return None
-    return claim_of(settings, key) or mine  # unreadable: claimed all the same
+    pid = os.getpid()
+    mine = Claim(key, by, dt.datetime.now(dt.UTC).isoformat(), pid, process_started(pid))
+    for _ in range(3):
+        # The sensor asks again every few seconds while nothing runs: a look first.
+        if not path.exists() and create_once(path, json.dumps(asdict(mine))):
+            _forget_old(here)
+            return None
+        earlier = claim_of(settings, key)
+        if earlier is None or earlier.holds():
+            return earlier or mine  # unreadable: held all the same
+        ended = here / f".{key}.ended-{pid}"
+        with suppress(FileNotFoundError):  # another caller is taking it over: one wins
+            os.rename(path, ended)
+            ended.unlink()
+    return claim_of(settings, key) or mine
 
 
 def claim_of(settings: Settings, key: str) -> Claim | None:
@@ -101,11 +122,21 @@ def starting(settings: Settings) -> dict[str, int]:
     return {STARTING_FD: descriptor}
 
 
-def _started() -> None:
-    """This process (one the page started) has its turn, or ends: it is no longer starting."""
+def next_in_line(settings: Settings) -> bool:
+    """Whether a process the page started waits for its turn: it will take every file waiting
+    then (a file confirmed now needs no process of its own)."""
+    return held(claims_folder(settings) / NEXT_LOCK)
+
+
+def _started(lock: Path) -> None:
+    """This process (one the page started) has its turn, or ends: it is no longer starting.
+    The descriptor named in the environment is closed only if it is that lock's."""
     descriptor = os.environ.pop(STARTING_FD, "")
-    if descriptor.isdigit():
-        with suppress(OSError):
+    if not descriptor.isdigit():
+        return
+    with suppress(OSError):
+        given, expected = os.fstat(int(descriptor)), os.stat(lock)
+        if (given.st_dev, given.st_ino) == (expected.st_dev, expected.st_ino):
             os.close(int(descriptor))
 
 
@@ -118,14 +149,14 @@ def page_turn(settings: Settings) -> Iterator[bool]:
     in_line = ExitStack()
     if not in_line.enter_context(exclusive_if_free(here / NEXT_LOCK)):
         in_line.close()
-        _started()
+        _started(here / STARTING_LOCK)
         yield False
         return
     try:
         with exclusive(here / RUN_LOCK):
             in_line.close()  # running now: the next may wait behind this one
-            _started()
+            _started(here / STARTING_LOCK)
             yield True
     finally:
         in_line.close()
-        _started()
+        _started(here / STARTING_LOCK)

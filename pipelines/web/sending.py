@@ -27,7 +27,7 @@ from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.processes import python_command
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
-from pipelines.intake.run_starts import starting
+from pipelines.intake.run_starts import next_in_line, starting
 from pipelines.web.checking import pending_dir, pending_file
 from pipelines.web.private import private_dir
 from pipelines.web.uploads import Upload, UploadStore
@@ -147,10 +147,14 @@ def place_in_landing(settings: Settings, upload: Upload, sent_by: str) -> Path:
 
 def start_run(settings: Settings) -> None:
     """Start the run that takes a confirmed file in (`welfare run --sent`, in a process of its
-    own that outlives the request and the server); its output goes to work/logs/sent-runs.log.
-    The run decides for itself whether it is needed (pipelines.intake.run_starts): a file
-    confirmed while a run goes is taken when that run ends. If it cannot be started, the
-    landing sensor or the nightly run takes the file in: the sender is not told of it."""
+    own that outlives the request, and the server unless a service manager stops the server's
+    whole group); its output goes to work/logs/sent-runs.log. The run decides for itself
+    whether it is needed (pipelines.intake.run_starts): a file confirmed while a run goes is
+    taken when that run ends. If it cannot be started, or is stopped before its run, the
+    landing sensor (or the next file's run, or the nightly run) takes the file in: the sender
+    is not told of it."""
+    if next_in_line(settings):
+        return  # a process waits for its turn already: it takes this file with the others
     logs = settings.work_dir / "logs"
     handed: dict[str, int] = {}
     try:
