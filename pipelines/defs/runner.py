@@ -63,6 +63,7 @@ def run_pipeline(
         if parse is not None:
             parse.manifest()  # a parse begun in the background finishes
         return skipped_summary(settings)  # before Dagster is even imported (~3 s)
+    check_space(settings)  # DiskFull before anything is written or started
     with one_run_at_a_time(settings) as waited:
         if waited:
             timings.append(("waiting for the run before", time.monotonic() - clock))
@@ -99,7 +100,6 @@ def _run_warehouse_job(
     trigger: str | None,
     clock: float,
 ) -> RunSummary:
-    check_space(settings)  # DiskFull before anything is written or started
     # Files and marts will be checked and dbt will build: great-expectations and dbt load on
     # the other core meanwhile.
     start_warm_checks()
