@@ -47,6 +47,7 @@ from pipelines.intake.run_starts import (
 from pipelines.warehouse.duckdb_publish import versions
 from pipelines.warehouse.freshness import reason_to_run
 from pipelines.warehouse.vintages import close_year
+from pipelines.web.sending import start_run
 from tests.conftest import MINIMAL_PATH, SEED, copy_sample, ward_file, welfare_cli
 
 pytestmark = pytest.mark.slow
@@ -121,9 +122,13 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
         handed = starting(mini)  # the page has just started a process for a file sent
         try:
             assert "submission page" in tick(instance).skip_message
+            start_run(mini)  # a file confirmed now: that process takes it, none is started
+            assert not (mini.work_dir / "logs" / "sent-runs.log").exists()
         finally:
             for fd in handed.values():
                 os.close(fd)
+        with one_run_at_a_time(mini):  # a person's `welfare run` executes the job
+            assert "`welfare run` is going" in tick(instance).skip_message
         # A run of the job going: files wait for it to end.
         job = defs.resolve_job_def("warehouse_job")
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)

@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.progress import TERMINAL_LOGGER
@@ -25,7 +26,7 @@ from pipelines.defs.summary import (
     skipped_summary,
     summarize,
 )
-from pipelines.foundation.locks import exclusive, exclusive_if_free
+from pipelines.foundation.locks import exclusive, exclusive_if_free, held
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
 from pipelines.intake.receiving import waiting_files, waiting_key
@@ -80,7 +81,7 @@ def one_run_at_a_time(settings: Settings) -> Iterator[bool]:
     """The runs executed in this machine's processes (`welfare run`, the page's) take turns:
     two would write the working database at once, and one of them fail on its lock. Yields
     whether this one waited for another to end."""
-    lock = settings.work_dir / "warehouse-run.lock"
+    lock = _in_process_lock(settings)
     with exclusive_if_free(lock) as free:
         if free:
             yield False
@@ -90,6 +91,15 @@ def one_run_at_a_time(settings: Settings) -> Iterator[bool]:
     )
     with exclusive(lock):
         yield True
+
+
+def in_process_run_going(settings: Settings) -> bool:
+    """Whether a `welfare run` (a person's, the page's) executes the job in this home now."""
+    return held(_in_process_lock(settings))
+
+
+def _in_process_lock(settings: Settings) -> Path:
+    return settings.work_dir / "warehouse-run.lock"
 
 
 def _run_warehouse_job(

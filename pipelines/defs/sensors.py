@@ -6,6 +6,7 @@ from pipelines.defs.automation import going_warehouse_run, warehouse_job
 from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.planning import plan_run
 from pipelines.defs.resources import WelfareSettings
+from pipelines.defs.runner import in_process_run_going, release_abandoned_runs
 from pipelines.foundation.notifications import notify
 from pipelines.ingest.run_failures import record_run_failure
 from pipelines.intake.receiving import waiting_files, waiting_key
@@ -26,6 +27,7 @@ LANDING_INTERVAL_SECONDS = 5  # the daemon evaluates sensors at most this often 
     "never start one; while a run is queued or going, files that arrive wait for it to end.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, welfare: WelfareSettings):
+    release_abandoned_runs(context.instance)  # a killed `welfare run` would hold back every tick
     going = going_warehouse_run(context.instance)
     if going:
         return dg.SkipReason(
@@ -33,6 +35,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, welfare: WelfareSettings
             "it ends"
         )
     settings = welfare.get()
+    if in_process_run_going(settings):
+        return dg.SkipReason(
+            "a `welfare run` is going in this home: files waiting now are taken in by the next "
+            "run, when it ends"
+        )
     if page_running(settings):
         return dg.SkipReason(
             "a run started from the submission page is going or about to: it takes the files "

@@ -67,20 +67,3 @@ def write_text(path: Path, text: str) -> Path:
 
 def copy_file(source: Path, path: Path) -> Path:
     return atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
-
-
-def create_once(path: Path, text: str) -> bool:
-    """Write ``path`` whole if no file has that name yet: True for the one caller that did,
-    False for every other (the file is linked into place, which fails where a file is)."""
-    target = AtomicFile(path)
-    try:
-        target.tmp.write_text(text, encoding="utf-8")
-        with target.tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        try:
-            os.link(target.tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        target.abort()

@@ -4,14 +4,14 @@ landing sensor, whichever claims them first.
 A set of waiting files (its key: pipelines.intake.receiving.waiting_key) starts one run. The
 page starts one the moment a file is confirmed; the Dagster daemon's landing sensor looks every
 few seconds (for files put in landing/ by hand, or sent while a run was going). Whoever starts
-a run for a key first claims it — a file in ``work/run_starts/`` created only if none is there —
-and the other then leaves those files alone: the sensor skips a key the page claimed, the page
-a key the sensor claimed. A claim holds while the process that made it runs; one whose process
-has ended with its files still waiting (its run failed, or it was killed before its run began)
-is taken over by the next to look — the sensor, or the page's next run — so no file is left
-for the nightly run by a process that died, and a set whose runs fail stops once each starter
-has tried (the sensor's own claim holds while the daemon runs, and Dagster's run key asks no
-second run). Claims older than ``KEEP_DAYS`` are removed.
+a run for a key first claims it — a file in ``work/run_starts/``, read and written by one
+caller at a time (a lock) — and the other then leaves those files alone: the sensor skips a
+key the page claimed, the page a key the sensor claimed. A claim holds while the process that
+made it runs; one whose process has ended with its files still waiting (its run failed, or it
+was killed before its run began) is taken over by the next to look — the sensor, or the page's
+next run — so no file is left for the nightly run by a process that died, and a set whose runs
+fail stops once each starter has tried (the sensor's own claim holds while the daemon runs,
+and Dagster's run key asks no second run). Claims older than ``KEEP_DAYS`` are removed.
 
 The page's runs go one at a time, and while one goes — or is starting: from the moment the
 page starts its process (``starting``) — the sensor starts none (``page_running``): a file sent
@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipelines.foundation.atomic import create_once
+from pipelines.foundation.atomic import write_text
 from pipelines.foundation.locks import exclusive, exclusive_if_free, held, shared_descriptor
 from pipelines.foundation.processes import process_started, same_process_running
 from pipelines.foundation.settings import Settings
@@ -43,6 +43,7 @@ FOLDER = "run_starts"
 RUN_LOCK, NEXT_LOCK = "page-run.lock", "page-next.lock"  # the page's run going; the next one
 STARTING_LOCK = "page-starting.lock"  # held (shared) by each process the page started, until
 STARTING_FD = "WELFARE_PAGE_STARTING_FD"  # it has its turn or ends; its descriptor's number
+CLAIMS_LOCK = "claims.lock"  # held while a claim is read and made
 
 
 @dataclass(frozen=True)
@@ -69,25 +70,22 @@ def claim(settings: Settings, key: str, by: str) -> Claim | None:
     """Claim the files of ``key`` for ``by``'s run: None when this call claimed them, else the
     claim that holds them (by ``by`` itself or by the other). A claim whose process has ended
     with the files still waiting — its run failed, or it was killed before its run began — is
-    taken over: by one caller only."""
+    taken over."""
     here = claims_folder(settings)
-    here.mkdir(parents=True, exist_ok=True)
     path = here / f"{key}.json"
     pid = os.getpid()
     mine = Claim(key, by, dt.datetime.now(dt.UTC).isoformat(), pid, process_started(pid))
-    for _ in range(3):
-        # The sensor asks again every few seconds while nothing runs: a look first.
-        if not path.exists() and create_once(path, json.dumps(asdict(mine))):
-            _forget_old(here)
-            return None
-        earlier = claim_of(settings, key)
-        if earlier is None or earlier.holds():
-            return earlier or mine  # unreadable: held all the same
-        ended = here / f".{key}.ended-{pid}"
-        with suppress(FileNotFoundError):  # another caller is taking it over: one wins
-            os.rename(path, ended)
-            ended.unlink()
-    return claim_of(settings, key) or mine
+    # One caller at a time reads a claim and decides: two could take over the same ended one.
+    with exclusive(here / CLAIMS_LOCK):
+        earlier = claim_of(settings, key) if path.exists() else None
+        if earlier is not None and earlier.holds():
+            return earlier
+        if path.exists() and earlier is None:
+            return mine  # unreadable: held all the same
+        path.unlink(missing_ok=True)  # none, or one whose process has ended
+        write_text(path, json.dumps(asdict(mine)))
+    _forget_old(here)
+    return None
 
 
 def claim_of(settings: Settings, key: str) -> Claim | None:
@@ -122,10 +120,12 @@ def starting(settings: Settings) -> dict[str, int]:
     return {STARTING_FD: descriptor}
 
 
-def next_in_line(settings: Settings) -> bool:
-    """Whether a process the page started waits for its turn: it will take every file waiting
-    then (a file confirmed now needs no process of its own)."""
-    return held(claims_folder(settings) / NEXT_LOCK)
+def page_run_coming(settings: Settings) -> bool:
+    """Whether a process the page started will look at the waiting files from now on: one is
+    starting (it looks once it has its turn, or leaves them to the one waiting), or waits for
+    its turn. A file confirmed now needs no process of its own."""
+    here = claims_folder(settings)
+    return held(here / STARTING_LOCK) or held(here / NEXT_LOCK)
 
 
 def _started(lock: Path) -> None:

@@ -27,7 +27,7 @@ from pipelines.foundation.hashing import sha256_of
 from pipelines.foundation.processes import python_command
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import is_hidden, landing_name, note_path, write_sender_note
-from pipelines.intake.run_starts import next_in_line, starting
+from pipelines.intake.run_starts import page_run_coming, starting
 from pipelines.web.checking import pending_dir, pending_file
 from pipelines.web.private import private_dir
 from pipelines.web.uploads import Upload, UploadStore
@@ -153,11 +153,11 @@ def start_run(settings: Settings) -> None:
     taken when that run ends. If it cannot be started, or is stopped before its run, the
     landing sensor (or the next file's run, or the nightly run) takes the file in: the sender
     is not told of it."""
-    if next_in_line(settings):
-        return  # a process waits for its turn already: it takes this file with the others
     logs = settings.work_dir / "logs"
     handed: dict[str, int] = {}
     try:
+        if page_run_coming(settings):
+            return  # a process started earlier takes this file with the others
         logs.mkdir(parents=True, exist_ok=True)
         handed = starting(settings)  # the sensor leaves the files to it from now on
         with (logs / "sent-runs.log").open("a", encoding="utf-8") as output:
