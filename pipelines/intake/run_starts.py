@@ -77,13 +77,12 @@ def claim(settings: Settings, key: str, by: str) -> Claim | None:
     mine = Claim(key, by, dt.datetime.now(dt.UTC).isoformat(), pid, process_started(pid))
     # One caller at a time reads a claim and decides: two could take over the same ended one.
     with exclusive(here / CLAIMS_LOCK):
-        earlier = claim_of(settings, key) if path.exists() else None
+        earlier = claim_of(settings, key)
         if earlier is not None and earlier.holds():
             return earlier
-        if path.exists() and earlier is None:
+        if earlier is None and path.exists():
             return mine  # unreadable: held all the same
-        path.unlink(missing_ok=True)  # none, or one whose process has ended
-        write_text(path, json.dumps(asdict(mine)))
+        write_text(path, json.dumps(asdict(mine)))  # none yet, or its process has ended
     _forget_old(here)
     return None
 
