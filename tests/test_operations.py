@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,9 +17,14 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.defs.automation import going_warehouse_run
 from pipelines.defs.build import build_definitions
 from pipelines.defs.instance import write_dagster_yaml
+from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.defs.runner import (
+    HOST_TAG,
+    LAUNCHED_BY,
+    PID_TAG,
     one_run_at_a_time,
     release_abandoned_runs,
     run_pipeline,
@@ -42,6 +48,7 @@ from pipelines.intake.run_starts import (
     claims_folder,
     page_running,
     page_turn,
+    run_executing,
     starting,
 )
 from pipelines.warehouse.duckdb_publish import versions
@@ -96,11 +103,11 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
         sensor = defs.resolve_sensor_def("landing_sensor")
 
     def tick(instance):
-        return sensor.evaluate_tick(
-            dg.build_sensor_context(
-                instance=instance, resources={"welfare": defs.resources["welfare"]}
-            )
-        )
+        # Opened as the daemon opens it: the settings resource is set up and torn down.
+        with dg.build_sensor_context(
+            instance=instance, resources={"welfare": defs.resources["welfare"]}
+        ) as context:
+            return sensor.evaluate_tick(context)
 
     with dg.instance_for_test() as instance:
         # The page confirmed these files and started their run: the sensor leaves them.
@@ -128,7 +135,7 @@ def test_the_sensor_asks_one_run_per_set_of_waiting_files_and_none_for_files_rec
             for fd in handed.values():
                 os.close(fd)
         with one_run_at_a_time(mini):  # a person's `welfare run` executes the job
-            assert "`welfare run` is going" in tick(instance).skip_message
+            assert "a run is going in this home" in tick(instance).skip_message
         # A run of the job going: files wait for it to end.
         job = defs.resolve_job_def("warehouse_job")
         instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
@@ -186,14 +193,37 @@ def test_a_run_the_page_starts_waits_for_the_run_going_and_claims_nothing_meanwh
         ]
 
 
-def test_runs_in_this_machines_processes_take_turns(mini):
-    """A `welfare run` while another executes in the same home (the page's, a person's)
-    waits for it to end instead of failing on the working database's lock."""
+def test_runs_take_turns_in_a_home_however_they_were_started(mini):
+    """One run executes at a time in a home: a `welfare run` started while another executes
+    (the page's, a person's) waits for it to end, and so does a run Dagster launched in a
+    process of its own (as the daemon's run worker does: here `dagster job execute`), which
+    starts its first step only once the turn is free — instead of failing on the working
+    database's lock."""
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "WELFARE_HOME": str(mini.home),
+        "DAGSTER_HOME": str(mini.dagster_home),
+        "PATH": MINIMAL_PATH,
+    }
+    launched = [
+        str(bin_dir / "dagster"),
+        *("job", "execute", "-m", "pipelines.definitions", "-j", "rebuild_lake_job"),
+    ]
     with one_run_at_a_time(mini) as waited:
         assert not waited
+        assert run_executing(mini)
         second = subprocess.Popen(
-            [str(Path(sys.executable).with_name("welfare")), "run", "--force"],
-            env={**os.environ, "WELFARE_HOME": str(mini.home), "PATH": MINIMAL_PATH},
+            [str(bin_dir / "welfare"), "run", "--force"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        daemons = subprocess.Popen(
+            launched,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -204,9 +234,34 @@ def test_runs_in_this_machines_processes_take_turns(mini):
             said = next(line for line in lines if "waiting for it" in line or "──" in line)
             assert "another run of the warehouse job is going in this home" in said
             assert second.poll() is None  # waiting, not failed
+            told = []
+            for line in iter(daemons.stdout.readline, ""):
+                told.append(line)
+                if "waiting for it to end" in line or "STEP_START" in line:
+                    break
+            assert "another run is going in this home: waiting for it to end" in told[-1]
+            time.sleep(1)
+            assert daemons.poll() is None  # waiting, its step not started
         finally:
             os.killpg(second.pid, signal.SIGKILL)
             second.wait(timeout=30)
+    rest = daemons.communicate(timeout=120)[0]
+    assert daemons.returncode == 0, rest
+    assert "STEP_START" in rest and "RUN_SUCCESS" in rest
+    assert not run_executing(mini)  # let go when the run ended
+
+    # A `welfare run` killed while Dagster was creating its run (writing the run's plan) left it
+    # NOT_STARTED: the next to look closes it out, or the sensor and the page would wait on it.
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    with dg.DagsterInstance.from_config(str(mini.dagster_home)) as instance:
+        job = build_definitions(mini).resolve_job_def(WAREHOUSE_JOB)
+        tags = {LAUNCHED_BY: "welfare run", PID_TAG: str(ended.pid), HOST_TAG: socket.gethostname()}
+        left = instance.create_run_for_job(job, tags=tags)
+        assert left.status == dg.DagsterRunStatus.NOT_STARTED
+        assert going_warehouse_run(instance) == left.run_id
+        assert release_abandoned_runs(instance) == [left.run_id]
+        assert going_warehouse_run(instance) is None
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.
@@ -340,14 +395,14 @@ def record_failed_run(settings: Settings) -> str:
         ).records
     )
     defs = build_definitions(settings)
-    context = dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(
         sensor_name="run_failure_recorder",
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
         resources={"welfare": defs.resources["welfare"]},
-    ).for_run_failure()
-    defs.resolve_sensor_def("run_failure_recorder")(context)
+    ) as context:
+        defs.resolve_sensor_def("run_failure_recorder")(context.for_run_failure())
     instance.dispose()
     return run.run_id
 

@@ -232,12 +232,13 @@ def test_a_second_run_without_new_files_changes_nothing_and_costs_nothing(publis
     # The nightly schedule records why it skipped; --force runs the job, which publishes nothing.
     defs = build_definitions(settings)
     schedule = defs.resolve_schedule_def("nightly_warehouse")
-    with dg.instance_for_test() as instance:
-        tick = schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance, resources={"welfare": defs.resources["welfare"]}
-            )
-        )
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
+            instance=instance, resources={"welfare": defs.resources["welfare"]}
+        ) as context,
+    ):
+        tick = schedule.evaluate_tick(context)
     assert tick.run_requests == [] and "nothing new" in tick.skip_message
     # Publishing the same inputs again (what a forced run would do) replaces nothing.
     from pipelines.warehouse.engine import publish

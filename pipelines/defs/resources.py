@@ -2,6 +2,8 @@
 warm checks."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -10,17 +12,39 @@ from pydantic import PrivateAttr
 from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
 from pipelines.defs.progress import PROGRESS
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
+from pipelines.intake.run_starts import run_turn
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
 from pipelines.warehouse import warm_dbt
 
 
 class WelfareSettings(dg.ConfigurableResource):
-    """Where the pipeline reads and writes: everything lives under ``home`` (WELFARE_HOME)."""
+    """Where the pipeline reads and writes: everything lives under ``home`` (WELFARE_HOME).
+
+    A run of any of the home's jobs holds the home's turn to run while it executes
+    (pipelines.intake.run_starts.run_turn), from the moment its resources are set up: a run
+    the daemon launched waits for a `welfare run` going, as that waits for it. Sensors and
+    schedules, which only look, take no turn."""
 
     home: str
 
     def get(self) -> Settings:
         return Settings(Path(self.home)).ensure()
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WelfareSettings"]:
+        if context.dagster_run is None:  # a sensor's or a schedule's evaluation
+            yield self
+            return
+
+        def say_waiting() -> None:
+            if context.log is not None:
+                context.log.info(
+                    "another run is going in this home: waiting for it to end",
+                    extra={PROGRESS: True},
+                )
+
+        with run_turn(self.get(), on_wait=say_waiting):
+            yield self
 
 
 class WarmChecks(dg.ConfigurableResource):

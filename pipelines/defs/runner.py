@@ -15,7 +15,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.progress import TERMINAL_LOGGER
@@ -26,11 +25,10 @@ from pipelines.defs.summary import (
     skipped_summary,
     summarize,
 )
-from pipelines.foundation.locks import exclusive, exclusive_if_free, held
 from pipelines.foundation.processes import process_alive
 from pipelines.foundation.settings import Settings
 from pipelines.intake.receiving import waiting_files, waiting_key
-from pipelines.intake.run_starts import PAGE, claim, page_turn
+from pipelines.intake.run_starts import PAGE, claim, page_turn, run_turn
 from pipelines.intake.space import check_space
 from pipelines.quality.suites import start_warm_checks
 from pipelines.warehouse import warm_dbt
@@ -78,28 +76,16 @@ def run_pipeline(
 
 @contextlib.contextmanager
 def one_run_at_a_time(settings: Settings) -> Iterator[bool]:
-    """The runs executed in this machine's processes (`welfare run`, the page's) take turns:
-    two would write the working database at once, and one of them fail on its lock. Yields
-    whether this one waited for another to end."""
-    lock = _in_process_lock(settings)
-    with exclusive_if_free(lock) as free:
-        if free:
-            yield False
-            return
-    logging.getLogger(TERMINAL_LOGGER).info(
-        "another run of the warehouse job is going in this home: waiting for it to end"
-    )
-    with exclusive(lock):
-        yield True
+    """The home's turn to run (pipelines.intake.run_starts.run_turn), said on the terminal when
+    this run has to wait for another. Yields whether it waited."""
 
+    def say_waiting() -> None:
+        logging.getLogger(TERMINAL_LOGGER).info(
+            "another run of the warehouse job is going in this home: waiting for it to end"
+        )
 
-def in_process_run_going(settings: Settings) -> bool:
-    """Whether a `welfare run` (a person's, the page's) executes the job in this home now."""
-    return held(_in_process_lock(settings))
-
-
-def _in_process_lock(settings: Settings) -> Path:
-    return settings.work_dir / "warehouse-run.lock"
+    with run_turn(settings, on_wait=say_waiting) as waited:
+        yield waited
 
 
 def _run_warehouse_job(
@@ -304,7 +290,12 @@ def release_abandoned_runs(instance) -> list[str]:
     released = []
     stuck = instance.get_runs(
         filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            # NOT_STARTED: killed while Dagster was creating the run (writing its plan).
+            statuses=[
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
             tags={LAUNCHED_BY: "welfare run"},
         )
     )

@@ -6,11 +6,11 @@ from pipelines.defs.automation import going_warehouse_run, warehouse_job
 from pipelines.defs.jobs import TRIGGER_TAG
 from pipelines.defs.planning import plan_run
 from pipelines.defs.resources import WelfareSettings
-from pipelines.defs.runner import in_process_run_going, release_abandoned_runs
+from pipelines.defs.runner import release_abandoned_runs
 from pipelines.foundation.notifications import notify
 from pipelines.ingest.run_failures import record_run_failure
 from pipelines.intake.receiving import waiting_files, waiting_key
-from pipelines.intake.run_starts import SENSOR, claim, page_running
+from pipelines.intake.run_starts import SENSOR, claim, page_running, run_executing
 
 LANDING_INTERVAL_SECONDS = 5  # the daemon evaluates sensors at most this often anyway
 
@@ -35,10 +35,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, welfare: WelfareSettings
             "it ends"
         )
     settings = welfare.get()
-    if in_process_run_going(settings):
+    if run_executing(settings):
         return dg.SkipReason(
-            "a `welfare run` is going in this home: files waiting now are taken in by the next "
-            "run, when it ends"
+            "a run is going in this home (a `welfare run`, `welfare rebuild-lake`, another job): "
+            "files waiting now are taken in by the next run, when it ends"
         )
     if page_running(settings):
         return dg.SkipReason(

@@ -18,6 +18,13 @@ page starts its process (``starting``) — the sensor starts none (``page_runnin
 meanwhile is taken by the same process when its run ends. At most one more page process waits
 to go next (``page_turn``); any later one ends at once, as the one waiting takes every file
 waiting when its turn comes.
+
+Whatever started it, one run at a time executes in a home (``run_turn``): two would write the
+working database at once, and one fail on its lock. A `welfare run` (a person's, the page's)
+takes the turn before it starts the job; a run the Dagster daemon launched (the sensor's, the
+nightly one, one asked for in the UI) takes it as its resources are set up
+(pipelines.defs.resources). Either waits while another holds it. The daemon's own queue lets
+one of its runs go at a time, counting the runs executed in `welfare run` as going.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +52,8 @@ RUN_LOCK, NEXT_LOCK = "page-run.lock", "page-next.lock"  # the page's run going;
 STARTING_LOCK = "page-starting.lock"  # held (shared) by each process the page started, until
 STARTING_FD = "WELFARE_PAGE_STARTING_FD"  # it has its turn or ends; its descriptor's number
 CLAIMS_LOCK = "claims.lock"  # held while a claim is read and made
+RUN_TURN = "warehouse-run.lock"  # in work/: held by the run executing in the home
+_turns_held: dict[Path, int] = {}  # the turns this process holds: by which thread
 
 
 @dataclass(frozen=True)
@@ -159,3 +169,37 @@ def page_turn(settings: Settings) -> Iterator[bool]:
     finally:
         in_line.close()
         _started(here / STARTING_LOCK)
+
+
+@contextmanager
+def run_turn(settings: Settings, on_wait: Callable[[], object] | None = None) -> Iterator[bool]:
+    """Hold the home's turn to run until the block ends: yields whether it waited for another
+    run to end first (``on_wait`` is called once, when it has to). A thread that holds the
+    turn already (`welfare run`, then its job's resources) holds it on, without waiting."""
+    path = settings.work_dir / RUN_TURN
+    if _turns_held.get(path) == threading.get_ident():
+        yield False
+        return
+    with exclusive_if_free(path) as free:
+        if free:
+            with _holding(path):
+                yield False
+            return
+    if on_wait is not None:
+        on_wait()
+    with exclusive(path), _holding(path):
+        yield True
+
+
+@contextmanager
+def _holding(path: Path) -> Iterator[None]:
+    _turns_held[path] = threading.get_ident()
+    try:
+        yield
+    finally:
+        del _turns_held[path]
+
+
+def run_executing(settings: Settings) -> bool:
+    """Whether a run holds the home's turn now (a glance: it may end the next moment)."""
+    return held(settings.work_dir / RUN_TURN)
