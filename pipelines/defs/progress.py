@@ -1,9 +1,10 @@
 """Progress on the terminal: one logger that Dagster manages.
 
-Assets report with ``say_to(context)(...)`` only. That line goes to the run's event log (the
-UI) as always, and, through the ``progress`` logger below, to the Python logger
+Assets report with ``say_to(context)(...)``. That line goes to the run's event log (the UI)
+as always, and, through the ``progress`` logger below, to the Python logger
 ``welfare.progress``, which ``welfare run`` prints on the terminal. Dagster's own events
-(step started, asset materialized, …) are not repeated there.
+(step started, asset materialized, …) are not repeated there. A line about what the event log
+records already (each model dbt built) goes to the terminal alone (``say_on_terminal``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ def say_to(context) -> Callable[[str], None]:
         context.log.info(message, extra={PROGRESS: True})
 
     return say
+
+
+def say_on_terminal(message: str) -> None:
+    """A progress line for the terminal of `welfare run` only, not kept in the run's event log:
+    for what the event log records in its own way already (a model built is its
+    materialization). Each event stored costs a run milliseconds."""
+    logging.getLogger(TERMINAL_LOGGER).info(message)
 
 
 class _OwnMessagesOnly(logging.Filter):

@@ -14,7 +14,7 @@ from pipelines.defs.dagster_adapter import (
     DbtProject,
     dbt_assets,
 )
-from pipelines.defs.progress import say_to
+from pipelines.defs.progress import say_on_terminal, say_to
 from pipelines.defs.resources import WelfareSettings
 from pipelines.foundation.pause_points import pause_point
 from pipelines.foundation.settings import Settings, environment
@@ -113,7 +113,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
                     built += 1
                     key = context.asset_key_for_output(event.output_name)
                     keys.append(key)
-                    say(f"warehouse: built {key.to_user_string()}")
+                    say_on_terminal(f"warehouse: built {key.to_user_string()}")
                 elif isinstance(event, dg.AssetCheckResult):
                     checked += 1
                 yield event
@@ -132,6 +132,9 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
 
 
 def row_count_observations(settings: Settings, keys: list[dg.AssetKey]):
+    """The rows of each published table built (what analysts query), shown in the UI; the
+    private layers' are not counted (a staging view counted is the lake read again)."""
+    keys = [key for key in keys if key.path[0] in PUBLISHED_SCHEMAS]
     counts = count_built_rows(settings, [".".join(key.path) for key in keys])
     for key in keys:
         rows = counts[".".join(key.path)]
