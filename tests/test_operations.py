@@ -19,6 +19,7 @@ import pytest
 
 from pipelines.defs.automation import going_warehouse_run
 from pipelines.defs.build import build_definitions
+from pipelines.defs.ingestion import INGEST_POOL
 from pipelines.defs.instance import write_dagster_yaml
 from pipelines.defs.jobs import WAREHOUSE_JOB
 from pipelines.defs.runner import (
@@ -242,6 +243,11 @@ def test_runs_take_turns_in_a_home_however_they_were_started(mini):
             assert "another run is going in this home: waiting for it to end" in told[-1]
             time.sleep(1)
             assert daemons.poll() is None  # waiting, its step not started
+            # Waiting for the turn, it holds no pool's slot: the run holding the turn may need
+            # it (its step would otherwise wait for the slot, and this one for the turn).
+            with dg.DagsterInstance.from_config(str(mini.dagster_home)) as instance:
+                pool = instance.event_log_storage.get_concurrency_info(INGEST_POOL)
+                assert not pool.claimed_slots and not pool.pending_steps
         finally:
             os.killpg(second.pid, signal.SIGKILL)
             second.wait(timeout=30)

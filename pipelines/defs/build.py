@@ -47,6 +47,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[nightly_schedule, daily_reminders],
         sensors=[landing_sensor, run_failure_recorder],
         loggers={"console": dg.colored_console_logger, "progress": progress_logger()},
+        # Every job runs in one process, which sets up its resources — and so takes the home's
+        # turn (WelfareSettings) — before any step claims a pool's slot. Dagster's default
+        # executor claims a step's slot in the run's process, then starts the step's process,
+        # which would wait for the turn holding a slot a `welfare run` holding the turn needs.
+        executor=dg.in_process_executor,
         resources={
             "welfare": WelfareSettings(home=str(settings.home)),
             "dbt": dbt_resource_for(settings),

@@ -21,9 +21,10 @@ class WelfareSettings(dg.ConfigurableResource):
     """Where the pipeline reads and writes: everything lives under ``home`` (WELFARE_HOME).
 
     A run of any of the home's jobs holds the home's turn to run while it executes
-    (pipelines.intake.run_starts.run_turn), from the moment its resources are set up: a run
-    the daemon launched waits for a `welfare run` going, as that waits for it. Sensors and
-    schedules, which only look, take no turn."""
+    (pipelines.intake.run_starts.run_turn), from the moment its resources are set up — in its
+    one process, before any step claims a pool's slot (pipelines.defs.build) — until it ends:
+    a run the daemon launched waits for a `welfare run` going, as that waits for it. Sensors
+    and schedules, which only look, take no turn."""
 
     home: str
 
