@@ -1,14 +1,15 @@
 """Setting up a WELFARE_HOME: what `welfare prepare` does, and every command before it runs.
 
 Safe to repeat: folders (the landing folder of each source among them), the Dagster instance
-file, the lake (ready to be read), and the dbt project parsed for the home's engine.
+(its file and storage), the lake (ready to be read), and the dbt project parsed for the home's
+engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipelines.defs.instance import write_dagster_yaml
+from pipelines.defs.instance import create_storage, write_dagster_yaml
 from pipelines.foundation.settings import Settings
 from pipelines.ingest.landing import prepare_landing
 from pipelines.intake.repair import initialize_lake
@@ -26,6 +27,7 @@ def prepare(
     settings.ensure()
     prepare_landing(settings)
     write_dagster_yaml(settings)
+    create_storage(settings)
     initialize_lake(settings, say)
     parse = parse_project(settings)
     if wait:

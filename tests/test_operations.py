@@ -21,11 +21,8 @@ from pipelines.defs.automation import going_warehouse_run
 from pipelines.defs.build import build_definitions
 from pipelines.defs.ingestion import INGEST_POOL
 from pipelines.defs.instance import write_dagster_yaml
-from pipelines.defs.jobs import WAREHOUSE_JOB
+from pipelines.defs.jobs import HOST_TAG, LAUNCHED_BY, PID_TAG, WAREHOUSE_JOB
 from pipelines.defs.runner import (
-    HOST_TAG,
-    LAUNCHED_BY,
-    PID_TAG,
     one_run_at_a_time,
     release_abandoned_runs,
     run_pipeline,
@@ -198,8 +195,9 @@ def test_runs_take_turns_in_a_home_however_they_were_started(mini):
     """One run executes at a time in a home: a `welfare run` started while another executes
     (the page's, a person's) waits for it to end, and so does a run Dagster launched in a
     process of its own (as the daemon's run worker does: here `dagster job execute`), which
-    starts its first step only once the turn is free — instead of failing on the working
-    database's lock."""
+    holds no pool's slot meanwhile and starts its first step once the turn is free — instead
+    of failing on the working database's lock. Such a run whose process dies (killed while it
+    waits, a power cut) is closed out by the next to look, as a killed `welfare run` is."""
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -207,50 +205,56 @@ def test_runs_take_turns_in_a_home_however_they_were_started(mini):
         "DAGSTER_HOME": str(mini.dagster_home),
         "PATH": MINIMAL_PATH,
     }
-    launched = [
-        str(bin_dir / "dagster"),
-        *("job", "execute", "-m", "pipelines.definitions", "-j", "rebuild_lake_job"),
-    ]
+
+    def started(*command: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def waits(process: subprocess.Popen, said: str) -> str:
+        """What ``process`` says when it waits for the turn (or starts, or ends, instead)."""
+        for line in iter(process.stdout.readline, ""):
+            if "waiting for it" in line or "STEP_START" in line or "──" in line:
+                break
+        assert said in line
+        return line
+
+    def launched() -> subprocess.Popen:
+        rebuild = ("job", "execute", "-m", "pipelines.definitions", "-j", "rebuild_lake_job")
+        return started(str(bin_dir / "dagster"), *rebuild)
+
     with one_run_at_a_time(mini) as waited:
         assert not waited
         assert run_executing(mini)
-        second = subprocess.Popen(
-            [str(bin_dir / "welfare"), "run", "--force"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        daemons = subprocess.Popen(
-            launched,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        second = started(str(bin_dir / "welfare"), "run", "--force")
+        killed, daemons = launched(), launched()
         try:
-            lines = iter(second.stdout.readline, "")
-            said = next(line for line in lines if "waiting for it" in line or "──" in line)
-            assert "another run of the warehouse job is going in this home" in said
-            assert second.poll() is None  # waiting, not failed
-            told = []
-            for line in iter(daemons.stdout.readline, ""):
-                told.append(line)
-                if "waiting for it to end" in line or "STEP_START" in line:
-                    break
-            assert "another run is going in this home: waiting for it to end" in told[-1]
+            waits(second, "another run of the warehouse job is going in this home")
+            waits(killed, "another run is going in this home: waiting for it to end")
+            waits(daemons, "another run is going in this home: waiting for it to end")
             time.sleep(1)
-            assert daemons.poll() is None  # waiting, its step not started
-            # Waiting for the turn, it holds no pool's slot: the run holding the turn may need
-            # it (its step would otherwise wait for the slot, and this one for the turn).
+            assert second.poll() is None and daemons.poll() is None  # waiting, not failed
             with dg.DagsterInstance.from_config(str(mini.dagster_home)) as instance:
+                # Waiting for the turn, they hold no pool's slot: the run holding the turn may
+                # need it (its step would wait for the slot, and they for the turn).
                 pool = instance.event_log_storage.get_concurrency_info(INGEST_POOL)
                 assert not pool.claimed_slots and not pool.pending_steps
+                os.killpg(killed.pid, signal.SIGKILL)
+                killed.wait(timeout=30)
+                [dead] = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(killed.pid)}))
+                assert dead.status == dg.DagsterRunStatus.STARTED
+                assert release_abandoned_runs(instance) == [dead.run_id]
+                assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
         finally:
-            os.killpg(second.pid, signal.SIGKILL)
-            second.wait(timeout=30)
+            for process in (second, killed):
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
     rest = daemons.communicate(timeout=120)[0]
     assert daemons.returncode == 0, rest
     assert "STEP_START" in rest and "RUN_SUCCESS" in rest

@@ -1,6 +1,8 @@
-"""The Dagster instance of a WELFARE_HOME: its dagster.yaml (written by `welfare prepare`).
+"""The Dagster instance of a WELFARE_HOME: its dagster.yaml and its storage (both made by
+`welfare prepare`).
 
-Plain YAML, no Dagster import: preparing a home never pays for Dagster.
+Plain YAML, no Dagster import: preparing a home pays for Dagster only the once its storage is
+created.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.foundation.atomic import write_text
+from pipelines.foundation.locks import exclusive
 from pipelines.foundation.settings import Settings
 
 
@@ -52,3 +55,22 @@ def write_dagster_yaml(settings: Settings) -> Path:
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         write_text(path, text)
     return path
+
+
+STORAGE_CREATED = ".storage-created"  # in the Dagster home, once its databases exist
+
+
+def create_storage(settings: Settings) -> None:
+    """Create the instance's databases once, one process at a time. Processes that would
+    otherwise each create them on first use (the daemon, a `welfare run`, the page's run, all
+    started on a new home) can stamp them twice, and Dagster then refuses the storage."""
+    marker = settings.dagster_home / STORAGE_CREATED
+    if marker.exists():
+        return
+    with exclusive(settings.work_dir / "dagster-storage.lock"):
+        if marker.exists():
+            return
+        import dagster as dg
+
+        dg.DagsterInstance.from_config(str(settings.dagster_home)).dispose()
+        write_text(marker, "")

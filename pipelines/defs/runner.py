@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 
-from pipelines.defs.jobs import TRIGGER_TAG
+from pipelines.defs.jobs import HOST_TAG, LAUNCHED_BY, PID_TAG, TRIGGER_TAG
 from pipelines.defs.progress import TERMINAL_LOGGER
 from pipelines.defs.summary import (
     JOB_TIME,
@@ -35,7 +35,6 @@ from pipelines.warehouse import warm_dbt
 from pipelines.warehouse.dbt import ProjectParse
 from pipelines.warehouse.freshness import reason_to_run
 
-LAUNCHED_BY, PID_TAG, HOST_TAG = "welfare/launched_by", "welfare/pid", "welfare/host"
 GOING_PATIENCE = 3600.0  # how long a run the page started waits for one already going
 
 
@@ -283,28 +282,31 @@ def _wait_for_going_run(settings: Settings, say: Callable[[str], object], patien
 
 
 def release_abandoned_runs(instance) -> list[str]:
-    """Close out earlier `welfare run`s whose process died (killed, power cut): mark them failed
-    and give back the concurrency-pool slots they held, so the next run is not kept waiting."""
+    """Close out earlier runs whose process died (killed, a power cut, a daemon stopped with
+    them): mark them failed and give back the concurrency-pool slots they held, so the next run
+    is not kept waiting and the sensor and the page do not wait for them for ever. A run names
+    its process from the start of a `welfare run`, or once a run the daemon launched sets up
+    its resources (pipelines.defs.resources); one not yet there is left alone."""
     import dagster as dg
 
     released = []
     stuck = instance.get_runs(
         filters=dg.RunsFilter(
-            # NOT_STARTED: killed while Dagster was creating the run (writing its plan).
+            # NOT_STARTED: a `welfare run` killed while Dagster was creating the run.
             statuses=[
                 dg.DagsterRunStatus.NOT_STARTED,
                 dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED,
             ],
-            tags={LAUNCHED_BY: "welfare run"},
         )
     )
     for run in stuck:
         pid = int(run.tags.get(PID_TAG, "0") or 0)
-        if run.tags.get(HOST_TAG) != socket.gethostname() or (pid and process_alive(pid)):
+        if not pid or run.tags.get(HOST_TAG) != socket.gethostname() or process_alive(pid):
             continue
+        by = run.tags.get(LAUNCHED_BY, "run worker")
         instance.report_run_failed(
-            run, f"abandoned: the `welfare run` process ({pid}) ended before the run finished"
+            run, f"abandoned: the {by} process ({pid}) ended before the run finished"
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
