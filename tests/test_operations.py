@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -21,7 +22,7 @@ from pipelines.defs.automation import going_warehouse_run
 from pipelines.defs.build import build_definitions
 from pipelines.defs.ingestion import INGEST_POOL
 from pipelines.defs.instance import write_dagster_yaml
-from pipelines.defs.jobs import HOST_TAG, LAUNCHED_BY, PID_TAG, WAREHOUSE_JOB
+from pipelines.defs.jobs import HOST_TAG, LAUNCHED_BY, PID_TAG, PROCESS_OF_TAG, WAREHOUSE_JOB
 from pipelines.defs.runner import (
     one_run_at_a_time,
     release_abandoned_runs,
@@ -262,16 +263,25 @@ def test_runs_take_turns_in_a_home_however_they_were_started(mini):
 
     # A `welfare run` killed while Dagster was creating its run (writing the run's plan) left it
     # NOT_STARTED: the next to look closes it out, or the sensor and the page would wait on it.
+    # A retry of it copies its tags, naming that dead process: the retry is left alone.
     ended = subprocess.Popen(["true"])
     ended.wait()
     with dg.DagsterInstance.from_config(str(mini.dagster_home)) as instance:
         job = build_definitions(mini).resolve_job_def(WAREHOUSE_JOB)
-        tags = {LAUNCHED_BY: "welfare run", PID_TAG: str(ended.pid), HOST_TAG: socket.gethostname()}
-        left = instance.create_run_for_job(job, tags=tags)
+        left_id = str(uuid.uuid4())
+        tags = {
+            LAUNCHED_BY: "welfare run",
+            PID_TAG: str(ended.pid),
+            HOST_TAG: socket.gethostname(),
+            PROCESS_OF_TAG: left_id,
+        }
+        left = instance.create_run_for_job(job, run_id=left_id, tags=tags)
         assert left.status == dg.DagsterRunStatus.NOT_STARTED
         assert going_warehouse_run(instance) == left.run_id
         assert release_abandoned_runs(instance) == [left.run_id]
-        assert going_warehouse_run(instance) is None
+        retry = instance.create_run_for_job(job, tags=tags)  # as the daemon's retry copies them
+        assert release_abandoned_runs(instance) == []
+        assert going_warehouse_run(instance) == retry.run_id
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.

@@ -2,7 +2,6 @@
 warm checks."""
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
-from pipelines.defs.jobs import HOST_TAG, PID_TAG
+from pipelines.defs.jobs import process_tags, recorded_process
 from pipelines.defs.progress import PROGRESS
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
 from pipelines.intake.run_starts import run_turn
@@ -47,13 +46,15 @@ class WelfareSettings(dg.ConfigurableResource):
                     extra={PROGRESS: True},
                 )
 
-        if context.instance is not None and PID_TAG not in context.dagster_run.tags:
-            # This process executes the run: a run whose process died is closed out by the
-            # next to look (pipelines.defs.runner.release_abandoned_runs), waiting or not.
-            context.instance.add_run_tags(
-                context.dagster_run.run_id,
-                {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            )
+        run_id = context.dagster_run.run_id
+        if (
+            context.instance is not None
+            and recorded_process(run_id, context.dagster_run.tags) != os.getpid()
+        ):
+            # This process executes the run (one the daemon or the UI launched): a run whose
+            # process died is closed out by the next to look, waiting for the turn or not
+            # (pipelines.defs.runner.release_abandoned_runs).
+            context.instance.add_run_tags(run_id, process_tags(run_id))
         with run_turn(self.get(), on_wait=say_waiting):
             yield self
 

@@ -11,12 +11,11 @@ import contextlib
 import datetime as dt
 import gc
 import logging
-import os
-import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
-from pipelines.defs.jobs import HOST_TAG, LAUNCHED_BY, PID_TAG, TRIGGER_TAG
+from pipelines.defs.jobs import LAUNCHED_BY, TRIGGER_TAG, process_tags, recorded_process
 from pipelines.defs.progress import TERMINAL_LOGGER
 from pipelines.defs.summary import (
     JOB_TIME,
@@ -181,8 +180,10 @@ def run_job(
             release_abandoned_runs(instance)
             job = build_definitions(settings).resolve_job_def(job_name)
             lap("loading definitions")
+            run_id = str(uuid.uuid4())  # named before the run exists: see process_tags
             result = job.execute_in_process(
                 instance=instance,
+                run_id=run_id,
                 raise_on_error=False,
                 run_config={
                     **(run_config or {}),
@@ -191,12 +192,7 @@ def run_job(
                     # whole error (pipelines.defs.summary), the Dagster UI every event.
                     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}},
                 },
-                tags={
-                    **tags,
-                    LAUNCHED_BY: "welfare run",
-                    PID_TAG: str(os.getpid()),
-                    HOST_TAG: socket.gethostname(),
-                },
+                tags={**tags, LAUNCHED_BY: "welfare run", **process_tags(run_id)},
                 asset_selection=selection,
             )
             lap(JOB_TIME)
@@ -301,8 +297,8 @@ def release_abandoned_runs(instance) -> list[str]:
         )
     )
     for run in stuck:
-        pid = int(run.tags.get(PID_TAG, "0") or 0)
-        if not pid or run.tags.get(HOST_TAG) != socket.gethostname() or process_alive(pid):
+        pid = recorded_process(run.run_id, run.tags)
+        if pid is None or process_alive(pid):
             continue
         by = run.tags.get(LAUNCHED_BY, "run worker")
         instance.report_run_failed(
