@@ -29,6 +29,7 @@ from pipelines.defs.runner import (
     run_pipeline,
     run_sent_files,
 )
+from pipelines.defs.warehouse import WAREHOUSE_POOL
 from pipelines.foundation.locks import exclusive_if_free
 from pipelines.foundation.pause_points import PAUSE_AT, PAUSE_DIR
 from pipelines.foundation.settings import Settings
@@ -282,6 +283,14 @@ def test_runs_take_turns_in_a_home_however_they_were_started(mini):
         retry = instance.create_run_for_job(job, tags=tags)  # as the daemon's retry copies them
         assert release_abandoned_runs(instance) == []
         assert going_warehouse_run(instance) == retry.run_id
+        # A run the daemon's code server failed, its worker killed mid-step, left its step's
+        # slot claimed: the next to look gives it back, or every later run would wait for it.
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(WAREHOUSE_POOL, 1)  # the instance's default, as a run sets it
+        storage.claim_concurrency_slot(WAREHOUSE_POOL, left.run_id, "warehouse_models")
+        assert storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots
+        release_abandoned_runs(instance)
+        assert not storage.get_concurrency_info(WAREHOUSE_POOL).claimed_slots
 
 
 # The publishing step alone, as the publish asset calls it, in a process of its own.

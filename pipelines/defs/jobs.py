@@ -8,6 +8,8 @@ import os
 import socket
 from collections.abc import Mapping
 
+from pipelines.foundation.processes import process_started
+
 WAREHOUSE_JOB = "warehouse_job"
 EXTRACT_JOB = "extract_job"
 RELEASE_JOB = "release_job"
@@ -15,18 +17,29 @@ REBUILD_LAKE_JOB = "rebuild_lake_job"
 REMINDER_JOB = "reminder_job"
 TRIGGER_TAG = "welfare/trigger"  # what started a run: the page, the sensor, the schedule
 LAUNCHED_BY = "welfare/launched_by"  # "welfare run" on the runs that command executes itself
-# The process executing a run, its machine, and the run they were recorded for: a retry or a
-# re-execution copies its parent's tags, which name the parent's process, not its own.
-PID_TAG, HOST_TAG, PROCESS_OF_TAG = "welfare/pid", "welfare/host", "welfare/process_of"
+# The process executing a run (its id, and when it started: ids are reused), its machine, and
+# the run they were recorded for: a retry or a re-execution copies its parent's tags, which
+# name the parent's process, not its own.
+PID_TAG, STARTED_TAG = "welfare/pid", "welfare/process_started"
+HOST_TAG, PROCESS_OF_TAG = "welfare/host", "welfare/process_of"
 
 
 def process_tags(run_id: str) -> dict[str, str]:
     """The tags that name this process as the one executing run ``run_id``."""
-    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), PROCESS_OF_TAG: run_id}
+    pid = os.getpid()
+    return {
+        PID_TAG: str(pid),
+        STARTED_TAG: str(process_started(pid) or ""),
+        HOST_TAG: socket.gethostname(),
+        PROCESS_OF_TAG: run_id,
+    }
 
 
-def recorded_process(run_id: str, tags: Mapping[str, str]) -> int | None:
-    """The process on this machine recorded as executing run ``run_id``, if any."""
+def recorded_process(run_id: str, tags: Mapping[str, str]) -> tuple[int, int | None] | None:
+    """The process on this machine recorded as executing run ``run_id`` (its id, when it
+    started), if any."""
     if tags.get(PROCESS_OF_TAG) != run_id or tags.get(HOST_TAG) != socket.gethostname():
         return None
-    return int(tags.get(PID_TAG, "0") or 0) or None
+    pid = int(tags.get(PID_TAG, "0") or 0)
+    started = tags.get(STARTED_TAG) or ""
+    return (pid, int(started) if started.isdigit() else None) if pid else None

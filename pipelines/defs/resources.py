@@ -13,6 +13,7 @@ from pydantic import PrivateAttr
 from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
 from pipelines.defs.jobs import process_tags, recorded_process
 from pipelines.defs.progress import PROGRESS
+from pipelines.foundation.processes import process_started
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
 from pipelines.intake.run_starts import run_turn
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
@@ -49,7 +50,7 @@ class WelfareSettings(dg.ConfigurableResource):
         run_id = context.dagster_run.run_id
         if (
             context.instance is not None
-            and recorded_process(run_id, context.dagster_run.tags) != os.getpid()
+            and recorded_process(run_id, context.dagster_run.tags) != process_of_this()
         ):
             # This process executes the run (one the daemon or the UI launched): a run whose
             # process died is closed out by the next to look, waiting for the turn or not
@@ -121,3 +122,7 @@ def dbt_resource_for(settings: Settings) -> DbtCliResource:
         dbt_executable=str(client),
         welfare_home=str(settings.home),
     )
+
+
+def process_of_this() -> tuple[int, int | None]:
+    return os.getpid(), process_started(os.getpid())

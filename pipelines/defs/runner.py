@@ -24,7 +24,7 @@ from pipelines.defs.summary import (
     skipped_summary,
     summarize,
 )
-from pipelines.foundation.processes import process_alive
+from pipelines.foundation.processes import same_process_running
 from pipelines.foundation.settings import Settings
 from pipelines.intake.receiving import waiting_files, waiting_key
 from pipelines.intake.run_starts import PAGE, claim, page_turn, run_turn
@@ -282,28 +282,44 @@ def release_abandoned_runs(instance) -> list[str]:
     them): mark them failed and give back the concurrency-pool slots they held, so the next run
     is not kept waiting and the sensor and the page do not wait for them for ever. A run names
     its process from the start of a `welfare run`, or once a run the daemon launched sets up
-    its resources (pipelines.defs.resources); one not yet there is left alone."""
+    its resources (pipelines.defs.resources); one not yet there is left alone. Slots still
+    held or waited for by runs that have ended (one the daemon's code server failed when its
+    worker was killed mid-step) are given back too. Returns the runs closed out."""
     import dagster as dg
 
+    unfinished = [
+        dg.DagsterRunStatus.NOT_STARTED,  # a `welfare run` killed while Dagster created the run
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
     released = []
-    stuck = instance.get_runs(
-        filters=dg.RunsFilter(
-            # NOT_STARTED: a `welfare run` killed while Dagster was creating the run.
-            statuses=[
-                dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ],
-        )
-    )
-    for run in stuck:
-        pid = recorded_process(run.run_id, run.tags)
-        if pid is None or process_alive(pid):
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=unfinished)):
+        process = recorded_process(run.run_id, run.tags)
+        if process is None or same_process_running(*process):
+            continue
+        # Its process has ended: it writes nothing more. Read again: it may have ended well
+        # between the list and the look at its process.
+        run = instance.get_run_by_id(run.run_id)
+        if run is None or run.status not in unfinished:
             continue
         by = run.tags.get(LAUNCHED_BY, "run worker")
         instance.report_run_failed(
-            run, f"abandoned: the {by} process ({pid}) ended before the run finished"
+            run, f"abandoned: the {by} process ({process[0]}) ended before the run finished"
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
+    _free_slots_of_ended_runs(instance)
     return released
+
+
+def _free_slots_of_ended_runs(instance) -> None:
+    storage = instance.event_log_storage
+    holders = set()
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        holders |= {slot.run_id for slot in info.claimed_slots}
+        holders |= {step.run_id for step in info.pending_steps}  # in line: next to be given one
+    for run_id in holders:
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
