@@ -24,12 +24,17 @@ PID_TAG, STARTED_TAG = "welfare/pid", "welfare/process_started"
 HOST_TAG, PROCESS_OF_TAG = "welfare/host", "welfare/process_of"
 
 
+def this_process() -> tuple[int, int | None]:
+    """This process: its id, and when it started."""
+    return os.getpid(), process_started(os.getpid())
+
+
 def process_tags(run_id: str) -> dict[str, str]:
     """The tags that name this process as the one executing run ``run_id``."""
-    pid = os.getpid()
+    pid, started = this_process()
     return {
         PID_TAG: str(pid),
-        STARTED_TAG: str(process_started(pid) or ""),
+        STARTED_TAG: str(started or ""),
         HOST_TAG: socket.gethostname(),
         PROCESS_OF_TAG: run_id,
     }

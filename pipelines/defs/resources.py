@@ -1,7 +1,6 @@
 """Resources, configured in one place: the settings (paths under WELFARE_HOME), dbt and the
 warm checks."""
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +10,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipelines.defs.dagster_adapter import DbtCliResource, DbtProject, LeanDbtCliResource
-from pipelines.defs.jobs import process_tags, recorded_process
+from pipelines.defs.jobs import process_tags, recorded_process, this_process
 from pipelines.defs.progress import PROGRESS
-from pipelines.foundation.processes import process_started
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings
 from pipelines.intake.run_starts import run_turn
 from pipelines.quality.suites import settle_warm_checks, start_warm_checks
@@ -50,7 +48,7 @@ class WelfareSettings(dg.ConfigurableResource):
         run_id = context.dagster_run.run_id
         if (
             context.instance is not None
-            and recorded_process(run_id, context.dagster_run.tags) != process_of_this()
+            and recorded_process(run_id, context.dagster_run.tags) != this_process()
         ):
             # This process executes the run (one the daemon or the UI launched): a run whose
             # process died is closed out by the next to look, waiting for the turn or not
@@ -122,7 +120,3 @@ def dbt_resource_for(settings: Settings) -> DbtCliResource:
         dbt_executable=str(client),
         welfare_home=str(settings.home),
     )
-
-
-def process_of_this() -> tuple[int, int | None]:
-    return os.getpid(), process_started(os.getpid())
