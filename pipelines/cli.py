@@ -617,7 +617,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             str(error)
             if isinstance(error, DiskFull)
-            else disk_full_message(settings, detail=f"{type(error).__name__}: {error}"),
+            else disk_full_message(
+                settings,
+                detail=f"{type(error).__name__}: {error}",
+                again=f"welfare {args.command}",  # its arguments may hold what is not shown
+            ),
             file=sys.stderr,
         )
         _record_refusal(settings, str(error))

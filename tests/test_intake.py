@@ -177,6 +177,9 @@ def test_a_disk_error_is_named_for_what_the_operator_must_do(home):
     assert failing.startswith(f"DISK ERROR: writing under {home.home} failed ({io_error})")
     assert "ディスクを点検" in failing
     assert disk_message(home, needed=1, detail="").startswith("DISK FULL")
+    # It says which command to run again: the one that met the disk's trouble.
+    assert "run `welfare run` again" in disk_message(home, needed=2**70)
+    assert "run `welfare prepare` again" in disk_message(home, 2**70, again="welfare prepare")
     # DuckDB's words for a failing disk; "no space left" with room to spare (inodes, a quota).
     duckdb_io = 'IO Error: Could not write file "x": Input/output error'
     assert disk_message(home, needed=1, detail=duckdb_io).startswith("DISK ERROR")

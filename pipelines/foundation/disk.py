@@ -111,17 +111,19 @@ def read_only(path: Path) -> bool:
     return bool(os.statvfs(_existing(path)).f_flag & os.ST_RDONLY)
 
 
-def disk_message(settings: Settings, needed: int, detail: str = "") -> str:
+def disk_message(
+    settings: Settings, needed: int, detail: str = "", again: str = "welfare run"
+) -> str:
     """The one line an operator reads: what is wrong with the disk (read-only as mounted; full
     when the free space is short of what a run needs or nothing else is known; else failing,
     when the error in ``detail`` says so), where, how much is free and needed (the estimate:
-    pipelines.intake.space), what to do."""
+    pipelines.intake.space), what to do (then run the command ``again``)."""
     free = free_bytes(settings.home)
     failing = any(phrase in detail.lower() for phrase in FAILING_PHRASES)
     said_full = any(phrase in detail.lower() for phrase in FULL_PHRASES)
     detail = f" ({detail.strip().splitlines()[0][:160]})" if detail.strip() else ""
     unchanged = (
-        "and run `welfare run` again; the published warehouse and every received file are "
+        f"and run `{again}` again; the published warehouse and every received file are "
         "unchanged. / "
     )
     if read_only(settings.home):

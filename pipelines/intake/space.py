@@ -44,6 +44,7 @@ def check_space(settings: Settings) -> None:
         raise DiskFull(disk_message(settings, needed))
 
 
-def disk_full_message(settings: Settings, detail: str = "") -> str:
-    """The operator's line for a write that failed for lack of disk (``detail``: the error)."""
-    return disk_message(settings, space_needed(settings), detail)
+def disk_full_message(settings: Settings, detail: str = "", again: str = "welfare run") -> str:
+    """The operator's line for a write that failed for lack of disk (``detail``: the error;
+    ``again``: the command to run once the disk is mended)."""
+    return disk_message(settings, space_needed(settings), detail, again)
