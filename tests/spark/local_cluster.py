@@ -166,6 +166,9 @@ class LocalCluster:
             "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
             "--hiveconf", "hive.server2.logging.operation.enabled=false",
             "--hiveconf", f"hive.server2.thrift.port={self.thrift_port}",
+            # Each session's folder here, not an empty <session>_resources left in /tmp.
+            "--hiveconf",
+            f"hive.downloaded.resources.dir={self.root / 'hive'}/${{hive.session.id}}_resources",
             "spark-internal",
         ]  # fmt: skip
         return command
