@@ -27,7 +27,7 @@ LANDING_INTERVAL_SECONDS = 5  # the daemon evaluates sensors at most this often 
     "never start one; while a run is queued or going, files that arrive wait for it to end.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext, welfare: WelfareSettings):
-    release_abandoned_runs(context.instance)  # a killed `welfare run` would hold back every tick
+    release_abandoned_runs(context.instance)  # a run whose process died would hold back every tick
     going = going_warehouse_run(context.instance)
     if going:
         return dg.SkipReason(
