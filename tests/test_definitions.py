@@ -71,7 +71,8 @@ def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
     config = yaml.safe_load(write_dagster_yaml(home).read_text(encoding="utf-8"))
     assert config["telemetry"]["enabled"] is False
     assert config["concurrency"]["pools"]["default_limit"] == 1
-    assert str(home.home) in config["storage"]["sqlite"]["base_dir"]
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert str(home.home) in config[storage]["config"]["base_dir"]
 
 
 def test_the_sample_run_parsed_in_the_background_and_a_parsed_home_parses_nothing(

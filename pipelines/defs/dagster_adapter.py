@@ -18,6 +18,9 @@ removed; tests/test_definitions.py fails on it, naming the upgrade, before a run
   dagster-dbt resolves a `select=`/`exclude=` of `dbt_assets` (other than everything) as for
   dbt Fusion and refuses a dbt-core manifest: the assets here select everything, and a run's
   subset is chosen by Dagster's asset selection (pipelines.defs.planning).
+- The SQLite event log's connections kept open between events: that class is in
+  pipelines.defs.dagster_storage, which Dagster loads by name in every process that opens the
+  instance, without dagster-dbt; its check is here with the others.
 """
 
 from __future__ import annotations
@@ -111,6 +114,17 @@ def private_api_changes() -> list[str]:
             f"dagster-dbt {importlib.metadata.version('dagster-dbt')} has no {module}.{name}: "
             "pipelines/defs/dagster_adapter.py `_import_dagster_dbt` must follow the upgrade"
         )
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from pipelines.defs.dagster_storage import PRIVATE_METHODS
+
+    for method in PRIVATE_METHODS:
+        if not callable(getattr(SqliteEventLogStorage, method, None)):
+            changes.append(
+                f"dagster {importlib.metadata.version('dagster')} has no "
+                f"SqliteEventLogStorage.{method}: pipelines/defs/dagster_storage.py "
+                "`KeptConnectionsEventLogStorage` must follow the upgrade"
+            )
     for attribute in DBT_RESOURCE_PRIVATE:
         if not hasattr(DbtCliResource, attribute):
             changes.append(

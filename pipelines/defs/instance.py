@@ -21,7 +21,23 @@ def dagster_instance_config(settings: Settings) -> dict:
     base = settings.dagster_home
     return {
         "telemetry": {"enabled": False},
-        "storage": {"sqlite": {"base_dir": str(base / "storage")}},
+        # Dagster's SQLite storage, laid out as its `storage: sqlite` puts it, with the event
+        # log keeping its connections open (pipelines.defs.dagster_storage).
+        "run_storage": {
+            "module": "dagster.core.storage.runs",
+            "class": "SqliteRunStorage",
+            "config": {"base_dir": str(base / "storage" / "history")},
+        },
+        "event_log_storage": {
+            "module": "pipelines.defs.dagster_storage",
+            "class": "KeptConnectionsEventLogStorage",
+            "config": {"base_dir": str(base / "storage" / "history" / "runs")},
+        },
+        "schedule_storage": {
+            "module": "dagster.core.storage.schedules",
+            "class": "SqliteScheduleStorage",
+            "config": {"base_dir": str(base / "storage" / "schedules")},
+        },
         "local_artifact_storage": {
             "module": "dagster.core.storage.root",
             "class": "LocalArtifactStorage",
