@@ -75,6 +75,20 @@ def test_dagster_yaml_turns_telemetry_off_and_limits_writers(home):
         assert str(home.home) in config[storage]["config"]["base_dir"]
 
 
+def test_dagster_yaml_is_kept_up_to_date_unless_it_is_the_operators_own(home):
+    """A dagster.yaml an older version of the project wrote is rewritten; one the operator
+    made their own (PostgreSQL storage, the marking first line deleted) is never touched."""
+    from pipelines.defs.instance import write_dagster_yaml
+
+    path = write_dagster_yaml(home)
+    ours = path.read_text(encoding="utf-8")
+    path.write_text(ours.replace("max_concurrent_runs: 1", "max_concurrent_runs: 3"))
+    assert write_dagster_yaml(home).read_text(encoding="utf-8") == ours
+    own = "storage:\n  postgres:\n    postgres_url: postgresql://dagster@db.internal/dagster\n"
+    path.write_text(own)
+    assert write_dagster_yaml(home).read_text(encoding="utf-8") == own
+
+
 def test_the_sample_run_parsed_in_the_background_and_a_parsed_home_parses_nothing(
     sample_run, new_home
 ):

@@ -35,6 +35,8 @@ from functools import cached_property
 import dagster as dg
 from packaging import version
 
+from pipelines.defs import dagster_storage
+
 DEFS_STATE = ("dagster._core.storage.defs_state.base", "set_defs_state_storage")
 DBT_RESOURCE_PRIVATE = ("_cli_version", "_initialize_dbt_core_adapter")
 # What dagster-dbt imports to find dbt-core; its fallback when that fails.
@@ -114,17 +116,12 @@ def private_api_changes() -> list[str]:
             f"dagster-dbt {importlib.metadata.version('dagster-dbt')} has no {module}.{name}: "
             "pipelines/defs/dagster_adapter.py `_import_dagster_dbt` must follow the upgrade"
         )
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
-    from pipelines.defs.dagster_storage import PRIVATE_METHODS
-
-    for method in PRIVATE_METHODS:
-        if not callable(getattr(SqliteEventLogStorage, method, None)):
-            changes.append(
-                f"dagster {importlib.metadata.version('dagster')} has no "
-                f"SqliteEventLogStorage.{method}: pipelines/defs/dagster_storage.py "
-                "`KeptConnectionsEventLogStorage` must follow the upgrade"
-            )
+    changes += [
+        f"dagster {importlib.metadata.version('dagster')} has no "
+        f"SqliteEventLogStorage.{method}: pipelines/defs/dagster_storage.py "
+        "`KeptConnectionsEventLogStorage` must follow the upgrade"
+        for method in dagster_storage.missing_private_methods()
+    ]
     for attribute in DBT_RESOURCE_PRIVATE:
         if not hasattr(DbtCliResource, attribute):
             changes.append(

@@ -33,8 +33,19 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from sqlalchemy.pool import StaticPool
 
 KEPT = 4  # connections one process keeps open at most (least recently used closed first)
+# A database's write-ahead log is folded into it every 100 pages (SQLite's default: 1,000) and
+# cut back to 1 MB after: a kept connection is not the last to close, which would delete it,
+# and a run's logs would otherwise hold ~4 MB each while it runs (or after a kill).
+WAL_PRAGMAS = ("pragma wal_autocheckpoint = 100", "pragma journal_size_limit = 1048576")
 # SqliteEventLogStorage's, used here: every statement batch goes through _connect.
 PRIVATE_METHODS = ("_connect", "_initdb", "path_for_shard", "conn_string_for_shard")
+
+
+def missing_private_methods() -> list[str]:
+    """Those of :data:`PRIVATE_METHODS` the installed Dagster no longer has."""
+    return [
+        name for name in PRIVATE_METHODS if not callable(getattr(SqliteEventLogStorage, name, None))
+    ]
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -43,6 +54,11 @@ def _identity(path: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_dev, status.st_ino
+
+
+def _limit_the_log(connection, _record) -> None:
+    for pragma in WAL_PRAGMAS:
+        connection.execute(pragma)
 
 
 class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
@@ -86,6 +102,7 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
             poolclass=StaticPool,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
+        db.event.listen(engine, "connect", _limit_the_log)
         if shard not in self._initialized_dbs or not os.path.exists(path):
             self._initdb(engine)
             self._initialized_dbs.add(shard)

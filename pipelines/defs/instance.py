@@ -62,14 +62,25 @@ def dagster_instance_config(settings: Settings) -> dict:
     }
 
 
+# The first line of a dagster.yaml `welfare prepare` keeps up to date; one without it is the
+# operator's own (PostgreSQL storage, say: README.md, "Production set-up") and is left alone.
+KEPT_UP_TO_DATE = "# Written by `welfare prepare` for this WELFARE_HOME"
+
+
 def write_dagster_yaml(settings: Settings) -> Path:
+    """The instance's dagster.yaml: written when missing, rewritten when it is one this
+    function wrote and the configuration has changed since (a new version of the project)."""
     path = settings.dagster_home / "dagster.yaml"
     text = (
-        "# Written by `welfare prepare` for this WELFARE_HOME; production set-up: README.md.\n"
+        f"{KEPT_UP_TO_DATE}; production set-up: README.md. Delete this line to keep your "
+        "own changes.\n"
         + yaml.safe_dump(dagster_instance_config(settings), sort_keys=False, allow_unicode=True)
     )
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        write_text(path, text)
+    if path.exists():
+        kept = path.read_text(encoding="utf-8")
+        if kept == text or not kept.startswith(KEPT_UP_TO_DATE):
+            return path
+    write_text(path, text)
     return path
 
 
