@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
+REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"  # code lists, wards: read and seeded
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 DBT_DIRECTORY_ENV = "WELFARE_DBT_DIRECTORY"  # Settings.dbt_directory, for `welfare-dbt`
 

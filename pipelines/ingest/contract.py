@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.ingest.normalize import REFERENCE_DIR, header_key
+from pipelines.foundation.settings import REFERENCE_DIR
+from pipelines.ingest.normalize import header_key
 from pipelines.ingest.types import COLUMN_TYPES, WHOLE_RANGE, ColumnType
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "sources"

@@ -14,7 +14,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "sources" / "reference"
+from pipelines.foundation.settings import REFERENCE_DIR
 
 MISSING = object()  # sentinel returned by scalar parsers for "could not parse"
 

@@ -17,6 +17,7 @@ from pipelines.foundation.settings import (
     DBT_PROJECT_DIR,
     EXPECTATIONS_DIR,
     PROJECT_ROOT,
+    REFERENCE_DIR,
     Settings,
     today,
 )
@@ -25,7 +26,6 @@ from pipelines.ingest.lake import EMPTY_FILE
 from pipelines.ingest.lake_tables import WAREHOUSE_INPUTS
 
 DBT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests", "analyses")
-REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"
 
 
 def _files_digest(roots: list[Path]) -> str:
