@@ -89,6 +89,54 @@ def test_dagster_yaml_is_kept_up_to_date_unless_it_is_the_operators_own(home):
     assert write_dagster_yaml(home).read_text(encoding="utf-8") == own
 
 
+def test_the_event_log_keeps_its_connections_and_loses_nothing(home):
+    """Dagster's event log as the home's instance stores it (connections kept open between
+    events): what one process writes, another reads at once, all of it; a run's write-ahead
+    log stays small while the writer keeps its connection; a run's database removed under a
+    process that had it open is made again, and the process goes on writing."""
+    import dagster as dg
+
+    from pipelines.defs.instance import write_dagster_yaml
+
+    @dg.op
+    def nothing() -> None:
+        pass
+
+    @dg.job
+    def a_job() -> None:
+        nothing()
+
+    write_dagster_yaml(home)
+    instance = dg.DagsterInstance.from_config(str(home.dagster_home))
+    reader = (
+        "import sys, dagster as dg\n"
+        "with dg.DagsterInstance.from_config(sys.argv[1]) as instance:\n"
+        "    print(len(instance.all_logs(sys.argv[2])))\n"
+    )
+
+    def seen_by_another_process(run_id: str) -> int:
+        command = [sys.executable, "-c", reader, str(home.dagster_home), run_id]
+        return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+    try:
+        run = instance.create_run_for_job(a_job)
+        for n in range(300):
+            instance.report_engine_event(f"event {n}", run)
+        stored = len(instance.all_logs(run.run_id))
+        assert stored >= 300 and seen_by_another_process(run.run_id) == stored
+        shard = home.dagster_home / "storage" / "history" / "runs" / f"{run.run_id}.db"
+        wal = shard.with_name(shard.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size < 2**20
+        for path in shard.parent.glob(f"{shard.name}*"):
+            path.unlink()
+        instance.report_engine_event("after the file was removed", run)
+        assert [e.message for e in instance.all_logs(run.run_id)] == ["after the file was removed"]
+        assert seen_by_another_process(run.run_id) == 1
+    finally:
+        instance.dispose()
+    assert not wal.exists()  # the last connection closed: SQLite folded its log in
+
+
 def test_the_sample_run_parsed_in_the_background_and_a_parsed_home_parses_nothing(
     sample_run, new_home
 ):

@@ -4,8 +4,8 @@ database's connection kept open between events instead of opened for each.
 Dagster's SQLite event log makes a new SQLAlchemy engine and connection for every statement
 batch it writes, about three per event, and closing a database's last connection checkpoints
 its write-ahead log. A small `welfare run` stores about 250 events: over a second of the run's
-time went to connections alone (measured by profiling; the figures are in `make benchmark`'s
-small-run line). Here each process keeps one connection per database it writes, at most
+time went to connections alone (profiled; README.md, "Performance"). Here each process keeps
+one connection per database it writes, at most
 :data:`KEPT` of them (the index, the run going, a few the UI reads), used one statement batch at
 a time under the storage's own lock, as Dagster's is.
 
