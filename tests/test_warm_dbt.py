@@ -96,10 +96,21 @@ def test_warm_dbt_answers_as_dbt_does(new_home, tmp_path, monkeypatch):
     assert "stg_ibasho_survey" in names
     assert all(any(message.endswith(f".{name}") for message in messages) for name in names)
     assert not [e["info"]["msg"] for e in events if e["info"]["name"] == "UnableToPartialParse"]
-    # A command that fails ends with dbt's exit code and says why.
-    failed = _through_warm(settings, "run-operation", "no_such_macro")
-    assert failed.returncode == 2  # dbt: an error before any node ran
-    assert "no_such_macro" in failed.stdout
+    # A command that fails ends with dbt's exit code and says why, and leaves what it ran in
+    # run_results.json, where a run's summary reads what failed (this new home has no tables).
+    (target / "manifest.json").unlink(missing_ok=True)  # what `ls` leaves
+    failed = _through_warm(settings, "test", "--select", "unique_stg_submissions_entry_id")
+    assert failed.returncode == 1  # dbt: a node failed
+    assert "unique_stg_submissions_entry_id" in failed.stdout
+    results = json.loads((target / warm_dbt.RUN_RESULTS).read_text())["results"]
+    assert [(r["unique_id"].split(".")[2], r["status"]) for r in results] == [
+        ("unique_stg_submissions_entry_id", "error")
+    ]
+    # The project's manifest stays the parse's: not written again beside the results.
+    assert not (target / "manifest.json").exists()
+    error = _through_warm(settings, "run-operation", "no_such_macro")
+    assert error.returncode == 2  # dbt: an error before any node ran
+    assert "no_such_macro" in error.stdout
 
 
 def test_without_a_warm_process_it_is_dbt():

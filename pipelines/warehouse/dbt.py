@@ -18,6 +18,7 @@ from pathlib import Path
 from pipelines.foundation.atomic import write_text
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from pipelines.warehouse.fingerprints import dbt_fingerprint
+from pipelines.warehouse.warm_dbt import RUN_RESULTS
 
 MANIFEST = "manifest.json"
 PARSED_FOR = "manifest.fingerprint"  # the project files and target a manifest was parsed from
@@ -32,7 +33,7 @@ def failed_nodes(settings: Settings, run_id: str, limit: int = 3) -> list[str]:
     """What failed in a run's dbt build, as a person reads it: each model or test that failed
     and the first line of its error (none when dbt left no results)."""
     try:
-        results = json.loads((dbt_run_dir(settings, run_id) / "run_results.json").read_text())
+        results = json.loads((dbt_run_dir(settings, run_id) / RUN_RESULTS).read_text())
     except (OSError, ValueError):
         return []
     failed = []

@@ -24,6 +24,7 @@ standard input closes), and is stopped when the run's resources are torn down.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import select
@@ -49,6 +50,8 @@ ADDRESS_ENV = "WELFARE_WARM_DBT"  # where the run's warm dbt listens (a Linux ab
 PID_MARK = b"\x00welfare-dbt-pid "  # before dbt's output: the warm process's id
 EXIT_MARK = b"\x00welfare-dbt-exit "  # after dbt's output: its exit code
 PARTIAL_PARSE = "partial_parse.msgpack"
+RUN_RESULTS = "run_results.json"  # what a dbt command says of each node it ran
+RESULT_COMMANDS = {"build", "run", "test", "seed", "snapshot"}  # those writing run_results.json
 SCRATCH_PREFIX = "welfare-dbt-"  # then the run's process id: a scratch folder in the temp folder
 CONNECT_PATIENCE = 5.0  # seconds
 _started: dict[tuple, WarmDbt] = {}  # by project and configuration: see start()
@@ -83,6 +86,22 @@ def parse_inputs(env: Mapping[str, str]) -> dict[str, str]:
         for k, v in env.items()
         if (k.startswith("WELFARE_") and k != ADDRESS_ENV) or k == "DBT_TARGET"
     }
+
+
+def results_only(args: list[str], env: Mapping[str, str]) -> tuple[list[str], str | None]:
+    """The command run without writing manifest.json, and where its run_results.json goes
+    (written by the warm process, as dbt would), when dbt would write both there; else the
+    command as given and None. The manifest is the parse's, already in memory: serialising
+    it again costs a second of CPU at the end of a small run's build, on its critical path,
+    and nobody reads the copy in a run's target (dagster-dbt reads the parse's)."""
+    if not args or args[0] not in RESULT_COMMANDS or {"--write-json", "--no-write-json"} & {*args}:
+        return args, None
+    given = [b for a, b in itertools.pairwise(args) if a == "--target-path"]
+    given += [a.split("=", 1)[1] for a in args if a.startswith("--target-path=")]
+    target = given[-1] if given else env.get("DBT_TARGET_PATH")
+    if not target or not os.path.isabs(target):  # relative to the project: dbt's own rules
+        return args, None
+    return [*args, "--no-write-json"], os.path.join(target, RUN_RESULTS)
 
 
 def available() -> bool:
@@ -311,7 +330,10 @@ def _serve(
     os.dup2(connection.fileno(), 1)
     os.dup2(connection.fileno(), 2)
     try:
-        result = dbtRunner(manifest=manifest).invoke(request["args"])
+        args, results_path = results_only(request["args"], os.environ)
+        result = dbtRunner(manifest=manifest).invoke(args)
+        if results_path is not None and hasattr(result.result, "write"):
+            result.result.write(results_path)
         code = 0 if result.success else (2 if result.exception is not None else 1)
     except BaseException as error:  # as dbt's own command would end: a message, code 2
         print(f"welfare-dbt: {type(error).__name__}: {error}")
