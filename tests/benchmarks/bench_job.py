@@ -175,7 +175,9 @@ def bench(total: int, work: Path) -> list[tuple]:
         shutil.copy2(path, landing / path.name)
     all_wall, all_peak, _ = timed([welfare, "run"], env)
     shutil.copy2(files[-1], landing / files[-1].name)
-    one_wall, one_peak, _ = timed([welfare, "run"], env)
+    one_wall, one_peak, one_output = timed([welfare, "run"], env)
+    stages = next((line for line in one_output.splitlines() if line.startswith("Time:")), "")
+    print(f"[{total:,} rows] one more monthly file, the run's own account: {stages}")
     none_wall, none_peak, _ = timed([welfare, "run"], env)
     equal = published_counts(home) == truth
     shutil.rmtree(data)
