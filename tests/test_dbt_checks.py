@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import duckdb
 import pytest
 
+from pipelines.foundation.settings import Settings
 from pipelines.warehouse.dbt import dbt_run_dir, failed_nodes, run_dbt
 from pipelines.warehouse.warm_dbt import PARTIAL_PARSE
 from tests.conftest import welfare_cli
@@ -48,6 +50,34 @@ def test_breaking_a_mart_makes_its_reconciliation_fail(sample_run, published_hom
     said = failed_nodes(built_copy, "tampered")
     assert sorted(line.split(":")[0] for line in said) == sorted(TAMPERS), said
     assert all("Got 1 result" in line for line in said), said
+
+
+def test_a_summary_names_a_failed_generic_test_and_model_by_name(tmp_path):
+    """A generic test's id ends in a hash (test.<project>.<name>.<hash>): the summary names the
+    test a person finds in the model's YAML, and a model, with the first line of its error."""
+    settings = Settings(tmp_path / "home")
+    run = dbt_run_dir(settings, "failed")
+    run.mkdir(parents=True)
+    test = "relationships_stg_ibasho_survey_ward_code__ward_code__ref_dim_ward_"
+    results = [
+        {
+            "unique_id": f"test.welfare_warehouse.{test}.9933300a59",
+            "status": "fail",
+            "message": "Got 710 results, configured to fail if != 0",
+        },
+        {
+            "unique_id": "model.welfare_warehouse.submission_status",
+            "status": "error",
+            "message": "Runtime Error in model submission_status (models/marts/x.sql)\n"
+            "  Catalog Error: Table with name dim_ward does not exist!",
+        },
+        {"unique_id": "model.welfare_warehouse.place_counts", "status": "success", "message": "OK"},
+    ]
+    (run / "run_results.json").write_text(json.dumps({"results": results}), encoding="utf-8")
+    assert failed_nodes(settings, "failed") == [
+        f"{test}: Got 710 results, configured to fail if != 0",
+        "submission_status: Catalog Error: Table with name dim_ward does not exist!",
+    ]
 
 
 def test_the_models_unit_tests_pass_on_duckdb(published_home):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.foundation.disk import mentions_disk_trouble
 from pipelines.foundation.settings import DBT_PROJECT_DIR, Settings, dbt_executable
 from pipelines.warehouse import warm_dbt
 
@@ -102,10 +103,11 @@ def test_warm_dbt_answers_as_dbt_does(new_home, tmp_path, monkeypatch):
     failed = _through_warm(settings, "test", "--select", "unique_stg_submissions_entry_id")
     assert failed.returncode == 1  # dbt: a node failed
     assert "unique_stg_submissions_entry_id" in failed.stdout
-    results = json.loads((target / warm_dbt.RUN_RESULTS).read_text())["results"]
-    assert [(r["unique_id"].split(".")[2], r["status"]) for r in results] == [
+    written = json.loads((target / warm_dbt.RUN_RESULTS).read_text())
+    assert [(r["unique_id"].split(".")[2], r["status"]) for r in written["results"]] == [
         ("unique_stg_submissions_entry_id", "error")
     ]
+    assert written["args"]["write_json"] is True  # as dbt records it: `dbt retry` reads it
     # The project's manifest stays the parse's: not written again beside the results.
     assert not (target / "manifest.json").exists()
     error = _through_warm(settings, "run-operation", "no_such_macro")
@@ -162,3 +164,48 @@ def _running(pid: int) -> bool:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
+
+
+def test_only_a_command_writing_results_to_a_known_folder_skips_the_manifest():
+    """The warm dbt skips writing the manifest only where it knows where dbt would have put
+    run_results.json (it writes that file itself): the folder dbt takes, the last one given
+    in either form, else the environment's; anything else is the command as given."""
+    env = {"DBT_TARGET_PATH": "/runs/env"}
+    args, results = warm_dbt.results_only(["build", "--select", "a b"], env)
+    assert args == ["build", "--no-write-json", "--select", "a b"]
+    assert results == "/runs/env/run_results.json"
+    both = ["test", "--target-path=/runs/a", "--target-path", "/runs/b"]
+    assert warm_dbt.results_only(both, env)[1] == "/runs/b/run_results.json"
+    assert warm_dbt.results_only([*both, "--target-path=/runs/c"], env)[1] == (
+        "/runs/c/run_results.json"
+    )
+    # A flag left without its value stays last: dbt says what is wrong with it, as without us.
+    assert warm_dbt.results_only(["test", "--select"], env)[0] == [
+        "test",
+        "--no-write-json",
+        "--select",
+    ]
+    for unchanged in (
+        ["build", "--target-path", "relative/to/the/project"],
+        ["build", "--write-json"],
+        ["build", "--no-write-json"],
+        ["ls", "--select", "staging"],
+        ["compile"],
+    ):
+        assert warm_dbt.results_only(unchanged, env) == (unchanged, None)
+    assert warm_dbt.results_only(["build"], {}) == (["build"], None)
+
+
+def test_an_error_of_its_own_is_said_as_dbt_says_errors():
+    """A command asked for JSON logs (as dagster-dbt asks) gets welfare-dbt's own errors as a
+    dbt error event: dagster-dbt puts those in the step's error, and a full disk there makes
+    the run's summary say DISK FULL. Asked for text, a line of text."""
+    full = "OSError: [Errno 28] No space left on device: '/home/work/run_results.json'"
+    line = warm_dbt.said_as_dbt(full, ["build"], {"DBT_LOG_FORMAT": "json"})
+    event = json.loads(line)
+    assert event["info"]["level"] == "error"
+    assert event["info"]["name"] == "MainEncounteredError"
+    assert full in event["info"]["msg"]
+    assert mentions_disk_trouble(event["info"]["msg"], Path("/"))
+    assert json.loads(warm_dbt.said_as_dbt(full, ["build", "--log-format", "json"], {}))
+    assert warm_dbt.said_as_dbt(full, ["build"], {}) == f"welfare-dbt: {full}\n"

@@ -45,9 +45,15 @@ def failed_nodes(settings: Settings, run_id: str, limit: int = 3) -> list[str]:
             for line in (node.get("message") or "").splitlines()
             if line.strip() and not line.strip().startswith(("Runtime Error in", "Failure in"))
         ]
-        name = str(node.get("unique_id", "")).rsplit(".", 1)[-1]
+        name = _node_name(str(node.get("unique_id", "")))
         failed.append(f"{name}: {said[0][:200] if said else node.get('status')}")
     return failed[:limit] + ([f"… {len(failed) - limit} more"] if len(failed) > limit else [])
+
+
+def _node_name(unique_id: str) -> str:
+    """A node's name in its unique id ("test.<project>.<name>.<hash>" for a generic test)."""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) > 2 else unique_id
 
 
 def dbt_command(

@@ -24,7 +24,7 @@ standard input closes), and is stopped when the run's resources are torn down.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import datetime as dt
 import json
 import os
 import select
@@ -36,12 +36,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pipelines.foundation.atomic import copy_file
+from pipelines.foundation.atomic import atomic_write, copy_file
 from pipelines.foundation.processes import process_alive, python_command
 from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
@@ -54,6 +54,7 @@ RUN_RESULTS = "run_results.json"  # what a dbt command says of each node it ran
 RESULT_COMMANDS = {"build", "run", "test", "seed", "snapshot"}  # those writing run_results.json
 SCRATCH_PREFIX = "welfare-dbt-"  # then the run's process id: a scratch folder in the temp folder
 CONNECT_PATIENCE = 5.0  # seconds
+ENDED_EARLY = "the warm dbt process ended before dbt finished"
 _started: dict[tuple, WarmDbt] = {}  # by project and configuration: see start()
 
 
@@ -96,12 +97,43 @@ def results_only(args: list[str], env: Mapping[str, str]) -> tuple[list[str], st
     and nobody reads the copy in a run's target (dagster-dbt reads the parse's)."""
     if not args or args[0] not in RESULT_COMMANDS or {"--write-json", "--no-write-json"} & {*args}:
         return args, None
-    given = [b for a, b in itertools.pairwise(args) if a == "--target-path"]
-    given += [a.split("=", 1)[1] for a in args if a.startswith("--target-path=")]
-    target = given[-1] if given else env.get("DBT_TARGET_PATH")
+    target = option(args, "--target-path") or env.get("DBT_TARGET_PATH")
     if not target or not os.path.isabs(target):  # relative to the project: dbt's own rules
         return args, None
-    return [*args, "--no-write-json"], os.path.join(target, RUN_RESULTS)
+    return [args[0], "--no-write-json", *args[1:]], os.path.join(target, RUN_RESULTS)
+
+
+def write_results(result: Any, path: str) -> None:
+    """dbt's run results, as dbt itself would have written them after the command (the
+    command's ``write_json`` recorded as dbt's: `dbt retry` reads it back), put in place
+    whole or not at all."""
+    result.args["write_json"] = True
+    atomic_write(Path(path), lambda tmp: result.write(str(tmp)))
+
+
+def option(args: Sequence[str], name: str) -> str | None:
+    """The value a command line gives ``name`` (``--name value`` or ``--name=value``; the last
+    one given, as dbt takes it)."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith(f"{name}="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def said_as_dbt(message: str, args: Sequence[str], env: Mapping[str, str]) -> str:
+    """An error of `welfare-dbt` itself, said as the dbt command says its errors: a structured
+    log line when its output is JSON (dagster-dbt takes a failed command's errors from those,
+    and a run's summary reads them: a full disk among them), else a line of text."""
+    if (option(args, "--log-format") or env.get("DBT_LOG_FORMAT")) != "json":
+        return f"welfare-dbt: {message}\n"
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    info = {"category": "", "code": "Z002", "extra": {}, "invocation_id": "", "level": "error"}
+    info |= {"msg": f"Encountered an error:\n{message}", "name": "MainEncounteredError"}
+    info |= {"pid": os.getpid(), "thread": "MainThread", "ts": now}
+    return json.dumps({"data": {"exc": message}, "info": info}, ensure_ascii=False) + "\n"
 
 
 def available() -> bool:
@@ -203,7 +235,7 @@ def client() -> None:
         out.write(line)
         out.flush()
     else:
-        out.write(b"welfare-dbt: the warm dbt process ended before dbt finished\n")
+        out.write(said_as_dbt(ENDED_EARLY, args, os.environ).encode())
     out.flush()
     # dbt's adapter keeps the working database open until its process ends: the command ends
     # when the warm process has, as dbt's own command would.
@@ -333,10 +365,10 @@ def _serve(
         args, results_path = results_only(request["args"], os.environ)
         result = dbtRunner(manifest=manifest).invoke(args)
         if results_path is not None and hasattr(result.result, "write"):
-            result.result.write(results_path)
+            write_results(result.result, results_path)
         code = 0 if result.success else (2 if result.exception is not None else 1)
     except BaseException as error:  # as dbt's own command would end: a message, code 2
-        print(f"welfare-dbt: {type(error).__name__}: {error}")
+        print(said_as_dbt(f"{type(error).__name__}: {error}", request["args"], os.environ), end="")
         code = 2
     sys.stdout.flush()
     sys.stderr.flush()
