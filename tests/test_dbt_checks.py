@@ -8,6 +8,7 @@ import shutil
 import duckdb
 import pytest
 
+from pipelines.defs.summary import _dbt_error
 from pipelines.foundation.settings import Settings
 from pipelines.warehouse.dbt import dbt_run_dir, failed_nodes, run_dbt
 from pipelines.warehouse.warm_dbt import PARTIAL_PARSE
@@ -72,12 +73,31 @@ def test_a_summary_names_a_failed_generic_test_and_model_by_name(tmp_path):
             "  Catalog Error: Table with name dim_ward does not exist!",
         },
         {"unique_id": "model.welfare_warehouse.place_counts", "status": "success", "message": "OK"},
+        {
+            "unique_id": "unit_test.welfare_warehouse.int_year_locks.a_release_unlocks_its_file",
+            "status": "fail",
+            "message": "actual differs from expected",
+        },
     ]
     (run / "run_results.json").write_text(json.dumps({"results": results}), encoding="utf-8")
     assert failed_nodes(settings, "failed") == [
         f"{test}: Got 710 results, configured to fail if != 0",
         "submission_status: Catalog Error: Table with name dim_ward does not exist!",
+        "a_release_unlocks_its_file: actual differs from expected",
     ]
+
+
+def test_a_summary_says_what_dbt_said_when_it_left_no_results():
+    """dbt ended before it wrote results (killed, a full disk): the summary quotes the first
+    error dbt's output gave, as dagster-dbt lists them in the step's error."""
+    error = (
+        "The dbt CLI process with command\n\n`welfare-dbt build --select x`\n\n"
+        "failed with exit code `2`. Check the stdout in the Dagster compute logs for the full "
+        "information about the error.\n\nErrors parsed from dbt logs:\n\nEncountered an error:\n"
+        "the warm dbt process ended before dbt finished"
+    )
+    assert _dbt_error(error) == "the warm dbt process ended before dbt finished"
+    assert _dbt_error("The dbt CLI process failed with exit code `1`.") is None
 
 
 def test_the_models_unit_tests_pass_on_duckdb(published_home):

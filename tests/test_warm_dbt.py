@@ -194,6 +194,8 @@ def test_only_a_command_writing_results_to_a_known_folder_skips_the_manifest():
     ):
         assert warm_dbt.results_only(unchanged, env) == (unchanged, None)
     assert warm_dbt.results_only(["build"], {}) == (["build"], None)
+    said_in_env = {**env, "DBT_WRITE_JSON": "false"}
+    assert warm_dbt.results_only(["build"], said_in_env) == (["build"], None)
 
 
 def test_an_error_of_its_own_is_said_as_dbt_says_errors():
@@ -208,4 +210,5 @@ def test_an_error_of_its_own_is_said_as_dbt_says_errors():
     assert full in event["info"]["msg"]
     assert mentions_disk_trouble(event["info"]["msg"], Path("/"))
     assert json.loads(warm_dbt.said_as_dbt(full, ["build", "--log-format", "json"], {}))
+    assert json.loads(warm_dbt.said_as_dbt(full, ["build"], {"DBT_LOG_FORMAT": "JSON"}))
     assert warm_dbt.said_as_dbt(full, ["build"], {}) == f"welfare-dbt: {full}\n"

@@ -97,6 +97,16 @@ def _failure_message(error) -> str:
     return error.message.strip().splitlines()[0]
 
 
+def _dbt_error(message: str) -> str | None:
+    """The first error dbt's output gave for a failed command, on one line (dagster-dbt lists
+    them in its error after "Errors parsed from dbt logs:"); None when it gave none: what a
+    summary says when dbt left no results to name a model or test from (dbt itself ended)."""
+    _, found, errors = message.partition("Errors parsed from dbt logs:")
+    lines = [line.strip() for line in errors.splitlines() if line.strip()]
+    lines = [line for line in lines if line != "Encountered an error:"]
+    return lines[0][:200] if found and lines else None
+
+
 def _keep_in_log(log_path: Path, step: str | None, error) -> None:
     """The whole error of a failed step, stack included, at the end of the run's log (the
     terminal gets the summary's line)."""
@@ -145,6 +155,8 @@ def summarize(
             _keep_in_log(log_path, event.step_key, error)
             if error and "DagsterDbtCliRuntimeError" in error.message:
                 failed = failed_nodes(settings, result.run_id)
+                if not failed and (said := _dbt_error(error.message)):
+                    failed = [said]  # no results to name a node from: dbt itself ended
                 message = (
                     "dbt build failed — " + "; ".join(failed)
                     if failed

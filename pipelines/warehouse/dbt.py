@@ -51,8 +51,11 @@ def failed_nodes(settings: Settings, run_id: str, limit: int = 3) -> list[str]:
 
 
 def _node_name(unique_id: str) -> str:
-    """A node's name in its unique id ("test.<project>.<name>.<hash>" for a generic test)."""
+    """A node's name in its unique id: "<type>.<project>.<name>", a hash after a generic
+    test's name, a unit test's name after its model's."""
     parts = unique_id.split(".")
+    if parts[0] == "unit_test":
+        return parts[-1]
     return parts[2] if len(parts) > 2 else unique_id
 
 

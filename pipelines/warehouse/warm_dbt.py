@@ -97,6 +97,8 @@ def results_only(args: list[str], env: Mapping[str, str]) -> tuple[list[str], st
     and nobody reads the copy in a run's target (dagster-dbt reads the parse's)."""
     if not args or args[0] not in RESULT_COMMANDS or {"--write-json", "--no-write-json"} & {*args}:
         return args, None
+    if env.get("DBT_WRITE_JSON") is not None:  # said in the environment: dbt's to follow
+        return args, None
     target = option(args, "--target-path") or env.get("DBT_TARGET_PATH")
     if not target or not os.path.isabs(target):  # relative to the project: dbt's own rules
         return args, None
@@ -127,7 +129,7 @@ def said_as_dbt(message: str, args: Sequence[str], env: Mapping[str, str]) -> st
     """An error of `welfare-dbt` itself, said as the dbt command says its errors: a structured
     log line when its output is JSON (dagster-dbt takes a failed command's errors from those,
     and a run's summary reads them: a full disk among them), else a line of text."""
-    if (option(args, "--log-format") or env.get("DBT_LOG_FORMAT")) != "json":
+    if (option(args, "--log-format") or env.get("DBT_LOG_FORMAT") or "").lower() != "json":
         return f"welfare-dbt: {message}\n"
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     info = {"category": "", "code": "Z002", "extra": {}, "invocation_id": "", "level": "error"}
@@ -228,14 +230,18 @@ def client() -> None:
     warm_pid = int(first[len(PID_MARK) :])
     code = 2
     out = sys.stdout.buffer
+    last = b"\n"
     while line := answer.readline():
         if line.startswith(EXIT_MARK):
             code = int(line[len(EXIT_MARK) :])
             break
         out.write(line)
         out.flush()
+        last = line
     else:
-        out.write(said_as_dbt(ENDED_EARLY, args, os.environ).encode())
+        # On a line of its own: the process may have died in the middle of one of dbt's.
+        ended = said_as_dbt(ENDED_EARLY, args, os.environ).encode()
+        out.write(ended if last.endswith(b"\n") else b"\n" + ended)
     out.flush()
     # dbt's adapter keeps the working database open until its process ends: the command ends
     # when the warm process has, as dbt's own command would.
@@ -363,6 +369,7 @@ def _serve(
     os.dup2(connection.fileno(), 2)
     try:
         args, results_path = results_only(request["args"], os.environ)
+        sys.argv = ["dbt", *args]  # what dbt records as the command it ran
         result = dbtRunner(manifest=manifest).invoke(args)
         if results_path is not None and hasattr(result.result, "write"):
             write_results(result.result, results_path)
