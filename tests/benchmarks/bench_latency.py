@@ -95,14 +95,15 @@ def welfare_runs(home: Path) -> None:
 
 
 def runs_so_far(home: Path, trigger: str | None = None) -> int:
-    """Runs in the home's Dagster history (those ``trigger`` started, if given)."""
+    """Warehouse runs in the home's Dagster history (those ``trigger`` started, if given); not
+    the other jobs' (the reminders' schedule ticks at 09:00 JST, daemon or not)."""
     import dagster as dg
 
-    from pipelines.defs.jobs import TRIGGER_TAG
+    from pipelines.defs.jobs import TRIGGER_TAG, WAREHOUSE_JOB
 
-    tags = {TRIGGER_TAG: trigger} if trigger else None
+    tags = {TRIGGER_TAG: trigger} if trigger else {}
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        return instance.get_runs_count(filters=dg.RunsFilter(tags=tags) if tags else None)
+        return instance.get_runs_count(filters=dg.RunsFilter(job_name=WAREHOUSE_JOB, tags=tags))
 
 
 def row_of(page: str, file_name: str) -> str | None:
@@ -135,6 +136,9 @@ def with_daemon(home: Path) -> None:
     if not any(account.username == "kita" for account in accounts.all()):
         accounts.add("kita", PASSWORDS["kita"], KITA)
     env = environment(home)
+    # As a service starts the daemon: the home's dagster.yaml written for this home (a home
+    # kept from an earlier try may have been copied from another).
+    subprocess.run([WELFARE, "prepare"], env=env, check=True, capture_output=True)
     before = runs_so_far(home)
     log = (home / "daemon.log").open("w")
     daemon = subprocess.Popen(
