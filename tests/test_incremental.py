@@ -28,6 +28,7 @@ from tests.conftest import copy_home, write_csv
 HEADER = "受付番号,受付日,受付方法,相談者区分,相談者氏名,電話番号,メールアドレス,相談内容,居住区,対応時間（分）"
 CURRENT = "intermediate.int_consultations_current"
 COMPILED = "run/welfare_warehouse/models/intermediate/int_consultations_current.sql"
+VOLUMES_SQL = "run/welfare_warehouse/models/marts/consultation_volumes.sql"
 TESTS = "compiled/welfare_warehouse/models/{folder}/_{folder}.yml/{test}.sql"
 UNIQUE = ("intermediate", "unique_int_consultations_current_consultation_id")
 ACCEPTED = ("staging", "accepted_values_stg_consultations_topic_*")  # dbt names it so
@@ -52,9 +53,10 @@ def published(settings: Settings, sql: str) -> list[tuple]:
         return db.execute(sql).fetchall()
 
 
-def built_by(settings: Settings, run_id: str) -> str:
-    """What dbt ran for int_consultations_current in that run (insert: an increment)."""
-    return (settings.dbt_target_dir / "runs" / run_id / COMPILED).read_text(encoding="utf-8")
+def built_by(settings: Settings, run_id: str, model: str = COMPILED) -> str:
+    """What dbt ran for a model (int_consultations_current) in that run (insert: an
+    increment)."""
+    return (settings.dbt_target_dir / "runs" / run_id / model).read_text(encoding="utf-8")
 
 
 def sql_of_test(settings: Settings, run_id: str, test: tuple[str, str]) -> str:
@@ -153,8 +155,10 @@ def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(
         db.execute(f"set file_search_path = '{settings.lake}'")
         staged = db.execute("select count(*) from staging.stg_consultations").fetchone()[0]
         assert staged >= BENCH_ROWS + len(before)
-    # Built as an increment: the new export's consultations chosen again, appended.
+    # Built as an increment: the new export's consultations chosen again, appended; the
+    # mart counts again only the months they fall in (April 2024 too: V2024-0057 left it).
     assert built_by(settings, increment.run_id).lstrip().startswith("insert into")
+    assert built_by(settings, increment.run_id, VOLUMES_SQL).lstrip().startswith("insert into")
     after = consultations(settings)
     sample_after = {k: v for k, v in after.items() if k not in BENCH_IDS}
     assert after["V2024-0055"]["topic"] == "団体運営"  # the newest export's version wins
@@ -186,6 +190,7 @@ def test_a_new_export_recomputes_only_what_it_touches_and_equals_a_full_rebuild(
     full = run_pipeline(settings, full_refresh=True)
     assert full.success, full.failed_steps
     assert built_by(settings, full.run_id).lstrip().startswith("create")
+    assert built_by(settings, full.run_id, VOLUMES_SQL).lstrip().startswith("create")
     assert consultations(settings) == after
     assert published_contents(settings.working_db) == built_by_changes
     # ... and tested whole.

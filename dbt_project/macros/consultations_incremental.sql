@@ -7,7 +7,9 @@
     version is chosen again among all counting exports, exactly as a full build chooses it, and
     every other consultation keeps its row (its exports did not change, and the order between
     two exports never changes). Without that memory every consultation counts as changed.
-    Spark builds the model whole every run.
+    Spark builds the model whole every run. Downstream, audit.consultations_held looks again
+    at the same 受付番号 and marts.consultation_volumes counts again the months they fall in
+    (consultations_touched); both are whole on a whole build.
 
     The data tests on consultations check what a build changed (consultations_test_scope):
     rows of a staging export once tested never change (the lake is append-only, one file per
@@ -87,22 +89,51 @@
     {%- endif %}
 {% endmacro %}
 
-{#- The condition on consultation_id that chooses the consultations this build looks at again
-    (after record_changed_consultations; a whole build looks at every one). -#}
+{#- The condition on consultation_id that chooses the consultations an increment looks at
+    again (after record_changed_consultations). A plain semi-join, so that DuckDB filters the
+    10 M-row scans by the changed 受付番号 themselves: a condition that also asked "or is this a
+    whole build?" at run time made every scan read and test every row. Whether the build is
+    whole is decided when the SQL is written (consultations_whole_build). -#}
 {% macro consultations_chosen_again() %}
-    {%- set changed = consultations_state('changed') -%}
     {{ return(
-        '(consultation_id in (select consultation_id from ' ~ changed ~ ') or (select '
-        ~ 'bool_or(whole_build) from ' ~ changed ~ '))'
+        'consultation_id in (select consultation_id from '
+        ~ consultations_state('changed') ~ ')'
     ) }}
 {% endmacro %}
 
-{#- pre-hook 2 (and audit.consultations_held's): the changed consultations leave the table; the
-    model adds them back as they are now (append). -#}
+{#- Whether this build looks at every consultation again, as int_consultations_current's
+    pre-hook recorded it: for SQL written after that model began (its other hooks, models
+    and tests downstream). True where nothing was recorded (Spark; a dbt command that did
+    not build the model), so that nothing is left unlooked at. -#}
+{% macro consultations_whole_build() %}
+    {%- if not execute or not consultations_incremental() -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set changed = consultations_state('changed') -%}
+    {%- if adapter.get_relation(
+        database=target.database, schema=changed.schema, identifier=changed.identifier
+    ) is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set whole = run_query('select coalesce(bool_or(whole_build), true) from ' ~ changed) -%}
+    {{ return(whole.columns[0].values()[0]) }}
+{% endmacro %}
+
+{#- The condition that chooses the consultations a model downstream of
+    int_consultations_current looks at again: '' (every one) on a whole build. -#}
+{% macro consultations_downstream_chosen() %}
+    {{ return('' if consultations_whole_build() else consultations_chosen_again()) }}
+{% endmacro %}
+
+{#- pre-hook 2 (and audit.consultations_held's): the changed consultations leave the table
+    (every row on a whole build); the model adds them back as they are now (append). -#}
 {% macro forget_changed_consultations() %}
     {%- if is_incremental() %}
+        {%- set chosen = consultations_downstream_chosen() %}
         delete from {{ this }}
-        where {{ consultations_chosen_again() }}
+        {%- if chosen %}
+            where {{ chosen }}
+        {%- endif %}
     {%- endif %}
 {% endmacro %}
 
@@ -129,25 +160,47 @@
             ~ remembered ~ ')'
         ) }}
     {%- elif scope == 'changed' -%}
-        {{ return('consultation_id is null or ' ~ consultations_chosen_again()) }}
+        {%- set chosen = consultations_downstream_chosen() -%}
+        {{ return('consultation_id is null or ' ~ chosen if chosen else '') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error('unknown consultations test scope: ' ~ scope) }}
 {% endmacro %}
 
-{#- A condition on `column` (a fiscal year) for tests that add consultations up by fiscal
-    year: the years of the consultations this build chose again, in any of their versions
-    (a correction can move one from a year to another); every year on a whole build. Empty
-    (no condition) where everything is tested. -#}
-{% macro consultations_changed_years(column) %}
+{#- A condition on `column` for what adds consultations up by fiscal year or month: the
+    values `of` (an expression on stg_consultations' columns: 'fiscal_year', a month) of the
+    consultations this build chose again, in any of their versions - the one counted before
+    and the one counted now (a correction can move a consultation from a month or year to
+    another). Empty (no condition: every row) on a whole build and where everything is tested. -#}
+{% macro consultations_touched(column, of='fiscal_year') %}
     {%- if not consultations_incremental() or flags.FULL_REFRESH -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set changed = consultations_state('changed') -%}
+    {%- set chosen = consultations_downstream_chosen() -%}
+    {%- if not chosen -%}
+        {{ return('') }}
+    {%- endif -%}
     {%- set condition -%}
-        ({{ column }} in (
-            select fiscal_year from {{ ref('stg_consultations') }}
-            where consultation_id in (select consultation_id from {{ changed }})
-        ) or (select bool_or(whole_build) from {{ changed }}))
+        {{ column }} in (
+            select {{ of }} from {{ ref('stg_consultations') }}
+            where {{ chosen }}
+        )
     {%- endset -%}
     {{ return(condition) }}
+{% endmacro %}
+
+{#- The month a consultation is counted in (consultation_volumes.month). -#}
+{% macro consultation_month(received_on='received_on') %}
+    {{ return('cast(' ~ dbt.date_trunc('month', received_on) ~ ' as date)') }}
+{% endmacro %}
+
+{#- consultation_volumes' pre-hook: the months whose consultations changed leave the mart (every
+    row on a whole build); the model adds them back as they are now (append). -#}
+{% macro forget_changed_months() %}
+    {%- if is_incremental() %}
+        {%- set touched = consultations_touched('month', consultation_month()) %}
+        delete from {{ this }}
+        {%- if touched %}
+            where {{ touched }}
+        {%- endif %}
+    {%- endif %}
 {% endmacro %}

@@ -11,7 +11,7 @@
 -- consultations it chose again and the fiscal years they were or are in (the others did not
 -- change); everything on a full refresh (macros/consultations_incremental.sql).
 {{ config(meta={'dagster': {'ref': {'name': 'consultation_volumes'}}}) }}
-{%- set touched = consultations_changed_years('fiscal_year') %}
+{%- set touched = consultations_touched('fiscal_year') %}
 {%- set chosen_again = consultations_test_scope('changed') %}
 
 with staged_ids as (

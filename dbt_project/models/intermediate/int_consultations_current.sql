@@ -16,6 +16,7 @@
     ],
     post_hook="{{ remember_consultation_exports() }}",
 ) }}
+{#- An increment's build is never whole (record_changed_consultations): the changed 受付番号. #}
 {%- set chosen = consultations_chosen_again() if is_incremental() else '' %}
 
 with ranked as (

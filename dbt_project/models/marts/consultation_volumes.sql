@@ -1,3 +1,18 @@
+-- Incremental on DuckDB beside int_consultations_current: the months of the consultations it
+-- chose again (in any of their versions) are counted again, the other months keep their rows
+-- (macros/consultations_incremental.sql); every month on a whole build. Ward names come from
+-- reference data, whose change makes a whole build.
+{{ config(
+    materialized=('incremental' if consultations_incremental() else 'table'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ forget_changed_months() }}",
+) }}
+-- depends_on: {{ ref('stg_consultations') }}
+{%- set touched = consultations_touched(
+    'cast(consultations.received_month as date)', consultation_month()
+) if is_incremental() else '' %}
+
 with consultations as (
     select * from {{ ref('int_consultations_current') }}
 ),
@@ -18,6 +33,9 @@ select
 from consultations
 left join wards
     on consultations.residence = wards.ward_code
+{%- if touched %}
+where {{ touched }}
+{%- endif %}
 group by
     consultations.fiscal_year,
     consultations.received_month,
