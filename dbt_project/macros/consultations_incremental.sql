@@ -115,7 +115,9 @@
     ) is none -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set whole = run_query('select coalesce(bool_or(whole_build), true) from ' ~ changed) -%}
+    {#- A whole build records one row (whole_build true); an increment one per 受付番号, or
+        none when no export began or stopped counting: nothing to look at again, not all. -#}
+    {%- set whole = run_query('select coalesce(bool_or(whole_build), false) from ' ~ changed) -%}
     {{ return(whole.columns[0].values()[0]) }}
 {% endmacro %}
 
