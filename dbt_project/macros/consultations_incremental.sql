@@ -121,9 +121,10 @@
     {{ return(whole.columns[0].values()[0]) }}
 {% endmacro %}
 
-{#- The condition that chooses the consultations a model downstream of
-    int_consultations_current looks at again: '' (every one) on a whole build. -#}
-{% macro consultations_downstream_chosen() %}
+{#- The condition that chooses the consultations this build looks at again, as the model's
+    pre-hook recorded it, for SQL written after that (the model's other hook, the models and
+    tests downstream): '' (every one) on a whole build. -#}
+{% macro consultations_chosen_as_recorded() %}
     {{ return('' if consultations_whole_build() else consultations_chosen_again()) }}
 {% endmacro %}
 
@@ -131,7 +132,7 @@
     (every row on a whole build); the model adds them back as they are now (append). -#}
 {% macro forget_changed_consultations() %}
     {%- if is_incremental() %}
-        {%- set chosen = consultations_downstream_chosen() %}
+        {%- set chosen = consultations_chosen_as_recorded() %}
         delete from {{ this }}
         {%- if chosen %}
             where {{ chosen }}
@@ -162,7 +163,7 @@
             ~ remembered ~ ')'
         ) }}
     {%- elif scope == 'changed' -%}
-        {%- set chosen = consultations_downstream_chosen() -%}
+        {%- set chosen = consultations_chosen_as_recorded() -%}
         {{ return('consultation_id is null or ' ~ chosen if chosen else '') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error('unknown consultations test scope: ' ~ scope) }}
@@ -177,7 +178,7 @@
     {%- if not consultations_incremental() or flags.FULL_REFRESH -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set chosen = consultations_downstream_chosen() -%}
+    {%- set chosen = consultations_chosen_as_recorded() -%}
     {%- if not chosen -%}
         {{ return('') }}
     {%- endif -%}
@@ -191,8 +192,8 @@
 {% endmacro %}
 
 {#- The month a consultation is counted in (consultation_volumes.month). -#}
-{% macro consultation_month(received_on='received_on') %}
-    {{ return('cast(' ~ dbt.date_trunc('month', received_on) ~ ' as date)') }}
+{% macro consultation_month() %}
+    {{ return('cast(' ~ dbt.date_trunc('month', 'received_on') ~ ' as date)') }}
 {% endmacro %}
 
 {#- consultation_volumes' pre-hook: the months whose consultations changed leave the mart (every

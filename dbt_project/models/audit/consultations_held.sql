@@ -11,7 +11,7 @@
     pre_hook="{{ forget_changed_consultations() }}",
 ) }}
 -- depends_on: {{ ref('int_consultations_current') }}
-{%- set chosen = consultations_downstream_chosen() if is_incremental() else '' %}
+{%- set chosen = consultations_chosen_as_recorded() if is_incremental() else '' %}
 
 select
     versions.sha256,
