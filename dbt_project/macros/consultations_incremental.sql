@@ -132,11 +132,15 @@
     (every row on a whole build); the model adds them back as they are now (append). -#}
 {% macro forget_changed_consultations() %}
     {%- if is_incremental() %}
-        {%- set chosen = consultations_chosen_as_recorded() %}
-        delete from {{ this }}
-        {%- if chosen %}
-            where {{ chosen }}
-        {%- endif %}
+        {{ forget_rows(consultations_chosen_as_recorded()) }}
+    {%- endif %}
+{% endmacro %}
+
+{#- An incremental model's rows that `condition` chooses leave it (every row without one). -#}
+{% macro forget_rows(condition) %}
+    delete from {{ this }}
+    {%- if condition %}
+        where {{ condition }}
     {%- endif %}
 {% endmacro %}
 
@@ -200,10 +204,6 @@
     row on a whole build); the model adds them back as they are now (append). -#}
 {% macro forget_changed_months() %}
     {%- if is_incremental() %}
-        {%- set touched = consultations_touched('month', consultation_month()) %}
-        delete from {{ this }}
-        {%- if touched %}
-            where {{ touched }}
-        {%- endif %}
+        {{ forget_rows(consultations_touched('month', consultation_month())) }}
     {%- endif %}
 {% endmacro %}
