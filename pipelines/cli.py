@@ -12,13 +12,14 @@ from pathlib import Path
 
 from pipelines.defs.jobs import REBUILD_LAKE_JOB, WAREHOUSE_JOB
 from pipelines.defs.progress import show_on_terminal
-from pipelines.defs.runner import run_job, run_pipeline, run_sent_files
+from pipelines.defs.runner import import_for_runs, run_job, run_pipeline, run_sent_files
 from pipelines.defs.summary import format_summary
 from pipelines.extracts.package import build_extract, describe_extract
 from pipelines.extracts.spec import SpecError, extractable_marts, load_spec
 from pipelines.foundation.disk import DiskFull, disk_trouble
 from pipelines.foundation.processes import process_age
 from pipelines.foundation.settings import (
+    CODE_PATHS,
     EngineError,
     HomeError,
     Settings,
@@ -26,6 +27,8 @@ from pipelines.foundation.settings import (
     WebSettings,
     today,
 )
+from pipelines.foundation.standing import code_fingerprint
+from pipelines.foundation.standing import serve as serve_standing
 from pipelines.home import prepare
 from pipelines.ingest.closing import ClosingError, reopen_year
 from pipelines.ingest.contract import SOURCE_KEYS
@@ -330,6 +333,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A standing process for this home's runs (pipelines.foundation.standing): each
+    `welfare run` here, the page's included, becomes a fork of it instead of a new process."""
+    settings = _settings()
+    prepare(settings, say=print)
+    print("Importing what a run needs (Dagster, dbt, great-expectations, matplotlib) ...")
+    import_for_runs()
+
+    def keep_going(idle: float) -> bool:
+        if not settings.home.is_dir():
+            print(f"{settings.home} is gone: stopping")
+            return False
+        return args.idle is None or idle < args.idle
+
+    return serve_standing(
+        str(settings.home),
+        code=lambda: code_fingerprint(CODE_PATHS),
+        run=lambda argv: main(argv[1:]),
+        keep_going=keep_going,
+        say=lambda line: print(f"[{dt.datetime.now().astimezone():%H:%M:%S}] {line}", flush=True),
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipelines.web.server import NotPrivate, serve  # Flask, waitress
 
@@ -574,6 +600,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host",
     )
     serve.set_defaults(func=cmd_serve)
+    worker = commands.add_parser(
+        "worker",
+        help="keep a process ready for this home's runs (Dagster, dbt, great-expectations "
+        "imported once): each `welfare run` here, the submission page's too, is a fork of it, "
+        "seconds sooner; started again by itself when the code changes",
+    )
+    worker.add_argument(
+        "--idle", type=float, metavar="SECONDS", help="stop after this long without a run"
+    )
+    worker.set_defaults(func=cmd_worker)
     users = commands.add_parser("users", help="accounts of the submission page")
     user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = user_actions.add_parser("add", help="add an account (asks for its password)")

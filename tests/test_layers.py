@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("extracts", "reporting"),  # what leaves: researchers' packages, the overview
     ("web", "defs"),  # the submission page; the Dagster code location and the runner
     ("home",),  # setting up a WELFARE_HOME
-    ("cli", "definitions"),  # the `welfare` command; the code location's entry point
+    ("cli", "definitions", "command"),  # `welfare`, its entry; the code location's entry point
 )
 LAYER_OF = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 # Libraries a command does not pay for unless it uses them: seconds of import each.

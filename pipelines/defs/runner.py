@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import importlib
 import logging
 import sys
 import time
@@ -30,12 +31,34 @@ from pipelines.foundation.settings import Settings
 from pipelines.intake.receiving import waiting_files, waiting_key
 from pipelines.intake.run_starts import PAGE, claim, page_turn, run_turn
 from pipelines.intake.space import check_space
-from pipelines.quality.suites import start_warm_checks
+from pipelines.quality.suites import import_great_expectations, start_warm_checks
+from pipelines.reporting.charts import JapaneseFontMissing, ready_to_draw
 from pipelines.warehouse import warm_dbt
 from pipelines.warehouse.dbt import ProjectParse
 from pipelines.warehouse.freshness import reason_to_run
 
 GOING_PATIENCE = 3600.0  # how long a run the page started waits for one already going
+# The modules a run imports as it goes: the job's (each imports Dagster and dagster-dbt), and
+# those Dagster imports when it executes a run (its daemon's and scheduler's, storage paths).
+RUN_MODULES = (
+    "pipelines.defs.automation",
+    "pipelines.defs.build",
+    "pipelines.defs.planning",
+    "dagster._daemon.controller",
+)
+
+
+def import_for_runs() -> None:
+    """Import what a run of the warehouse job imports as it goes (seconds of CPU: Dagster and
+    the job's definitions, great-expectations, dbt, matplotlib and its Japanese font), for a
+    standing process whose forks run it (`welfare worker`)."""
+    for module in RUN_MODULES:
+        with contextlib.suppress(ImportError):  # one moved in an upgrade: imported when used
+            importlib.import_module(module)
+    import_great_expectations()
+    warm_dbt.import_dbt()
+    with contextlib.suppress(JapaneseFontMissing):  # said by the run's report, as without
+        ready_to_draw()
 
 
 def run_pipeline(

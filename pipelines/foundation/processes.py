@@ -3,9 +3,14 @@ work left behind by a killed one is recognised)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 
 def python_command(*args: str) -> list[str]:
@@ -54,3 +59,77 @@ def process_age() -> float | None:
         return float(Path("/proc/uptime").read_text().split()[0]) - started
     except (OSError, ValueError, IndexError):
         return None
+
+
+def can_fork_with(module: str) -> bool:
+    """Whether a child can be made by forking this process, with ``module`` already imported
+    here: Linux, and no thread but this one (a fork copies only the thread that forks; one
+    holding a lock at that moment would leave it held for ever in the child)."""
+    return sys.platform.startswith("linux") and module in sys.modules and _one_thread()
+
+
+def _one_thread() -> bool:
+    import threading
+
+    return threading.active_count() == 1
+
+
+class Forked:
+    """A child forked from this process running a function (:func:`fork_call`), with the
+    part of :class:`subprocess.Popen` this project uses: ``stdin``, ``poll``, ``wait``,
+    ``kill`` and ``returncode``."""
+
+    def __init__(self, pid: int, stdin: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin: IO[bytes] | None = stdin
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+def fork_call(
+    function: Callable[..., int], args: Sequence[str], env: Mapping[str, str], stderr: IO
+) -> Forked:
+    """``function(*args)`` in a child forked from this process (see :func:`can_fork_with`),
+    as `python -m` would run it in a new one: ``env`` its environment, standard input a pipe
+    from this process (closed when this process ends), output discarded, errors to
+    ``stderr``; its return value is its exit code. Signals are handled as in a new process."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
+                signal.signal(number, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            os.dup2(read, 0)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            os.dup2(stderr.fileno(), 2)
+            os.close(read)
+            os.close(write)
+            os.environ.clear()
+            os.environ.update(env)
+            code = function(*args)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(read)
+    return Forked(pid, os.fdopen(write, "wb"))

@@ -19,6 +19,11 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
 REFERENCE_DIR = PROJECT_ROOT / "sources" / "reference"  # code lists, wards: read and seeded
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+# The code and what it reads as it starts: a standing process (pipelines.foundation.standing)
+# serves only commands of the same, and starts itself again when any of them changes.
+CODE_PATHS = tuple(
+    PROJECT_ROOT / name for name in ("pipelines", "sources", "expectations", "pyproject.toml")
+)
 DBT_DIRECTORY_ENV = "WELFARE_DBT_DIRECTORY"  # Settings.dbt_directory, for `welfare-dbt`
 
 

@@ -8,6 +8,7 @@ missing glyph is an error here, not a silent box in the report.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import io
 import warnings
@@ -255,7 +256,7 @@ def render_charts(figures: OverviewFigures, cache_dir: Path | None = None) -> di
         if cached is not None and cached.exists():
             charts[name] = cached.read_text(encoding="utf-8")
             continue
-        charts[name] = CHARTS[name](figures, _ready_to_draw())
+        charts[name] = CHARTS[name](figures, ready_to_draw())
         if cached is not None:
             write_text(cached, charts[name])
     if cache_dir is not None:
@@ -265,9 +266,12 @@ def render_charts(figures: OverviewFigures, cache_dir: Path | None = None) -> di
     return charts
 
 
-def _ready_to_draw() -> str:
-    """matplotlib set up for the report's charts; the Japanese font they are drawn with."""
+def ready_to_draw() -> str:
+    """matplotlib set up for the report's charts (what drawing one imports, imported); the
+    Japanese font they are drawn with."""
     font = japanese_font()
+    importlib.import_module("matplotlib.figure")
+    importlib.import_module("matplotlib.backends.backend_svg")
     _matplotlib().rcParams.update(
         {"svg.fonttype": "path", "font.family": font, "svg.hashsalt": "welfare-warehouse"}
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import os
 import select
@@ -42,7 +43,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pipelines.foundation.atomic import atomic_write, copy_file
-from pipelines.foundation.processes import process_alive, python_command
+from pipelines.foundation.processes import (
+    Forked,
+    can_fork_with,
+    fork_call,
+    process_alive,
+    python_command,
+)
 from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
 
@@ -60,7 +67,7 @@ _started: dict[tuple, WarmDbt] = {}  # by project and configuration: see start()
 
 @dataclass
 class WarmDbt:
-    process: subprocess.Popen
+    process: subprocess.Popen | Forked
     address: str
     scratch: Path
     log: BinaryIO
@@ -138,6 +145,12 @@ def said_as_dbt(message: str, args: Sequence[str], env: Mapping[str, str]) -> st
     return json.dumps({"data": {"exc": message}, "info": info}, ensure_ascii=False) + "\n"
 
 
+def import_dbt() -> None:
+    """Import dbt and the project's adapter (a process that will run dbt in a fork)."""
+    for module in ("dbt.cli.main", "dbt.adapters.duckdb"):
+        importlib.import_module(module)
+
+
 def available() -> bool:
     return sys.platform.startswith("linux") and Path(sys.executable).with_name("dbt").exists()
 
@@ -170,13 +183,17 @@ def start(
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     log = (scratch / "warm.log").open("wb")
     where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target), str(after or 0)]
-    process = subprocess.Popen(
-        python_command("-m", __name__, address, *where),
-        env=dict(env),
-        stdin=subprocess.PIPE,  # closes when this process ends: the warm dbt ends too
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    process: subprocess.Popen | Forked
+    if can_fork_with("dbt.cli.main"):  # a fork of a standing process: dbt is imported here
+        process = fork_call(_serve, [address, *where], env, log)
+    else:
+        process = subprocess.Popen(
+            python_command("-m", __name__, address, *where),
+            env=dict(env),
+            stdin=subprocess.PIPE,  # closes when this process ends: the warm dbt ends too
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     os.environ[ADDRESS_ENV] = address
     _started[key] = warm = WarmDbt(process, address, scratch, log)
     return warm

@@ -1,0 +1,476 @@
+"""A standing process: a program's libraries imported once, each command run in a fork of it.
+
+A `welfare run` from a new process spends seconds before its first file: Python imports
+Dagster, great-expectations, dbt and matplotlib (about 3.5 s of CPU) on a machine of two cores.
+A *standing* process (:func:`serve`) imports them once and waits. A command that finds it
+(:func:`hand_over`) sends it its arguments, environment, working directory and its three
+standard streams (as file descriptors, over a Unix socket); the standing process forks, and the
+fork becomes that command — its own process group, the command's streams, environment and
+folder — with everything already imported. The fork's exit status is sent back and the command
+exits with it, so for whoever started the command nothing differs but the time.
+
+What a fork must share with a new process for the two to behave alike is the *fingerprint*
+(:func:`fingerprint`): the interpreter, the installed packages, every file of the code, and the
+environment variables read when Python or the code starts. A command whose fingerprint differs
+is not served: it runs in its own process, as if no standing process were there; one whose code
+changed makes the standing process start itself again (it then imports the new code).
+
+Signals sent to the command (Ctrl-C, SIGTERM) are passed on to the fork's process group, as a
+terminal would send them; when the command ends without waiting for its fork (killed by
+SIGKILL), the fork's group is killed. Only a process of the same user is served or trusted
+(the peer's credentials on the socket). Linux only (abstract sockets, SCM_RIGHTS).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import hashlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import sysconfig
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_LENGTH = struct.Struct(">I")
+MAX_REQUEST = 4 * 1024 * 1024  # bytes: arguments and environment, far above any real one
+# Environment variables read when Python starts (PYTHON*, locale, time zone) or read by the
+# code or its libraries when imported (settings, Dagster, dbt, GX, matplotlib, temp folder).
+ENV_PREFIXES = ("WELFARE_", "DAGSTER_", "DBT_", "GX_", "PYTHON", "LC_", "MPL")
+ENV_NAMES = frozenset({"DO_NOT_TRACK", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME"})
+SKIPPED_FOLDERS = frozenset({"__pycache__", ".git"})
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+WATCH_EVERY = 2.0  # seconds between two looks at the code while waiting
+STALE, REFUSED = "stale", "refused"  # a request's answers other than a fork's process id
+
+
+def available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+
+
+def address(key: str) -> str:
+    """The abstract socket of the standing process for ``key`` (a home's path)."""
+    return "welfare-standing-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def code_fingerprint(roots: Iterable[Path]) -> str:
+    """The interpreter, the installed packages (their folder changes when one is added,
+    removed or upgraded) and every file under ``roots`` (path, size, modification time)."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.executable}\0{sys.version}\0".encode())
+    for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}:
+        with contextlib.suppress(OSError):
+            digest.update(f"{folder}\0{os.stat(folder).st_mtime_ns}\0".encode())
+    for root in roots:
+        for path in sorted(_files(Path(root))):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def _files(root: Path) -> Iterable[Path]:
+    if root.is_file():
+        yield root
+        return
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS]
+        for name in names:
+            yield Path(folder, name)
+
+
+def env_fingerprint(env: Mapping[str, str]) -> str:
+    """The environment variables that must be equal for a fork to behave as a new process."""
+    chosen = sorted((k, v) for k, v in env.items() if k in ENV_NAMES or k.startswith(ENV_PREFIXES))
+    return hashlib.sha256(json.dumps(chosen).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- the command's side
+
+
+def hand_over(key: str, argv: Sequence[str], code: str) -> int | None:
+    """Run this command (``argv``) in a fork of the standing process for ``key``, if one is
+    there and shares this process's fingerprint (``code``: :func:`code_fingerprint`); its
+    exit status, or None when it was not run there (run it here)."""
+    if not available():
+        return None
+    env = dict(os.environ)
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect("\0" + address(key))
+    except OSError:
+        return None
+    with conn:
+        if _peer_uid(conn) != os.getuid():  # somebody else's socket under that name
+            return None
+        request = {
+            "code": code,
+            "env_fingerprint": env_fingerprint(env),
+            "argv": list(argv),
+            "env": env,
+            "cwd": os.getcwd(),
+            "streams": [_stream_setup(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+        }
+        with _standard_fds() as fds:
+            try:
+                _send(conn, json.dumps(request).encode(), fds)
+                first = _read_line(conn)
+            except OSError:
+                return None
+        if not first.startswith("pid "):
+            return None  # stale or refused: nothing was run
+        return _wait_for_fork(conn)
+
+
+def _wait_for_fork(conn: socket.socket) -> int:
+    """Pass this process's signals on to the fork until the standing process says how the
+    fork ended; that is this command's exit status."""
+    previous = {}
+
+    def pass_on(number: int, frame: object) -> None:
+        with contextlib.suppress(OSError):
+            conn.sendall(f"signal {number}\n".encode())
+
+    for number in FORWARDED:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread: not passed on
+            previous[number] = signal.signal(number, pass_on)
+    try:
+        line = _read_line(conn)
+    except OSError:
+        line = ""
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    word, _, value = line.partition(" ")
+    if word == "exit" and value.lstrip("-").isdigit():
+        return int(value)
+    if word == "killed" and value.isdigit():
+        return 128 + int(value)
+    return 1  # the standing process ended while the fork ran
+
+
+@contextlib.contextmanager
+def _standard_fds():
+    """Descriptors 0, 1 and 2 to send (/dev/null for one that is closed)."""
+    opened = []
+    fds = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            opened.append(null)
+            fds.append(null)
+    try:
+        yield fds
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def _stream_setup(stream: object) -> dict[str, str | None]:
+    return {
+        "encoding": getattr(stream, "encoding", None),
+        "errors": getattr(stream, "errors", None),
+    }
+
+
+# ---------------------------------------------------------------- the standing process
+
+
+@dataclass(frozen=True)
+class Fork:
+    pid: int
+    command: str
+    started: float
+
+
+def serve(
+    key: str,
+    code: Callable[[], str],
+    run: Callable[[list[str]], int],
+    keep_going: Callable[[float], bool] = lambda idle: True,
+    say: Callable[[str], object] = print,
+) -> int:
+    """Serve commands for ``key`` until stopped (SIGTERM, SIGINT) or ``keep_going(idle)``
+    says no (asked every few seconds; ``idle``: seconds since a command last ran): each request
+    is forked and the fork calls ``run(argv)``; ``say`` tells each command's end.
+    ``code``: the code's fingerprint now; when it changes, the process starts itself again
+    with the same command line (importing the new code). Call with everything the commands
+    need already imported, and no thread but this one. Returns an exit status: 0 stopped,
+    1 another standing process serves ``key``."""
+    if threading.active_count() > 1:
+        raise RuntimeError("a standing process forks: it must have no thread but its own")
+    gc.collect()
+    gc.freeze()  # what is imported stays shared with the forks, and their collections skip it
+    started_with = code()
+    env_mine = env_fingerprint(os.environ)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind("\0" + address(key))
+    except OSError:
+        say(f"a standing process already serves {key}")
+        listener.close()
+        return 1
+    listener.listen(16)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    stopping: list[int] = []
+
+    def stop(number: int, frame: object) -> None:
+        stopping.append(number)
+
+    signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.set_wakeup_fd(wake_write)
+    forks: dict[socket.socket, Fork] = {}  # the command's connection → its fork
+    restart = False
+    say(f"standing for {key}: each `welfare run` there is a fork of this process ({os.getpid()})")
+    looked = busy = time.monotonic()
+    while not stopping:
+        readable, _, _ = select.select([listener, wake_read, *forks], [], [], WATCH_EVERY)
+        if wake_read in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_read, 512)
+        _reap(forks, say)
+        for conn in [c for c in readable if c in forks]:
+            _from_command(conn, forks)
+        if listener in readable:
+            with contextlib.suppress(OSError):
+                conn, _ = listener.accept()
+                keep_out = [listener, wake_read, wake_write]
+                answer = _serve_one(conn, started_with, env_mine, run, forks, keep_out)
+                restart = restart or answer == STALE
+        if time.monotonic() - looked >= WATCH_EVERY:
+            looked = time.monotonic()
+            restart = restart or code() != started_with
+            if forks:
+                busy = looked
+            if not keep_going(looked - busy):
+                break
+        if restart and not forks:
+            break
+    listener.close()  # nobody new is served; forks still going are waited for
+    while forks:
+        with contextlib.suppress(InterruptedError):
+            select.select([wake_read, *forks], [], [], WATCH_EVERY)
+        with contextlib.suppress(BlockingIOError):
+            os.read(wake_read, 512)
+        for conn in [c for c in forks if _readable(c)]:
+            _from_command(conn, forks)
+        _reap(forks, say)
+    signal.set_wakeup_fd(-1)
+    if restart and not stopping:
+        say("the code changed: starting again with the new code")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    return 0
+
+
+def _readable(conn: socket.socket) -> bool:
+    return bool(select.select([conn], [], [], 0)[0])
+
+
+def _serve_one(
+    conn: socket.socket,
+    code: str,
+    env_mine: str,
+    run: Callable[[list[str]], int],
+    forks: dict[socket.socket, Fork],
+    keep_out: list[socket.socket | int],
+) -> str:
+    """Read one request and fork for it; the answer sent ("pid N", or why not)."""
+    fds: list[int] = []
+    try:
+        if _peer_uid(conn) != os.getuid():
+            conn.close()
+            return REFUSED
+        conn.settimeout(5.0)  # a request is sent at once; one that is not is dropped
+        payload, fds = _receive(conn)
+        request = json.loads(payload)
+        answer = (
+            STALE
+            if request["code"] != code
+            else REFUSED
+            if request["env_fingerprint"] != env_mine or len(fds) != 3
+            else ""
+        )
+        if answer:
+            conn.sendall(f"{answer}\n".encode())
+            conn.close()
+            return answer
+        conn.settimeout(None)
+        pid = os.fork()
+        if pid == 0:  # the fork: becomes the command
+            # The fork keeps its command's connection open without using it: should this
+            # process end first, the command still waits for the fork's end (its EOF).
+            _become(request, fds, run, [*keep_out, *forks])
+        conn.sendall(f"pid {pid}\n".encode())
+        forks[conn] = Fork(pid, " ".join(request["argv"]), time.monotonic())
+        return "pid"
+    except (OSError, ValueError, KeyError, TypeError):
+        conn.close()
+        return REFUSED
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _become(
+    request: dict,
+    fds: list[int],
+    run: Callable[[list[str]], int],
+    close: Sequence[socket.socket | int],
+) -> None:
+    """In the fork: become the command, run it, exit with its status. Never returns.
+    ``close``: the standing process's own sockets and descriptors."""
+    code = 1
+    try:
+        os.setsid()  # its own process group: signals and SIGKILL reach it and its children
+        signal.set_wakeup_fd(-1)
+        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for own in close:
+            with contextlib.suppress(OSError):
+                own.close() if isinstance(own, socket.socket) else os.close(own)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.argv = list(request["argv"])
+        sys.stdin, sys.stdout, sys.stderr = (
+            _text_stream(fd, setup) for fd, setup in enumerate(request["streams"])
+        )
+        code = run(list(request["argv"]))
+        atexit._run_exitfuncs()  # temporary folders, file locks, logging's last flush
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+    except BaseException:  # the command's crash, as Python would print it
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(int(code or 0) & 0xFF)
+
+
+def _text_stream(fd: int, setup: dict[str, str | None]) -> io.TextIOWrapper:
+    """The command's stream ``fd`` as Python would have opened it (its encoding and errors as
+    the command had them; output line-buffered on a terminal, standard error always)."""
+    raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+    buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+    return io.TextIOWrapper(
+        buffered,
+        encoding=setup.get("encoding") or "utf-8",
+        errors=setup.get("errors") or "strict",
+        line_buffering=fd != 0 and (fd == 2 or os.isatty(fd)),
+    )
+
+
+def _from_command(conn: socket.socket, forks: dict[socket.socket, Fork]) -> None:
+    """A command's message: a signal to pass on; or its end (the fork's group is killed)."""
+    pid = forks[conn].pid
+    try:
+        data = conn.recv(4096)
+    except OSError:
+        data = b""
+    if not data:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        return
+    for line in data.decode(errors="replace").splitlines():
+        word, _, value = line.partition(" ")
+        if word == "signal" and value.isdigit() and int(value) in {int(s) for s in FORWARDED}:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, int(value))
+
+
+def _reap(forks: dict[socket.socket, Fork], say: Callable[[str], object]) -> None:
+    """Collect the forks that ended and tell their commands how."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        for conn, fork in list(forks.items()):
+            if fork.pid == pid:
+                del forks[conn]
+                if os.WIFSIGNALED(status):
+                    answer = f"killed {os.WTERMSIG(status)}"
+                else:
+                    answer = f"exit {os.waitstatus_to_exitcode(status)}"
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"{answer}\n".encode())
+                conn.close()
+                took = time.monotonic() - fork.started
+                say(f"`{fork.command}` (process {pid}): {answer} after {took:.1f} s")
+
+
+# ---------------------------------------------------------------- the socket's messages
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
+def _send(conn: socket.socket, payload: bytes, fds: list[int]) -> None:
+    data = _LENGTH.pack(len(payload)) + payload
+    sent = socket.send_fds(conn, [data], fds)
+    if sent < len(data):
+        conn.sendall(data[sent:])
+
+
+def _receive(conn: socket.socket) -> tuple[bytes, list[int]]:
+    data, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+    fds = list(fds)
+    try:
+        if len(data) < _LENGTH.size:
+            raise ValueError("request cut short")
+        (length,) = _LENGTH.unpack(data[: _LENGTH.size])
+        if length > MAX_REQUEST:
+            raise ValueError("request too large")
+        payload = bytearray(data[_LENGTH.size :])
+        while len(payload) < length:
+            chunk = conn.recv(min(65536, length - len(payload)))
+            if not chunk:
+                raise ValueError("request cut short")
+            payload += chunk
+        return bytes(payload), fds
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def _read_line(conn: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
