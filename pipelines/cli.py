@@ -336,6 +336,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """A standing process for this home's runs (pipelines.foundation.standing): each
     `welfare run` here, the page's included, becomes a fork of it instead of a new process."""
+    started_with = dict(os.environ)  # before any library sets its own variables
     settings = _settings()
     prepare(settings, say=print)
     print("Importing what a run needs (Dagster, dbt, great-expectations, matplotlib) ...")
@@ -353,6 +354,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         run=lambda argv: main(argv[1:]),
         keep_going=keep_going,
         say=lambda line: print(f"[{dt.datetime.now().astimezone():%H:%M:%S}] {line}", flush=True),
+        env=started_with,
     )
 
 

@@ -203,20 +203,22 @@ def serve(
     run: Callable[[list[str]], int],
     keep_going: Callable[[float], bool] = lambda idle: True,
     say: Callable[[str], object] = print,
+    env: Mapping[str, str] | None = None,
 ) -> int:
     """Serve commands for ``key`` until stopped (SIGTERM, SIGINT) or ``keep_going(idle)``
     says no (asked every few seconds; ``idle``: seconds since a command last ran): each request
     is forked and the fork calls ``run(argv)``; ``say`` tells each command's end.
     ``code``: the code's fingerprint now; when it changes, the process starts itself again
     with the same command line (importing the new code). Call with everything the commands
-    need already imported, and no thread but this one. Returns an exit status: 0 stopped,
-    1 another standing process serves ``key``."""
+    need already imported, and no thread but this one; ``env``: the environment this process
+    started with (libraries may have set variables as they were imported), the one commands
+    must share. Returns an exit status: 0 stopped, 1 another standing process serves ``key``."""
     if threading.active_count() > 1:
         raise RuntimeError("a standing process forks: it must have no thread but its own")
     gc.collect()
     gc.freeze()  # what is imported stays shared with the forks, and their collections skip it
     started_with = code()
-    env_mine = env_fingerprint(os.environ)
+    env_mine = env_fingerprint(os.environ if env is None else env)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind("\0" + address(key))

@@ -131,18 +131,51 @@ def places_by_ward(figures: OverviewFigures, font: str) -> str:
 def _stacked(
     axes, categories: list[str], series: OrderedDict[str, list[int]], font: str, horizontal: bool
 ) -> None:
+    """Stacked bars: each series one collection of rectangles (a bar chart of 120 months by
+    five topics is 600 artists drawn one by one otherwise, most of the chart's time)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.patches import Patch
+
+    half = (0.65 if horizontal else 0.7) / 2
     base = [0] * len(categories)
+    handles = []
     for index, (name, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
-        if horizontal:
-            axes.barh(categories, values, left=base, label=name, color=color, height=0.65)
-        else:
-            axes.bar(categories, values, bottom=base, label=name, color=color, width=0.7)
+        boxes = [
+            _box(position, half, start, start + value, horizontal)
+            for position, (start, value) in enumerate(zip(base, values, strict=True))
+        ]
+        axes.add_collection(PolyCollection(boxes, facecolors=color, edgecolors="none"))
+        handles.append(Patch(facecolor=color, label=name))
         base = [b + v for b, v in zip(base, values, strict=True)]
+    ticks, extent = range(len(categories)), (-0.5, len(categories) - 0.5)
+    top = max(base, default=0) or 1
+    if horizontal:
+        axes.set_yticks(ticks, categories)
+        axes.set_ylim(*extent)
+        axes.set_xlim(0, top * 1.05)
+    else:
+        axes.set_xticks(ticks, categories)
+        axes.set_xlim(*extent)
+        axes.set_ylim(0, top * 1.05)
     legend = axes.legend(
-        prop={"family": font, "size": 8}, frameon=False, loc="upper left", bbox_to_anchor=(1, 1)
+        handles=handles,
+        prop={"family": font, "size": 8},
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1, 1),
     )
     legend.set_title(None)
+
+
+def _box(
+    position: int, half: float, start: float, end: float, horizontal: bool
+) -> list[tuple[float, float]]:
+    """One bar's rectangle: ``position`` on the category axis, ``start``–``end`` on the other."""
+    low, high = position - half, position + half
+    if horizontal:
+        return [(start, low), (end, low), (end, high), (start, high)]
+    return [(low, start), (high, start), (high, end), (low, end)]
 
 
 def _pivot(rows: Rows, category: str, series: str, value: str) -> tuple[list, OrderedDict]:
