@@ -76,12 +76,13 @@ def _one_thread() -> bool:
 
 class Forked:
     """A child forked from this process running a function (:func:`fork_call`), with the
-    part of :class:`subprocess.Popen` this project uses: ``stdin``, ``poll``, ``wait``,
-    ``kill`` and ``returncode``."""
+    part of :class:`subprocess.Popen` this project uses: ``stdin``, ``stdout``, ``poll``,
+    ``wait``, ``kill`` and ``returncode``."""
 
-    def __init__(self, pid: int, stdin: IO[bytes]) -> None:
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes] | None) -> None:
         self.pid = pid
         self.stdin: IO[bytes] | None = stdin
+        self.stdout: IO[bytes] | None = stdout
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -104,13 +105,20 @@ class Forked:
 
 
 def fork_call(
-    function: Callable[..., int], args: Sequence[str], env: Mapping[str, str], stderr: IO
+    function: Callable[..., object],
+    args: Sequence[object],
+    env: Mapping[str, str],
+    stderr: IO | None = None,
+    answers: bool = False,
 ) -> Forked:
     """``function(*args)`` in a child forked from this process (see :func:`can_fork_with`),
-    as `python -m` would run it in a new one: ``env`` its environment, standard input a pipe
-    from this process (closed when this process ends), output discarded, errors to
-    ``stderr``; its return value is its exit code. Signals are handled as in a new process."""
-    read, write = os.pipe()
+    as a new Python process would run it: ``env`` its environment, standard input a pipe from
+    this process (closed when this process ends), standard output a pipe to it with
+    ``answers`` (else discarded), standard error ``stderr`` (else this process's). It exits
+    with the function's return value when that is an int (else 0); signals are handled as in a
+    new process."""
+    stdin_read, stdin_write = os.pipe()
+    out_read, out_write = os.pipe() if answers else (-1, os.open(os.devnull, os.O_WRONLY))
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -118,18 +126,21 @@ def fork_call(
             for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
                 signal.signal(number, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            os.dup2(read, 0)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-            os.dup2(stderr.fileno(), 2)
-            os.close(read)
-            os.close(write)
+            os.dup2(stdin_read, 0)
+            os.dup2(out_write, 1)
+            if stderr is not None:
+                os.dup2(stderr.fileno(), 2)
+            for fd in {stdin_read, stdin_write, out_read, out_write} - {-1}:
+                os.close(fd)
             os.environ.clear()
             os.environ.update(env)
-            code = function(*args)
+            returned = function(*args)
+            code = returned if isinstance(returned, int) else 0
         except BaseException:
             with contextlib.suppress(Exception):
                 traceback.print_exc()
         finally:
             os._exit(code)
-    os.close(read)
-    return Forked(pid, os.fdopen(write, "wb"))
+    os.close(stdin_read)
+    os.close(out_write)
+    return Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(out_read, "rb") if answers else None)

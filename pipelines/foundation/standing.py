@@ -412,7 +412,7 @@ def _reap(forks: dict[socket.socket, Fork], say: Callable[[str], object]) -> Non
     """Collect the forks that ended and tell their commands how."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait3(os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -428,7 +428,9 @@ def _reap(forks: dict[socket.socket, Fork], say: Callable[[str], object]) -> Non
                     conn.sendall(f"{answer}\n".encode())
                 conn.close()
                 took = time.monotonic() - fork.started
-                say(f"`{fork.command}` (process {pid}): {answer} after {took:.1f} s")
+                peak = usage.ru_maxrss / 1024  # its largest process (Linux: KiB)
+                said = f"`{fork.command}` (process {pid}): {answer}"
+                say(f"{said} after {took:.1f} s, {peak:,.0f} MiB")
 
 
 # ---------------------------------------------------------------- the socket's messages

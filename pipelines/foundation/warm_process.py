@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from pipelines.foundation.processes import python_command
+from pipelines.foundation.processes import Forked, fork_call, python_command
 
 _LENGTH = struct.Struct(">Q")
 PATIENCE = 1800  # seconds a call may take (a slice of a large file is checked in seconds)
@@ -58,7 +58,7 @@ class RemoteError(Exception):
 @dataclass
 class WarmProcess:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen | Forked
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(self, module: str, function: str, *args: Any) -> Any:
@@ -88,22 +88,31 @@ class WarmProcess:
                 stream.close()
 
 
-def start(name: str, preload: Sequence[str], env: dict[str, str] | None = None) -> WarmProcess:
+def start(
+    name: str, preload: Sequence[str], env: dict[str, str] | None = None, fork: bool = False
+) -> WarmProcess:
     """The warm process ``name`` (started now, or the one already running in this process),
     importing the ``preload`` modules in order; a ``module:function`` entry is called once
-    its module is imported (to make the first call ready, too)."""
+    its module is imported (to make the first call ready, too). ``fork``: a fork of this
+    process, which has them imported already (pipelines.foundation.processes.can_fork_with),
+    instead of a new one."""
     with _lock:
         warm = _warm.get(name)
         if warm is not None and warm.process.poll() is None:
             return warm
-        # Not `-m`: the server must be this module (its ThenDo), not a second copy as __main__.
-        serve = f"import sys; from {__name__} import _serve; _serve(sys.argv[1:])"
-        process = subprocess.Popen(
-            python_command("-c", serve, *preload),
-            stdin=subprocess.PIPE,  # closes when this process ends: the warm one ends too
-            stdout=subprocess.PIPE,
-            env={**os.environ, **(env or {})},
-        )
+        process: subprocess.Popen | Forked
+        if fork:
+            process = fork_call(_serve, [preload], {**os.environ, **(env or {})}, answers=True)
+        else:
+            # Not `-m`: the server must be this module (its ThenDo), not a second copy as
+            # __main__.
+            serve = f"import sys; from {__name__} import _serve; _serve(sys.argv[1:])"
+            process = subprocess.Popen(
+                python_command("-c", serve, *preload),
+                stdin=subprocess.PIPE,  # closes when this process ends: the warm one ends too
+                stdout=subprocess.PIPE,
+                env={**os.environ, **(env or {})},
+            )
         _warm[name] = warm = WarmProcess(name, process)
         return warm
 
@@ -166,7 +175,7 @@ def yield_cpu() -> None:
 def _serve(preload: Sequence[str]) -> None:
     yield_cpu()
     # The pipe is the protocol's: anything printed goes to this process's standard error.
-    requests, answers = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    requests, answers = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     for entry in preload:
         module, _, function = entry.partition(":")

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.foundation import warm_process
+from pipelines.foundation.processes import can_fork_with
 from pipelines.foundation.settings import EXPECTATIONS_DIR, Settings
 from pipelines.ingest.archive import keep_record
 from pipelines.ingest.lake_tables import DQ_RESULT_SCHEMA, DQ_RESULTS
@@ -190,10 +191,17 @@ def import_great_expectations():
 
 def start_warm_checks() -> None:
     """Have great-expectations imported in a helper process from now on, to run this
-    process's suites (none where it is imported here already: it is ready)."""
-    if "great_expectations" not in sys.modules:
+    process's suites. Where it is imported here already (a run in a fork of `welfare worker`)
+    the helper is a fork of this process, ready at once (its context is made before the first
+    call, and a mart suite's Data Docs are written after its answer); none where this process
+    cannot fork (the suites run here)."""
+    loaded = "great_expectations" in sys.modules
+    if not loaded or can_fork_with("great_expectations"):
         warm_process.start(
-            WARM_CHECKS, [f"{__name__}:_ready"], env={"GX_ANALYTICS_ENABLED": "False"}
+            WARM_CHECKS,
+            [f"{__name__}:_ready"],
+            env={"GX_ANALYTICS_ENABLED": "False"},
+            fork=loaded,
         )
 
 

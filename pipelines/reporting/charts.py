@@ -129,10 +129,16 @@ def places_by_ward(figures: OverviewFigures, font: str) -> str:
 
 
 def _stacked(
-    axes, categories: list[str], series: OrderedDict[str, list[int]], font: str, horizontal: bool
+    axes,
+    categories: list[str],
+    series: OrderedDict[str, list[int]],
+    font: str,
+    horizontal: bool,
+    labelled: list[int] | None = None,
 ) -> None:
     """Stacked bars: each series one collection of rectangles (a bar chart of 120 months by
-    five topics is 600 artists drawn one by one otherwise, most of the chart's time)."""
+    five topics is 600 artists drawn one by one otherwise, most of the chart's time).
+    ``labelled``: the categories (positions) named on their axis; all by default."""
     from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
@@ -148,14 +154,16 @@ def _stacked(
         axes.add_collection(PolyCollection(boxes, facecolors=color, edgecolors="none"))
         handles.append(Patch(facecolor=color, label=name))
         base = [b + v for b, v in zip(base, values, strict=True)]
-    ticks, extent = range(len(categories)), (-0.5, len(categories) - 0.5)
+    ticks = list(range(len(categories))) if labelled is None else labelled
+    names = [categories[tick] for tick in ticks]
+    extent = (-0.5, len(categories) - 0.5)
     top = max(base, default=0) or 1
     if horizontal:
-        axes.set_yticks(ticks, categories)
+        axes.set_yticks(ticks, names)
         axes.set_ylim(*extent)
         axes.set_xlim(0, top * 1.05)
     else:
-        axes.set_xticks(ticks, categories)
+        axes.set_xticks(ticks, names)
         axes.set_xlim(*extent)
         axes.set_ylim(0, top * 1.05)
     legend = axes.legend(
@@ -220,13 +228,20 @@ def consultations_by_month_topic(figures: OverviewFigures, font: str) -> str:
     figure = _figure(8.0, 3.8)
     axes = figure.add_subplot()
     labels = [f"{m.year % 100:02d}/{m.month:02d}" for m in months]
-    _stacked(axes, labels, series, font, horizontal=False)
+    # Beyond three years a label a month is unreadable (and most of the drawing): the first
+    # month of each quarter of the fiscal year (April, July, October, January) is named.
+    labelled = [
+        i for i, m in enumerate(months) if len(months) <= MONTHS_LABELLED or m.month % 3 == 1
+    ]
+    _stacked(axes, labels, series, font, horizontal=False, labelled=labelled)
     axes.set_ylabel("件", fontfamily=font)
     axes.set_title("相談件数（月別・相談内容別）", fontfamily=font, loc="left")
     axes.tick_params(axis="x", labelrotation=90, labelsize=7)
     _style(axes, font)
     return _svg(figure, "相談件数")
 
+
+MONTHS_LABELLED = 36  # months the consultations chart names one by one; beyond, quarters
 
 # The self-ratings in the order of the scale, with the colours of a traffic light.
 RATING_SERIES = (

@@ -185,7 +185,7 @@ def start(
     where = [str(project_dir), str(profiles_dir), str(scratch), str(parsed_target), str(after or 0)]
     process: subprocess.Popen | Forked
     if can_fork_with("dbt.cli.main"):  # a fork of a standing process: dbt is imported here
-        process = fork_call(_serve, [address, *where], env, log)
+        process = fork_call(_serve, [address, *where], env, stderr=log)
     else:
         process = subprocess.Popen(
             python_command("-m", __name__, address, *where),
