@@ -20,7 +20,7 @@ def entry() -> None:
         if code is not None:
             sys.stdout.flush()
             sys.exit(code)
-    from pipelines.cli import entry as here  # the command's own imports (a second or more)
+    from pipelines.cli import entry as here  # imports pandas, pyarrow, DuckDB: 0.5 s
 
     here()
 
