@@ -335,7 +335,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """A standing process for this home's runs (pipelines.foundation.standing): each
-    `welfare run` here, the page's included, becomes a fork of it instead of a new process."""
+    `welfare run` here started with the same code and settings becomes a fork of it instead of
+    a new process (the page's runs and the daemon's are processes of their own)."""
     started_with = dict(os.environ)  # before any library sets its own variables
     settings = _settings()
     prepare(settings, say=print)
@@ -344,9 +345,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def keep_going(idle: float) -> bool:
         if not settings.home.is_dir():
-            print(f"{settings.home} is gone: stopping")
+            print(f"{settings.home} is gone: stopping", flush=True)
             return False
-        return args.idle is None or idle < args.idle
+        if args.idle is not None and idle >= args.idle:
+            print(f"no run for {idle:.0f} s (--idle {args.idle:g}): stopping", flush=True)
+            return False
+        return True
 
     return serve_standing(
         str(settings.home),
@@ -605,8 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker",
         help="keep a process ready for this home's runs (Dagster, dbt, great-expectations "
-        "imported once): each `welfare run` here, the submission page's too, is a fork of it, "
-        "seconds sooner; started again by itself when the code changes",
+        "imported once): each `welfare run` here started with the same code and settings is a "
+        "fork of it, seconds sooner; started again by itself when the code changes",
     )
     worker.add_argument(
         "--idle", type=float, metavar="SECONDS", help="stop after this long without a run"

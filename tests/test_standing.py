@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.foundation.standing import address
 from tests.conftest import ward_file
 
 # A standing process for the key argv[1], its code the files under argv[2]; each command's
@@ -26,10 +29,13 @@ import os, subprocess, sys, time
 from pathlib import Path
 from pipelines.foundation import standing
 
+started_with = dict(os.environ)
+os.environ["GX_ANALYTICS_ENABLED"] = "False"  # as a library may, when it is imported
+
 def run(argv):
     if argv[1] == "echo":
         print("out", os.getcwd(), os.environ.get("STANDING_TEST_VALUE"), sys.stdin.read().strip(),
-              os.getppid())
+              os.getppid(), oct(os.umask(0)))
         print("err", file=sys.stderr)
         return int(argv[2])
     if argv[1] == "sleep":  # a child of its own too, as a run has dbt
@@ -46,6 +52,7 @@ def run(argv):
 sys.exit(standing.serve(
     sys.argv[1], lambda: standing.code_fingerprint([Path(sys.argv[2])]), run,
     keep_going=lambda idle: idle < 300, say=lambda line: print(line, flush=True),
+    env=started_with,
 ))
 """
 # A command handed over: its exit status, or 99 when the standing process did not take it.
@@ -84,14 +91,12 @@ class Standing:
             time.sleep(0.05)
 
     def command(self, *args: str, env: dict | None = None, **options) -> subprocess.Popen:
+        streams = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
         return subprocess.Popen(
             [sys.executable, "-c", COMMAND, self.key, str(self.code), "cmd", *args],
             env={**os.environ, **(env or {})},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             text=True,
-            **options,
+            **{**streams, **options},
         )
 
     def stop(self) -> None:
@@ -135,7 +140,9 @@ def test_a_command_runs_in_a_fork_with_its_own_streams_folder_environment_and_st
 ):
     folder = tmp_path / "where the command was started"
     folder.mkdir()
-    command = standing.command("echo", "3", env={"STANDING_TEST_VALUE": "mine"}, cwd=folder)
+    command = standing.command(
+        "echo", "3", env={"STANDING_TEST_VALUE": "mine"}, cwd=folder, umask=0o077
+    )
     out, err = command.communicate("its input\n", timeout=30)
     assert command.returncode == 3  # its exit status, not the standing process's
     assert out.split() == [
@@ -145,9 +152,15 @@ def test_a_command_runs_in_a_fork_with_its_own_streams_folder_environment_and_st
         "its",
         "input",
         str(standing.process.pid),  # a fork of the standing process, not a new one
+        "0o77",  # its umask: what it writes is as private as it would have been
     ]
     assert err == "err\n"
     assert "`cmd echo 3`" in standing.log.read_text()  # the standing process says what it ran
+
+    with open("/dev/full", "w") as full:  # output that cannot be written fails the command
+        failed = standing.command("echo", "0", stdout=full)
+        failed.communicate("", timeout=30)
+    assert failed.returncode == 120  # as Python's own exit says it
 
 
 def test_a_command_with_other_settings_is_not_taken(standing):
@@ -156,6 +169,19 @@ def test_a_command_with_other_settings_is_not_taken(standing):
     command = standing.command("echo", "0", env={"WELFARE_SOMETHING": "else"})
     command.communicate("", timeout=30)
     assert command.returncode == NOT_TAKEN
+    standing.wait_for("other settings (WELFARE_SOMETHING)", 1)  # the log says why
+
+
+def test_garbage_on_the_socket_is_dropped_and_the_next_command_served(standing):
+    for payload in (b"not json", b"[" * 200_000 + b"]" * 200_000, b'{"code": 5}'):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect("\0" + address(standing.key))
+            conn.sendall(struct.pack(">I", len(payload)) + payload)
+            conn.settimeout(10)
+            assert conn.recv(100) in (b"", b"not served\n")
+    command = standing.command("echo", "0")
+    command.communicate("", timeout=30)
+    assert command.returncode == 0 and standing.process.poll() is None
 
 
 def test_ctrl_c_reaches_the_fork_and_a_killed_command_takes_its_fork_with_it(standing, tmp_path):
@@ -195,9 +221,10 @@ def test_changed_code_makes_it_start_again_and_a_second_one_is_refused(standing)
     standing.wait_for("starting again", 1)
     standing.wait_for("standing for", 2)  # the same process, its code imported again
     assert standing.process.poll() is None
+    # ... with the environment it was first started with, not what its libraries set since
     command = standing.command("echo", "0")
     out, _ = command.communicate("", timeout=30)
-    assert command.returncode == 0 and out.split()[-1] == str(standing.process.pid)
+    assert command.returncode == 0 and out.split()[-2] == str(standing.process.pid)
 
 
 @pytest.mark.background  # a standing process importing Dagster, dbt and GX, and a run

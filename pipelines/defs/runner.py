@@ -51,7 +51,11 @@ RUN_MODULES = (
 def import_for_runs() -> None:
     """Import what a run of the warehouse job imports as it goes (seconds of CPU: Dagster and
     the job's definitions, great-expectations, dbt, matplotlib and its Japanese font), for a
-    standing process whose forks run it (`welfare worker`)."""
+    standing process whose forks run it (`welfare worker`). Logging is left as it was: dbt's
+    usage tracker configures Python's root logger as it is imported (a run's own process never
+    imports dbt), and Dagster's and great-expectations' messages would reach the terminal."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     for module in RUN_MODULES:
         with contextlib.suppress(ImportError):  # one moved in an upgrade: imported when used
             importlib.import_module(module)
@@ -59,6 +63,8 @@ def import_for_runs() -> None:
     warm_dbt.import_dbt()
     with contextlib.suppress(JapaneseFontMissing):  # said by the run's report, as without
         ready_to_draw()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def run_pipeline(
