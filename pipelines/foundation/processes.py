@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import struct
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +61,29 @@ def process_age() -> float | None:
         return float(Path("/proc/uptime").read_text().split()[0]) - started
     except (OSError, ValueError, IndexError):
         return None
+
+
+def peer_uid(connection: socket.socket) -> int:
+    """The user of the process at the other end of a Unix socket (Linux's SO_PEERCRED)."""
+    credentials = connection.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
+    )
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return uid
+
+
+def same_user(connection: socket.socket) -> bool:
+    """Whether the process at the other end of a Unix socket runs as this one's user: an
+    abstract socket has no file permissions, anyone may connect to it or listen on it."""
+    return peer_uid(connection) == os.getuid()
+
+
+def signals_as_new() -> None:
+    """In a forked child: signals handled as in a new Python process (whatever handlers the
+    process it was forked from had set)."""
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def can_fork_with(module: str) -> bool:
@@ -123,9 +148,7 @@ def fork_call(
     if pid == 0:
         code = 1
         try:
-            for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
-                signal.signal(number, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signals_as_new()
             os.dup2(stdin_read, 0)
             os.dup2(out_write, 1)
             if stderr is not None:

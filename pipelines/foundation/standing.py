@@ -47,6 +47,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.foundation.processes import peer_uid, same_user, signals_as_new
+
 _LENGTH = struct.Struct(">I")
 MAX_REQUEST = 4 * 1024 * 1024  # bytes: arguments and environment, far above any real one
 REQUEST_PATIENCE = 5.0  # seconds a command has to send its request whole (it sends at once)
@@ -151,7 +153,7 @@ def hand_over(key: str, argv: Sequence[str], code: str) -> int | None:
         return None
     with conn:
         try:
-            if _peer_uid(conn) != os.getuid():  # somebody else's socket under that name
+            if not same_user(conn):  # somebody else's socket under that name
                 return None
             with _standard_fds() as fds:
                 _send(conn, json.dumps(request).encode(), fds)
@@ -365,7 +367,7 @@ def _holder(name: str) -> int | None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             probe.settimeout(1.0)
             probe.connect(name)
-            return _peer_uid(probe)
+            return peer_uid(probe)
     except OSError:
         return None
 
@@ -386,7 +388,7 @@ def _serve_one(
     itself; in the log, which of its settings differ)."""
     fds: list[int] = []
     try:
-        if _peer_uid(conn) != os.getuid():
+        if not same_user(conn):
             conn.close()
             return
         payload, fds = _receive(conn, time.monotonic() + REQUEST_PATIENCE)
@@ -489,9 +491,7 @@ def _become(
     try:
         os.setsid()  # its own process group: signals and SIGKILL reach it and its children
         signal.set_wakeup_fd(-1)
-        for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(number, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signals_as_new()
         for own in close:
             with contextlib.suppress(OSError):
                 own.close() if isinstance(own, socket.socket) else os.close(own)
@@ -603,11 +603,6 @@ def _reap(forks: dict[socket.socket, Fork], say: Callable[[str], object]) -> Non
 
 
 # ---------------------------------------------------------------- the socket's messages
-
-
-def _peer_uid(conn: socket.socket) -> int:
-    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", credentials)[1]
 
 
 def _send(conn: socket.socket, payload: bytes, fds: list[int]) -> None:

@@ -31,7 +31,6 @@ import os
 import select
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from pipelines.foundation.processes import (
     fork_call,
     process_alive,
     python_command,
+    same_user,
 )
 from pipelines.foundation.settings import DBT_DIRECTORY_ENV, DBT_PROJECT_DIR, Settings
 from pipelines.foundation.warm_process import yield_cpu
@@ -306,15 +306,6 @@ def keep_parse(parsed: Path, target_dir: Path) -> None:
             copy_file(parsed, kept)
 
 
-def _same_user(connection: socket.socket) -> bool:
-    """Whether the process at the other end runs as this one's user (Linux's SO_PEERCRED)."""
-    credentials = connection.getsockopt(
-        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")
-    )
-    _pid, uid, _gid = struct.unpack("3i", credentials)
-    return uid == os.getuid()
-
-
 def _end_with_the_run(scratch: str) -> None:
     """End this process the moment the run's process ends (it never writes to our standard
     input: readable means closed), not after seconds more of importing dbt and parsing."""
@@ -370,7 +361,7 @@ def _serve(
             shutil.rmtree(scratch, ignore_errors=True)
             return 0
         connection, _ = listener.accept()
-        if _same_user(connection):
+        if same_user(connection):
             break
         connection.close()  # an abstract socket has no file permissions: anyone may knock
     listener.close()  # one command: a second client gets no answer and runs dbt itself
