@@ -18,7 +18,9 @@ parses again as usual. Without a warm process (none started,
 it failed, it is busy) the client becomes the real `dbt` command.
 
 The warm process serves one command, then ends; it ends too when the run's process does (its
-standard input closes), and is stopped when the run's resources are torn down.
+standard input closes), and is stopped when the run's resources are torn down. In a run that is
+a fork of `welfare worker` (dbt already imported) it is a fork of the run's process: only the
+parse is left to do (pipelines.foundation.processes.fork_call).
 """
 
 from __future__ import annotations
