@@ -51,7 +51,9 @@ from pipelines.foundation.processes import peer_uid, same_user, signals_as_new
 
 _LENGTH = struct.Struct(">I")
 MAX_REQUEST = 4 * 1024 * 1024  # bytes: arguments and environment, far above any real one
-REQUEST_PATIENCE = 5.0  # seconds a command has to send its request whole (it sends at once)
+# Seconds a command has to send its request whole: it sends a few kilobytes at once, and the
+# standing process reads one request at a time.
+REQUEST_PATIENCE = 1.0
 ANSWER_PATIENCE = 10.0  # seconds a command waits to be taken before it runs by itself
 # What a restarted standing process is given: the descriptor of the socket it listens on, kept
 # open across the restart (nobody else can take the name meanwhile).
@@ -547,7 +549,11 @@ def _text_stream(fd: int, setup: dict[str, str | None], unbuffered: bool) -> io.
     the command had them; output line-buffered on a terminal, standard error always; written
     through with PYTHONUNBUFFERED)."""
     raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
-    buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+    raw.name = ("<stdin>", "<stdout>", "<stderr>")[fd]
+    if fd == 0:
+        buffered: io.BufferedIOBase | io.FileIO = io.BufferedReader(raw)
+    else:  # unbuffered as `python -u` writes: an error is raised by the write that fails
+        buffered = raw if unbuffered else io.BufferedWriter(raw)
     stream = io.TextIOWrapper(
         buffered,
         encoding=setup.get("encoding") or "utf-8",
