@@ -9,6 +9,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -90,13 +91,11 @@ def can_fork_with(module: str) -> bool:
     """Whether a child can be made by forking this process, with ``module`` already imported
     here: Linux, and no thread but this one (a fork copies only the thread that forks; one
     holding a lock at that moment would leave it held for ever in the child)."""
-    return sys.platform.startswith("linux") and module in sys.modules and _one_thread()
-
-
-def _one_thread() -> bool:
-    import threading
-
-    return threading.active_count() == 1
+    return (
+        sys.platform.startswith("linux")
+        and module in sys.modules
+        and (threading.active_count() == 1)
+    )
 
 
 class Forked:

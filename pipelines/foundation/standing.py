@@ -10,10 +10,11 @@ folder — with everything already imported. The fork's exit status is sent back
 exits with it, so for whoever started the command nothing differs but the time.
 
 What a fork must share with a new process for the two to behave alike is the *fingerprint*
-(:func:`fingerprint`): the interpreter, the installed packages, every file of the code, and the
-environment variables read when Python or the code starts. A command whose fingerprint differs
-is not served: it runs in its own process, as if no standing process were there; one whose code
-changed makes the standing process start itself again (it then imports the new code).
+(:func:`code_fingerprint`, :func:`env_fingerprint`): the interpreter, the installed packages,
+every file of the code, and the environment variables read when Python or the code starts. A
+command whose fingerprint differs is not served: it runs in its own process, as if no standing
+process were there. When its own code changes, the standing process starts itself again (it
+then imports the new code).
 
 The fork takes the command's umask, priority and resource limits too; a command whose
 priority or limits the standing process cannot give (higher than its own) is not served.
@@ -78,7 +79,6 @@ ENV_NAMES = frozenset({"DO_NOT_TRACK", "LANG", "LANGUAGE", "TZ", "TMPDIR", "HOME
 SKIPPED_FOLDERS = frozenset({"__pycache__", ".git"})
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 WATCH_EVERY = 2.0  # seconds between two looks at the code while waiting
-STALE, REFUSED = "stale", "refused"  # a request's answers other than a fork's process id
 
 
 def available() -> bool:
@@ -402,13 +402,13 @@ def _serve_one(
             conn.close()
             return
         conn.settimeout(None)
-        command = Fork(0, " ".join(request["argv"]), time.monotonic())
+        command, started = " ".join(request["argv"]), time.monotonic()
         pid = os.fork()
         if pid == 0:  # the fork: becomes the command
             # The fork keeps its command's connection open without using it: should this
             # process end first, the command still waits for the fork's end (its EOF).
             _become(request, fds, run, [*keep_out, *forks])
-        forks[conn] = Fork(pid, command.command, command.started)
+        forks[conn] = Fork(pid, command, started)
         try:
             conn.sendall(f"pid {pid}\n".encode())
         except OSError:  # the command is gone already: so is its fork
